@@ -1,0 +1,75 @@
+//! The progress bar on stderr: repositories done, failed and in flight, and occurrences found.
+//! indicatif draws nothing when stderr is not a terminal, so logs and CI output stay clean.
+
+use std::cell::Cell;
+use std::path::Path;
+use std::time::Duration;
+
+use fleetscan_core::report::Fleet;
+use fleetscan_core::result::RepoStatus;
+use fleetscan_worker::runner::Event;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub struct Bar {
+    bar: ProgressBar,
+    in_flight: Cell<usize>,
+    failed: Cell<usize>,
+    occurrences: Cell<usize>,
+}
+
+impl Bar {
+    pub fn new(total: usize, quiet: bool) -> Bar {
+        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(250));
+        Bar { bar, in_flight: Cell::new(0), failed: Cell::new(0), occurrences: Cell::new(0) }
+    }
+
+    pub fn event(&self, ev: &Event) {
+        match ev {
+            Event::Started(_) => self.in_flight.set(self.in_flight.get() + 1),
+            Event::Finished(r) => {
+                self.in_flight.set(self.in_flight.get().saturating_sub(1));
+                self.occurrences.set(self.occurrences.get() + r.occurrences.len());
+                if r.status == RepoStatus::Failed {
+                    self.failed.set(self.failed.get() + 1);
+                    self.bar.println(format!(
+                        "failed: {}: {}",
+                        r.repo,
+                        r.reason.as_deref().unwrap_or("")
+                    ));
+                }
+                self.bar.inc(1);
+            }
+        }
+        self.bar.set_message(format!(
+            "| {} failed | {} in flight | {} occurrences",
+            self.failed.get(),
+            self.in_flight.get(),
+            self.occurrences.get()
+        ));
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+pub fn summary_line(fleet: &Fleet, out: Option<&Path>, took: Duration) -> String {
+    let (scanned, failed, skipped) = fleet.status_counts();
+    let occ: usize = fleet.projects().map(|(_, p)| p.result.occurrences.len()).sum();
+    let mut s = format!(
+        "{} repositories: {scanned} scanned, {failed} failed, {skipped} skipped; {occ} occurrences in {:.1}s",
+        scanned + failed + skipped,
+        took.as_secs_f64()
+    );
+    if let Some(out) = out {
+        s.push_str(&format!("; reports in {}", out.display()));
+    }
+    s
+}

@@ -1,0 +1,202 @@
+//! `fleetscan scan`: the whole pipeline in one process.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Result;
+use clap::Args;
+use fleetscan_core::filter::FileOptions;
+use fleetscan_core::link::{LinkOptions, LinkRef};
+use fleetscan_core::matcher::MatchOptions;
+use fleetscan_core::report::{self, Fleet, Format, ScanInfo};
+use fleetscan_core::result::{RepoStatus, ScanOptions};
+use fleetscan_worker::git::GitOptions;
+use fleetscan_worker::job::{Context, JobOptions};
+use fleetscan_worker::runner;
+
+use crate::{output, progress, select, InputError};
+
+/// Selection, matching and output options shared by `scan` and `submit`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Regex to find (Rust regex syntax); repeat for several. A line matching any is a hit.
+    #[arg(long = "pattern", value_name = "REGEX", required = true, env = "FLEETSCAN_PATTERN")]
+    pub patterns: Vec<String>,
+    /// Match case-insensitively.
+    #[arg(long, env = "FLEETSCAN_IGNORE_CASE")]
+    pub ignore_case: bool,
+    /// Drop hits whose line, with leading white space removed, starts with the comment marker
+    /// (beagle's rule: trailing comments, docstrings and prose stay).
+    #[arg(long, env = "FLEETSCAN_IGNORE_COMMENTS")]
+    pub ignore_comments: bool,
+    /// Comment marker for --ignore-comments.
+    #[arg(long, default_value = "#", value_name = "S", env = "FLEETSCAN_COMMENT_MARKER")]
+    pub comment_marker: String,
+    /// Scan only files whose path matches this regex; repeat for several.
+    #[arg(long = "file-pattern", value_name = "REGEX")]
+    pub file_patterns: Vec<String>,
+    /// Skip files whose path matches this regex; repeat for several.
+    #[arg(long = "exclude-file", value_name = "REGEX")]
+    pub exclude_files: Vec<String>,
+    /// Skip files larger than this many bytes (counted in summary.json).
+    #[arg(long, default_value_t = fleetscan_core::filter::DEFAULT_MAX_FILE_SIZE, value_name = "BYTES", env = "FLEETSCAN_MAX_FILE_SIZE")]
+    pub max_file_size: u64,
+    /// Governance file or URL (projects.yaml, sigs-repos.yaml, legacy.yaml); repeat to combine.
+    /// Default: the snapshot built into fleetscan.
+    #[arg(long = "governance", value_name = "PATH_OR_URL", env = "FLEETSCAN_GOVERNANCE", value_delimiter = ',')]
+    pub governance: Vec<String>,
+    /// File listing the repositories to scan, one ORG/NAME (or URL) per line; `#` comments.
+    #[arg(long, value_name = "FILE", conflicts_with = "repo_pattern")]
+    pub repos_file: Option<String>,
+    /// Scan this repository (ORG/NAME, or a URL ending in /ORG/NAME); repeat for several.
+    #[arg(long = "repo", value_name = "ORG/NAME", conflicts_with = "repo_pattern")]
+    pub repos: Vec<String>,
+    /// Glob over governance repository names, used when no explicit list is given.
+    #[arg(long, default_value = "openstack/*", value_name = "GLOB", env = "FLEETSCAN_REPO_PATTERN")]
+    pub repo_pattern: String,
+    /// Where repositories are fetched from: git://, http:// or https:// base URL.
+    #[arg(long, default_value = "https://opendev.org/", value_name = "URL", env = "FLEETSCAN_GIT_BASE")]
+    pub git_base: String,
+    /// Base URL of the links in the reports.
+    #[arg(long, default_value = "https://opendev.org/", value_name = "URL", env = "FLEETSCAN_LINK_BASE")]
+    pub link_base: String,
+    /// Link to the branch (as beagle does) or pin links to the scanned commit.
+    #[arg(long, value_enum, default_value = "branch", env = "FLEETSCAN_LINK_REF")]
+    pub link_ref: LinkRefArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LinkRefArg {
+    Branch,
+    Commit,
+}
+
+/// `fleetscan scan` flags.
+#[derive(Debug, Args)]
+pub struct ScanCmd {
+    #[command(flatten)]
+    pub common: ScanArgs,
+    /// Local clone and result cache, reused across runs (fetch, not re-clone).
+    /// Default: the per-user cache directory.
+    #[arg(long, value_name = "DIR", env = "FLEETSCAN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Repositories processed in parallel. Default: the number of CPUs.
+    #[arg(long, value_name = "N", env = "FLEETSCAN_JOBS")]
+    pub jobs: Option<usize>,
+    /// Time budget of one attempt at one repository, seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS", env = "FLEETSCAN_TIMEOUT")]
+    pub timeout: u64,
+    /// Retries of a repository after network failures or timeouts.
+    #[arg(long, default_value_t = 2, value_name = "N", env = "FLEETSCAN_RETRIES")]
+    pub retries: u32,
+    /// Limit for opening a git connection, seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECS", env = "FLEETSCAN_CONNECT_TIMEOUT")]
+    pub connect_timeout: u64,
+    /// Directory for the reports. Without it, link lines go to stdout.
+    #[arg(long, value_name = "DIR", env = "FLEETSCAN_OUT")]
+    pub out: Option<PathBuf>,
+    /// Output formats, comma-separated: md, links, ndjson, csv, summary. Default: all.
+    #[arg(long = "format", value_name = "LIST", value_delimiter = ',', requires = "out")]
+    pub formats: Vec<String>,
+    /// Never draw the progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl ScanArgs {
+    /// The typed options, checked: bad regexes are reported here, before any network work.
+    pub fn options(&self) -> Result<ScanOptions> {
+        let opts = ScanOptions {
+            matching: MatchOptions::new(self.patterns.iter().cloned())
+                .with_ignore_case(self.ignore_case)
+                .with_ignore_comments(self.ignore_comments, &self.comment_marker),
+            files: FileOptions::default()
+                .with_include(self.file_patterns.clone())
+                .with_exclude(self.exclude_files.clone())
+                .with_max_file_size(self.max_file_size),
+        };
+        fleetscan_core::matcher::Matcher::new(&opts.matching)?;
+        fleetscan_core::filter::FileFilter::new(&opts.files)?;
+        Ok(opts)
+    }
+
+    /// The link options.
+    pub fn links(&self) -> LinkOptions {
+        LinkOptions {
+            base: self.link_base.clone(),
+            reference: match self.link_ref {
+                LinkRefArg::Branch => LinkRef::Branch,
+                LinkRefArg::Commit => LinkRef::Commit,
+            },
+        }
+    }
+}
+
+pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let args = &cmd.common;
+    let options = args.options()?;
+    let formats: BTreeSet<Format> = if cmd.formats.is_empty() {
+        Format::defaults()
+    } else {
+        cmd.formats.iter().map(|f| f.parse()).collect::<Result<_, _>>()?
+    };
+    if let Some(out) = &cmd.out {
+        output::check_writable(out)?;
+    }
+    let (gov, gov_sources) = select::governance(&args.governance)?;
+    let jobs = select::jobs(&gov, &args.repos, args.repos_file.as_deref(), &args.repo_pattern, &args.git_base)?;
+    if jobs.iter().any(|j| j.url.starts_with(args.git_base.trim_end_matches('/'))) {
+        output::check_reachable(&args.git_base, Duration::from_secs(cmd.connect_timeout))?;
+    }
+    let cache = match &cmd.cache_dir {
+        Some(d) => d.clone(),
+        None => dirs::cache_dir()
+            .ok_or_else(|| InputError("no per-user cache directory: give --cache-dir DIR".into()))?
+            .join("fleetscan"),
+    };
+    std::fs::create_dir_all(&cache)
+        .map_err(|e| InputError(format!("cannot create --cache-dir {}: {e}", cache.display())))?;
+    let job_opts = JobOptions {
+        timeout: Duration::from_secs(cmd.timeout.max(1)),
+        retries: cmd.retries,
+        git: GitOptions {
+            connect_timeout: Duration::from_secs(cmd.connect_timeout.max(1)),
+            ..GitOptions::default()
+        },
+        ..JobOptions::default()
+    };
+    let ctx = Arc::new(Context::new(&options, cache, job_opts)?);
+    let threads = cmd.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if threads == 0 {
+        return Err(InputError("--jobs must be at least 1".into()).into());
+    }
+    let bar = progress::Bar::new(jobs.len(), cmd.quiet);
+    let results = runner::run_all(jobs, ctx, threads, Arc::new(AtomicBool::new(false)), |ev| bar.event(ev));
+    bar.finish();
+
+    let failed = results.iter().filter(|r| r.status == RepoStatus::Failed).count();
+    let info = ScanInfo {
+        patterns: args.patterns.clone(),
+        options,
+        git_base: args.git_base.clone(),
+        governance: gov_sources,
+        started: started.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        duration_ms: t0.elapsed().as_millis() as u64,
+    };
+    let fleet = Fleet::build(results, &gov, args.links());
+    match &cmd.out {
+        Some(out) => {
+            let files = report::render(&fleet, &info, &formats);
+            output::write_all(out, &files)?;
+        }
+        None => print!("{}", fleet.link_lines()),
+    }
+    eprintln!("{}", progress::summary_line(&fleet, cmd.out.as_deref(), t0.elapsed()));
+    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,25 @@
+//! The pure core of fleetscan: no I/O, no threads, no network.
+//!
+//! - [`governance`]: which team owns which repository;
+//! - [`matcher`] and [`filter`]: which lines of which files are occurrences;
+//! - [`result`]: what scanning one repository produces;
+//! - [`link`]: beagle link lines;
+//! - [`report`]: the report files, rendered from a [`report::Fleet`].
+//!
+//! ```
+//! use fleetscan_core::matcher::{MatchOptions, Matcher};
+//! let m = Matcher::new(&MatchOptions::new(["eventlet"])).unwrap();
+//! assert_eq!(m.lines(b"import os\nimport eventlet\n"), vec![(2, "import eventlet".to_string())]);
+//! ```
+#![deny(missing_docs)]
+
+pub mod filter;
+pub mod governance;
+pub mod ids;
+pub mod link;
+pub mod matcher;
+pub mod report;
+pub mod result;
+
+mod error;
+pub use error::Error;

@@ -1,0 +1,44 @@
+//! `occurrences.csv`: the occurrences for spreadsheets (RFC 4180 quoting).
+
+use super::Fleet;
+
+pub(super) fn render(fleet: &Fleet) -> String {
+    let mut out = String::from("team,deliverable,repo,branch,commit,path,line,text,link\n");
+    for (team, p) in fleet.projects() {
+        let r = &p.result;
+        for o in &r.occurrences {
+            let fields = [
+                team.name.0.as_str(),
+                p.deliverable.as_deref().unwrap_or(""),
+                r.repo.as_str(),
+                r.branch.as_deref().unwrap_or(""),
+                r.commit.as_deref().unwrap_or(""),
+                &o.path,
+                &o.line.to_string(),
+                &o.text,
+                &fleet.links.url(r, o),
+            ];
+            let row: Vec<String> = fields.iter().map(|f| quote(f)).collect();
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoting() {
+        assert_eq!(super::quote("a,b \"c\""), "\"a,b \"\"c\"\"\"");
+        assert_eq!(super::quote("plain"), "plain");
+    }
+}

@@ -1,0 +1,120 @@
+//! The scan's results arranged by team, the one view every report is rendered from.
+
+use std::collections::BTreeMap;
+
+use crate::governance::Governance;
+use crate::ids::TeamName;
+use crate::link::LinkOptions;
+use crate::result::{RepoResult, RepoStatus};
+
+/// All teams of a scan.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// Teams sorted by name, "Unknown Team" among them.
+    pub teams: Vec<Team>,
+    /// How links are written.
+    pub links: LinkOptions,
+}
+
+/// One team and its scanned repositories.
+#[derive(Debug, Clone)]
+pub struct Team {
+    /// The team (or SIG) name.
+    pub name: TeamName,
+    /// Its repositories, sorted by name.
+    pub projects: Vec<Project>,
+}
+
+/// One repository with its owner.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The deliverable listing it, if any.
+    pub deliverable: Option<String>,
+    /// What the scan found.
+    pub result: RepoResult,
+}
+
+impl Fleet {
+    /// Arranges `results` by the teams `governance` gives them.
+    pub fn build(results: Vec<RepoResult>, governance: &Governance, links: LinkOptions) -> Fleet {
+        let mut teams: BTreeMap<TeamName, Vec<Project>> = BTreeMap::new();
+        for mut result in results {
+            result.occurrences.sort();
+            result.occurrences.dedup();
+            let owner = governance.owner(&result.repo);
+            let team = owner.map_or_else(TeamName::unknown, |o| o.team.clone());
+            teams.entry(team).or_default().push(Project {
+                deliverable: owner.and_then(|o| o.deliverable.clone()),
+                result,
+            });
+        }
+        let teams = teams
+            .into_iter()
+            .map(|(name, mut projects)| {
+                projects.sort_by(|a, b| a.result.repo.cmp(&b.result.repo));
+                Team { name, projects }
+            })
+            .collect();
+        Fleet { teams, links }
+    }
+
+    /// Every project of every team.
+    pub fn projects(&self) -> impl Iterator<Item = (&Team, &Project)> {
+        self.teams.iter().flat_map(|t| t.projects.iter().map(move |p| (t, p)))
+    }
+
+    /// Every occurrence as a beagle link line, by repository, path and line.
+    pub fn link_lines(&self) -> String {
+        let mut all: Vec<_> = self.projects().map(|(_, p)| p).collect();
+        all.sort_by(|a, b| a.result.repo.cmp(&b.result.repo));
+        let mut out = String::new();
+        for p in all {
+            for o in &p.result.occurrences {
+                out.push_str(&self.links.line(&p.result, o));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// How many repositories ended in each state: (scanned, failed, skipped).
+    pub fn status_counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for (_, p) in self.projects() {
+            match p.result.status {
+                RepoStatus::Scanned => c.0 += 1,
+                RepoStatus::Failed => c.1 += 1,
+                RepoStatus::Skipped => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// `YYYY-MM-DD` of a Unix time (UTC), without a date library.
+pub fn date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(1_787_346_108), "2026-08-21");
+        assert_eq!(date(951_782_400), "2000-02-29");
+    }
+}

@@ -1,0 +1,76 @@
+//! `summary.json`: the run as a whole and every repository's outcome, for tools and for
+//! checking that no repository was dropped.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::Fleet;
+use crate::result::ScanOptions;
+
+/// Facts about the run that are not per repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanInfo {
+    /// The patterns searched.
+    pub patterns: Vec<String>,
+    /// Matching and file options.
+    pub options: ScanOptions,
+    /// Where repositories were fetched from.
+    pub git_base: String,
+    /// Where the governance data came from.
+    pub governance: Vec<String>,
+    /// Start of the run, Unix seconds.
+    pub started: i64,
+    /// Wall time of the run, milliseconds.
+    pub duration_ms: u64,
+}
+
+pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
+    let (scanned, failed, skipped) = fleet.status_counts();
+    let mut repos = Vec::new();
+    let (mut occ, mut files, mut bytes) = (0usize, 0u64, 0u64);
+    for (team, p) in fleet.projects() {
+        let r = &p.result;
+        occ += r.occurrences.len();
+        files += r.stats.files_scanned;
+        bytes += r.stats.bytes_scanned;
+        repos.push(json!({
+            "repo": r.repo,
+            "team": team.name,
+            "deliverable": p.deliverable,
+            "url": r.url,
+            "status": r.status,
+            "reason": r.reason,
+            "branch": r.branch,
+            "commit": r.commit,
+            "occurrences": r.occurrences.len(),
+            "files_scanned": r.stats.files_scanned,
+            "bytes_scanned": r.stats.bytes_scanned,
+            "skipped_by_path": r.stats.skipped_by_path,
+            "skipped_binary": r.stats.skipped_binary,
+            "skipped_too_large": r.stats.skipped_too_large,
+            "symlinks": r.stats.symlinks,
+            "submodules": r.stats.submodules,
+            "fetch_ms": r.fetch_ms,
+            "scan_ms": r.scan_ms,
+            "attempts": r.attempts,
+            "cached": r.cached,
+        }));
+    }
+    repos.sort_by(|a, b| a["repo"].as_str().cmp(&b["repo"].as_str()));
+    let v = json!({
+        "scan": info,
+        "totals": {
+            "repos": repos.len(),
+            "scanned": scanned,
+            "failed": failed,
+            "skipped": skipped,
+            "occurrences": occ,
+            "files_scanned": files,
+            "bytes_scanned": bytes,
+        },
+        "repos": repos,
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("json");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,137 @@
+//! What scanning one repository produces. The embedded runner, the worker and the coordinator
+//! all exchange these, so the two ways to run a scan report the same facts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::filter::FileOptions;
+use crate::ids::RepoName;
+use crate::matcher::MatchOptions;
+
+/// One matching line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// Path in the tree, `/`-separated.
+    pub path: String,
+    /// 1-based line number.
+    pub line: u32,
+    /// The line, lossy UTF-8, surrounding white space stripped.
+    pub text: String,
+}
+
+/// Everything that decides which occurrences a tree yields. Two scans with equal options
+/// over the same commit give the same occurrences, which is what the result cache relies on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanOptions {
+    /// Line matching.
+    pub matching: MatchOptions,
+    /// File selection.
+    pub files: FileOptions,
+}
+
+impl ScanOptions {
+    /// A stable text form of the options, for cache keys.
+    pub fn fingerprint(&self) -> String {
+        serde_json::to_string(self).expect("options serialize")
+    }
+}
+
+/// Outcome of one repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoStatus {
+    /// Fetched and scanned.
+    Scanned,
+    /// Could not be fetched or scanned; `reason` says why.
+    Failed,
+    /// Deliberately not scanned (for example an empty repository); `reason` says why.
+    Skipped,
+}
+
+/// Counters of one tree scan. Every file of the tree lands in exactly one counter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanStats {
+    /// Files read and searched.
+    pub files_scanned: u64,
+    /// Bytes read and searched.
+    pub bytes_scanned: u64,
+    /// Files not searched because of `--file-pattern` / `--exclude-file`.
+    pub skipped_by_path: u64,
+    /// Files not searched because they look binary.
+    pub skipped_binary: u64,
+    /// Files not searched because they exceed the size limit.
+    pub skipped_too_large: u64,
+    /// Symbolic links, never followed.
+    pub symlinks: u64,
+    /// Submodule paths: recorded, not cloned.
+    pub submodules: Vec<String>,
+}
+
+/// The result of one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoResult {
+    /// Which repository.
+    pub repo: RepoName,
+    /// Where it was fetched from.
+    pub url: String,
+    /// Outcome.
+    pub status: RepoStatus,
+    /// Why it failed or was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The default branch that was scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The commit that was scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Committer time of that commit, seconds since the epoch (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<i64>,
+    /// Occurrences, sorted by path then line.
+    #[serde(default)]
+    pub occurrences: Vec<Occurrence>,
+    /// File counters.
+    #[serde(default)]
+    pub stats: ScanStats,
+    /// Time spent probing and fetching, milliseconds.
+    #[serde(default)]
+    pub fetch_ms: u64,
+    /// Time spent scanning, milliseconds.
+    #[serde(default)]
+    pub scan_ms: u64,
+    /// Attempts made (1 when the first one succeeded).
+    #[serde(default)]
+    pub attempts: u32,
+    /// True when the results came from the cache: same commit, same options.
+    #[serde(default)]
+    pub cached: bool,
+}
+
+impl RepoResult {
+    /// A result with no outcome yet, for `repo` at `url`.
+    pub fn new(repo: RepoName, url: String) -> RepoResult {
+        RepoResult {
+            repo,
+            url,
+            status: RepoStatus::Failed,
+            reason: None,
+            branch: None,
+            commit: None,
+            commit_time: None,
+            occurrences: Vec::new(),
+            stats: ScanStats::default(),
+            fetch_ms: 0,
+            scan_ms: 0,
+            attempts: 0,
+            cached: false,
+        }
+    }
+
+    /// Marks the result failed with `reason`, dropping any partial occurrences.
+    pub fn failed(mut self, reason: impl Into<String>) -> RepoResult {
+        self.status = RepoStatus::Failed;
+        self.reason = Some(reason.into());
+        self.occurrences.clear();
+        self
+    }
+}

@@ -1,0 +1,60 @@
+//! The result cache: occurrences by (repository URL, commit, options).
+//!
+//! A re-run whose remote head is the commit already scanned with the same options needs no
+//! fetch and no scan. Entries are written to a temporary file and renamed, so a crash never
+//! leaves a torn entry, and a corrupt entry is treated as missing.
+
+use std::path::{Path, PathBuf};
+
+use fleetscan_core::result::{Occurrence, ScanStats};
+use git2::{ObjectType, Oid};
+use serde::{Deserialize, Serialize};
+
+/// A cached scan of one commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// The occurrences found.
+    pub occurrences: Vec<Occurrence>,
+    /// The file counters.
+    pub stats: ScanStats,
+    /// The committer time of the commit.
+    pub commit_time: i64,
+}
+
+/// The cache under `<root>/results`.
+#[derive(Debug, Clone)]
+pub struct ResultCache {
+    dir: PathBuf,
+}
+
+impl ResultCache {
+    /// A cache rooted at `root`.
+    pub fn new(root: &Path) -> ResultCache {
+        ResultCache { dir: root.join("results") }
+    }
+
+    fn path(&self, url: &str, commit: Oid, fingerprint: &str) -> PathBuf {
+        let key = format!("{url}\n{commit}\n{fingerprint}");
+        let id = Oid::hash_object(ObjectType::Blob, key.as_bytes()).expect("hashing cannot fail");
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// The entry for this key, if present and readable.
+    pub fn load(&self, url: &str, commit: Oid, fingerprint: &str) -> Option<Entry> {
+        let text = std::fs::read(self.path(url, commit, fingerprint)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Stores an entry. Failing to cache is not an error for the scan, so this is best effort.
+    pub fn store(&self, url: &str, commit: Oid, fingerprint: &str, entry: &Entry) {
+        let path = self.path(url, commit, fingerprint);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let ok = std::fs::create_dir_all(&self.dir).is_ok()
+            && serde_json::to_vec(entry).is_ok_and(|b| std::fs::write(&tmp, b).is_ok())
+            && std::fs::rename(&tmp, &path).is_ok();
+        if !ok {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(path = %path.display(), "could not write result cache entry");
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Fetching with git2 into a bare clone cache.
+//!
+//! A probe first asks the remote for its default branch and head commit (one round trip, no
+//! objects). Only when that commit is not already in the cache is it fetched, shallow (depth 1)
+//! and for that one branch. Nothing from a repository is ever executed: libgit2 runs no hooks,
+//! and blobs are read raw from the object database, so no filter or smudge applies.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use git2::{AutotagOption, Direction, FetchOptions, Oid, Remote, RemoteCallbacks, Repository};
+
+use crate::error::{Kind, RepoError};
+
+/// Time limits for git network work.
+#[derive(Debug, Clone)]
+pub struct GitOptions {
+    /// Limit for opening a connection. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Limit for a server to answer a read. Default 60 s.
+    pub io_timeout: Duration,
+}
+
+impl Default for GitOptions {
+    fn default() -> Self {
+        GitOptions {
+            connect_timeout: Duration::from_secs(10),
+            io_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Sets libgit2's process-wide limits, once. Pack windows are capped so that scanning a large
+/// repository keeps resident memory bounded; the object cache is left to libgit2's default,
+/// which does not cache blobs.
+pub fn init(opts: &GitOptions) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| unsafe {
+        // SAFETY: called once, before any other libgit2 use in this process.
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(
+            opts.connect_timeout.as_millis().min(i32::MAX as u128) as i32,
+        );
+        let _ = git2::opts::set_server_timeout_in_milliseconds(
+            opts.io_timeout.as_millis().min(i32::MAX as u128) as i32,
+        );
+        let _ = git2::opts::set_mwindow_mapped_limit(64 << 20);
+        let _ = git2::opts::set_mwindow_size(16 << 20);
+        let _ = git2::opts::set_verify_owner_validation(false);
+    });
+}
+
+/// A remote's default branch and its head commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Full ref name, e.g. `refs/heads/main`.
+    pub refname: String,
+    /// Its commit.
+    pub oid: Oid,
+}
+
+impl Head {
+    /// The branch name without `refs/heads/`.
+    pub fn branch(&self) -> &str {
+        self.refname.strip_prefix("refs/heads/").unwrap_or(&self.refname)
+    }
+}
+
+/// Asks `url` for its default branch. `Ok(None)` means the repository has no branches.
+pub fn probe(url: &str, deadline: Instant) -> Result<Option<Head>, RepoError> {
+    let mut remote = Remote::create_detached(url).map_err(|e| RepoError::from_git("url", &e))?;
+    let conn = remote
+        .connect_auth(Direction::Fetch, Some(callbacks(deadline)), None)
+        .map_err(|e| RepoError::from_git("connect", &e))?;
+    let heads = conn.list().map_err(|e| RepoError::from_git("list refs", &e))?;
+    if heads.is_empty() {
+        return Ok(None);
+    }
+    let find = |name: &str| heads.iter().find(|h| h.name() == name).map(|h| h.oid());
+    // The symref HEAD names the default branch; servers that do not advertise it get the
+    // branch whose commit HEAD points at, then main, then master.
+    let refname = conn
+        .default_branch()
+        .ok()
+        .and_then(|b| b.as_str().ok().map(str::to_string))
+        .or_else(|| {
+            let head = find("HEAD")?;
+            heads
+                .iter()
+                .filter(|h| h.name().starts_with("refs/heads/") && h.oid() == head)
+                .map(|h| h.name().to_string())
+                .min()
+        })
+        .or_else(|| {
+            ["refs/heads/main", "refs/heads/master"]
+                .into_iter()
+                .find(|n| find(n).is_some())
+                .map(str::to_string)
+        });
+    let Some(refname) = refname else {
+        return Ok(None);
+    };
+    match find(&refname) {
+        Some(oid) => Ok(Some(Head { refname, oid })),
+        None => Ok(None),
+    }
+}
+
+/// The bare cache directory for `url` under `root`. Every URL gets its own directory, so two
+/// git bases never mix objects.
+pub fn cache_path(root: &Path, url: &str) -> PathBuf {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let mut p = root.join("git");
+    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let mut clean: String = part
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .collect();
+        if clean.chars().all(|c| c == '.') {
+            clean = "_".to_string();
+        }
+        if i + 1 == parts.len() {
+            clean.push_str(".git");
+        }
+        p.push(clean);
+    }
+    p
+}
+
+/// Makes sure `head` is in the bare cache at `path`, fetching it shallow when it is not.
+/// Returns the repository and whether a fetch was needed.
+pub fn fetch(path: &Path, url: &str, head: &Head, deadline: Instant) -> Result<(Repository, bool), RepoError> {
+    let repo = match Repository::open_bare(path) {
+        Ok(r) => r,
+        Err(_) => {
+            let _ = std::fs::remove_dir_all(path);
+            Repository::init_bare(path).map_err(|e| RepoError::from_git("init cache", &e))?
+        }
+    };
+    if repo.find_commit(head.oid).is_ok() {
+        return Ok((repo, false));
+    }
+    {
+        let mut remote = repo.remote_anonymous(url).map_err(|e| RepoError::from_git("url", &e))?;
+        let mut fo = FetchOptions::new();
+        fo.depth(1)
+            .download_tags(AutotagOption::None)
+            .remote_callbacks(callbacks(deadline));
+        let spec = format!("+{0}:{0}", head.refname);
+        remote
+            .fetch(&[spec.as_str()], Some(&mut fo), None)
+            .map_err(|e| RepoError::from_git("fetch", &e))?;
+    }
+    Ok((repo, true))
+}
+
+/// Resolves what to scan after a fetch: the probed commit, or the branch tip if the branch
+/// moved between probe and fetch.
+pub fn scanned_commit(repo: &Repository, head: &Head) -> Result<Oid, RepoError> {
+    if repo.find_commit(head.oid).is_ok() {
+        return Ok(head.oid);
+    }
+    repo.refname_to_id(&head.refname)
+        .map_err(|e| RepoError::new(Kind::Cache, format!("fetched branch missing from cache: {}", e.message())))
+}
+
+fn callbacks<'a>(deadline: Instant) -> RemoteCallbacks<'a> {
+    let mut cb = RemoteCallbacks::new();
+    // Returning false aborts the transfer: that is how the per-repository time budget is
+    // enforced while objects stream in.
+    cb.transfer_progress(move |_| Instant::now() < deadline);
+    cb.sideband_progress(move |_| Instant::now() < deadline);
+    cb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_paths_stay_inside_the_root() {
+        let root = Path::new("/c");
+        assert_eq!(
+            cache_path(root, "git://127.0.0.1:9418/openstack/nova"),
+            Path::new("/c/git/127.0.0.1_9418/openstack/nova.git")
+        );
+        assert_eq!(cache_path(root, "https://h/../x"), Path::new("/c/git/h/_/x.git"));
+        assert_eq!(
+            cache_path(root, "https://h/openstack/oslo.config"),
+            Path::new("/c/git/h/openstack/oslo.config.git")
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Processing one repository: probe, fetch, scan, with retries. The embedded runner and the
+//! distributed worker both call [`run`], so both modes produce the same results.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fleetscan_core::filter::FileFilter;
+use fleetscan_core::ids::RepoName;
+use fleetscan_core::matcher::Matcher;
+use fleetscan_core::result::{RepoResult, RepoStatus, ScanOptions};
+use fleetscan_core::Error as CoreError;
+
+use crate::cache::{Entry, ResultCache};
+use crate::error::{Kind, RepoError};
+use crate::git::{self, GitOptions};
+use crate::scan::scan_commit;
+
+/// One repository to process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The repository.
+    pub repo: RepoName,
+    /// Where to fetch it from.
+    pub url: String,
+}
+
+/// Limits and retry policy of one repository.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    /// Time budget of one attempt (probe, fetch and scan). Default 10 min.
+    pub timeout: Duration,
+    /// Attempts after the first for retryable failures. Default 2.
+    pub retries: u32,
+    /// First backoff; doubled each retry, with up to 50% jitter added. Default 500 ms.
+    pub backoff: Duration,
+    /// Network limits.
+    pub git: GitOptions,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            timeout: Duration::from_secs(600),
+            retries: 2,
+            backoff: Duration::from_millis(500),
+            git: GitOptions::default(),
+        }
+    }
+}
+
+/// Everything a job needs besides the job itself; built once per scan and shared.
+#[derive(Debug)]
+pub struct Context {
+    matcher: Matcher,
+    filter: FileFilter,
+    fingerprint: String,
+    cache_root: PathBuf,
+    results: ResultCache,
+    opts: JobOptions,
+}
+
+impl Context {
+    /// Compiles `scan` and sets up the caches under `cache_root`.
+    pub fn new(scan: &ScanOptions, cache_root: PathBuf, opts: JobOptions) -> Result<Context, CoreError> {
+        git::init(&opts.git);
+        Ok(Context {
+            matcher: Matcher::new(&scan.matching)?,
+            filter: FileFilter::new(&scan.files)?,
+            fingerprint: scan.fingerprint(),
+            results: ResultCache::new(&cache_root),
+            cache_root,
+            opts,
+        })
+    }
+}
+
+/// Processes `job`, retrying retryable failures with jittered exponential backoff. Never
+/// panics on bad input: every failure ends in a `Failed` result with its reason.
+/// `cancel` is checked between attempts and stops the backoff wait.
+pub fn run(job: &Job, ctx: &Context, cancel: &AtomicBool) -> RepoResult {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let started = Instant::now();
+        let outcome = attempt_once(job, ctx, started + ctx.opts.timeout);
+        let mut result = match outcome {
+            Ok(r) => r,
+            Err(e) if e.retryable() && attempt <= ctx.opts.retries && !cancel.load(Ordering::Relaxed) => {
+                tracing::warn!(repo = %job.repo, attempt, error = %e, "attempt failed, retrying");
+                if !sleep_unless_cancelled(backoff(ctx.opts.backoff, attempt), cancel) {
+                    return RepoResult::new(job.repo.clone(), job.url.clone()).failed("cancelled");
+                }
+                continue;
+            }
+            Err(e) => {
+                let mut r = RepoResult::new(job.repo.clone(), job.url.clone()).failed(e.message);
+                r.fetch_ms = started.elapsed().as_millis() as u64;
+                r
+            }
+        };
+        result.attempts = attempt;
+        return result;
+    }
+}
+
+fn attempt_once(job: &Job, ctx: &Context, deadline: Instant) -> Result<RepoResult, RepoError> {
+    let mut r = RepoResult::new(job.repo.clone(), job.url.clone());
+    let t0 = Instant::now();
+    let Some(head) = git::probe(&job.url, deadline)? else {
+        r.status = RepoStatus::Skipped;
+        r.reason = Some("empty repository (no branches)".into());
+        return Ok(r);
+    };
+    r.branch = Some(head.branch().to_string());
+    if let Some(hit) = ctx.results.load(&job.url, head.oid, &ctx.fingerprint) {
+        r.status = RepoStatus::Scanned;
+        r.commit = Some(head.oid.to_string());
+        r.commit_time = Some(hit.commit_time);
+        r.occurrences = hit.occurrences;
+        r.stats = hit.stats;
+        r.cached = true;
+        r.fetch_ms = t0.elapsed().as_millis() as u64;
+        return Ok(r);
+    }
+    let path = git::cache_path(&ctx.cache_root, &job.url);
+    let (repo, _fetched) = match git::fetch(&path, &job.url, &head, deadline) {
+        Err(e) if e.kind == Kind::Cache => {
+            // A damaged cache is rebuilt from scratch once, within this attempt.
+            let _ = std::fs::remove_dir_all(&path);
+            git::fetch(&path, &job.url, &head, deadline)?
+        }
+        other => other?,
+    };
+    let commit = git::scanned_commit(&repo, &head)?;
+    let commit_time = repo
+        .find_commit(commit)
+        .map(|c| c.time().seconds())
+        .map_err(|e| RepoError::from_git("read commit", &e))?;
+    let t1 = Instant::now();
+    r.fetch_ms = (t1 - t0).as_millis() as u64;
+    let mut occurrences = Vec::new();
+    let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, deadline, &mut |o| occurrences.push(o))?;
+    occurrences.sort();
+    r.scan_ms = t1.elapsed().as_millis() as u64;
+    let entry = Entry { occurrences, stats, commit_time };
+    ctx.results.store(&job.url, commit, &ctx.fingerprint, &entry);
+    r.status = RepoStatus::Scanned;
+    r.commit = Some(commit.to_string());
+    r.commit_time = Some(commit_time);
+    r.occurrences = entry.occurrences;
+    r.stats = entry.stats;
+    Ok(r)
+}
+
+/// Backoff before retry `attempt` (1-based): base * 2^(attempt-1), plus up to 50% jitter so
+/// that many workers retrying the same host do not stay in step.
+pub fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1 << (attempt.saturating_sub(1)).min(10));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    exp + exp.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
+fn sleep_unless_cancelled(d: Duration, cancel: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_jitter_is_bounded() {
+        let b = Duration::from_millis(100);
+        for attempt in 1..5 {
+            let d = backoff(b, attempt);
+            let exp = b * (1 << (attempt - 1));
+            assert!(d >= exp && d <= exp.mul_f64(1.5), "{attempt}: {d:?}");
+        }
+    }
+}

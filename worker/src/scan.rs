@@ -1,0 +1,97 @@
+//! Scanning the tree of a commit straight from the object database.
+//!
+//! No checkout: each blob is read from the pack, searched and dropped, so memory stays bounded
+//! by the largest file scanned (at most the size limit), and no disk is spent on a work tree.
+//! BENCHMARKS.md compares this with a checkout followed by a file scan.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use fleetscan_core::filter::{FileFilter, Skip};
+use fleetscan_core::matcher::{line_text, Matcher};
+use fleetscan_core::result::{Occurrence, ScanStats};
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+
+use crate::error::{Kind, RepoError};
+
+const MODE_LINK: i32 = 0o120000;
+const MODE_COMMIT: i32 = 0o160000;
+
+/// Searches every file of `commit`'s tree, pushing each matching line into `sink`.
+/// Occurrences arrive in tree order; callers that need another order sort.
+pub fn scan_commit(
+    repo: &Repository,
+    commit: Oid,
+    matcher: &Matcher,
+    filter: &FileFilter,
+    deadline: Instant,
+    sink: &mut dyn FnMut(Occurrence),
+) -> Result<ScanStats, RepoError> {
+    let git = |what: &'static str| move |e: git2::Error| RepoError::from_git(what, &e);
+    let tree = repo.find_commit(commit).and_then(|c| c.tree()).map_err(git("read commit"))?;
+    let odb = repo.odb().map_err(git("open object database"))?;
+    let mut stats = ScanStats::default();
+    let mut failure = None;
+    let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
+        match (entry.filemode(), entry.kind()) {
+            (MODE_LINK, _) => stats.symlinks += 1,
+            (MODE_COMMIT, _) => stats.submodules.push(path),
+            (_, Some(ObjectType::Blob)) => {
+                if Instant::now() >= deadline {
+                    failure = Some(RepoError::new(Kind::Timeout, "timed out while scanning"));
+                    return TreeWalkResult::Abort;
+                }
+                if let Err(e) = scan_blob(&odb, entry.id(), path, matcher, filter, &mut stats, sink) {
+                    failure = Some(e);
+                    return TreeWalkResult::Abort;
+                }
+            }
+            _ => {}
+        }
+        TreeWalkResult::Ok
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    walked.map_err(git("walk tree"))?;
+    Ok(stats)
+}
+
+fn scan_blob(
+    odb: &git2::Odb<'_>,
+    id: Oid,
+    path: String,
+    matcher: &Matcher,
+    filter: &FileFilter,
+    stats: &mut ScanStats,
+    sink: &mut dyn FnMut(Occurrence),
+) -> Result<(), RepoError> {
+    let git = |e: git2::Error| RepoError::from_git("read blob", &e);
+    let (size, _) = odb.read_header(id).map_err(git)?;
+    if let Err(skip) = filter.check_meta(&path, size as u64) {
+        count(stats, skip);
+        return Ok(());
+    }
+    let obj = odb.read(id).map_err(git)?;
+    let data = obj.data();
+    if let Err(skip) = filter.check_content(data) {
+        count(stats, skip);
+        return Ok(());
+    }
+    stats.files_scanned += 1;
+    stats.bytes_scanned += data.len() as u64;
+    let _ = matcher.scan::<()>(data, |line, raw| {
+        sink(Occurrence { path: path.clone(), line, text: line_text(raw) });
+        ControlFlow::Continue(())
+    });
+    Ok(())
+}
+
+fn count(stats: &mut ScanStats, skip: Skip) {
+    match skip {
+        Skip::Path => stats.skipped_by_path += 1,
+        Skip::TooLarge => stats.skipped_too_large += 1,
+        Skip::Binary => stats.skipped_binary += 1,
+    }
+}
