@@ -4,10 +4,10 @@
 //! repositories failed but the reports were written for the rest; 2 for usage or input errors;
 //! 3 for anything else.
 
-mod select;
-mod scan;
-mod progress;
 mod output;
+mod progress;
+mod scan;
+mod select;
 
 use std::process::ExitCode;
 
@@ -18,7 +18,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "fleetscan", version, about)]
 struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "FLEETSCAN_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "FLEETSCAN_LOG_FORMAT"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -58,7 +64,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.chain().any(|c| c.is::<InputError>() || c.is::<fleetscan_core::Error>()) {
+            if e.chain()
+                .any(|c| c.is::<InputError>() || c.is::<fleetscan_core::Error>())
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(3)
@@ -70,7 +78,9 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETSCAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

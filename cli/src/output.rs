@@ -12,7 +12,10 @@ use crate::InputError;
 /// Fails unless `dir` exists (or can be made) and takes a file.
 pub fn check_writable(dir: &Path) -> Result<()> {
     let bad = |e: std::io::Error| {
-        InputError(format!("cannot write to --out {}: {e}: choose a writable directory", dir.display()))
+        InputError(format!(
+            "cannot write to --out {}: {e}: choose a writable directory",
+            dir.display()
+        ))
     };
     std::fs::create_dir_all(dir).map_err(bad)?;
     let probe = dir.join(".fleetscan-write-test");
@@ -24,26 +27,43 @@ pub fn check_writable(dir: &Path) -> Result<()> {
 /// Fails unless the host of `base` accepts a TCP connection, so a mistyped or dead
 /// `--git-base` is one clear error instead of hundreds of failed repositories.
 pub fn check_reachable(base: &str, timeout: Duration) -> Result<()> {
-    let (scheme, rest) = base
-        .split_once("://")
-        .ok_or_else(|| InputError(format!("--git-base {base:?} is not a URL: use git://, http:// or https://")))?;
+    let (scheme, rest) = base.split_once("://").ok_or_else(|| {
+        InputError(format!(
+            "--git-base {base:?} is not a URL: use git://, http:// or https://"
+        ))
+    })?;
     let default_port = match scheme {
         "git" => 9418,
         "http" => 80,
         "https" => 443,
         "ssh" => 22,
         "file" => return Ok(()),
-        other => return Err(InputError(format!("--git-base {base:?}: unsupported scheme {other:?}")).into()),
+        other => {
+            return Err(
+                InputError(format!("--git-base {base:?}: unsupported scheme {other:?}")).into(),
+            )
+        }
     };
     let authority = rest.split('/').next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let hostport = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !authority.ends_with(']') {
+    let hostport = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !authority.ends_with(']')
+    {
         authority.to_string()
     } else {
         format!("{authority}:{default_port}")
     };
-    let unreachable = |why: String| InputError(format!("git base {base} is unreachable ({why}): check --git-base"));
-    let addrs: Vec<_> = hostport.to_socket_addrs().map_err(|e| unreachable(e.to_string()))?.collect();
+    let unreachable = |why: String| {
+        InputError(format!(
+            "git base {base} is unreachable ({why}): check --git-base"
+        ))
+    };
+    let addrs: Vec<_> = hostport
+        .to_socket_addrs()
+        .map_err(|e| unreachable(e.to_string()))?
+        .collect();
     let mut last = String::from("no address");
     for a in addrs {
         match TcpStream::connect_timeout(&a, timeout) {

@@ -19,7 +19,11 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(total: usize, quiet: bool) -> Bar {
-        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
         let bar = ProgressBar::with_draw_target(Some(total as u64), target);
         bar.set_style(
             ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
@@ -27,7 +31,12 @@ impl Bar {
                 .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(250));
-        Bar { bar, in_flight: Cell::new(0), failed: Cell::new(0), occurrences: Cell::new(0) }
+        Bar {
+            bar,
+            in_flight: Cell::new(0),
+            failed: Cell::new(0),
+            occurrences: Cell::new(0),
+        }
     }
 
     pub fn event(&self, ev: &Event) {
@@ -35,7 +44,8 @@ impl Bar {
             Event::Started(_) => self.in_flight.set(self.in_flight.get() + 1),
             Event::Finished(r) => {
                 self.in_flight.set(self.in_flight.get().saturating_sub(1));
-                self.occurrences.set(self.occurrences.get() + r.occurrences.len());
+                self.occurrences
+                    .set(self.occurrences.get() + r.occurrences.len());
                 if r.status == RepoStatus::Failed {
                     self.failed.set(self.failed.get() + 1);
                     self.bar.println(format!(
@@ -62,7 +72,10 @@ impl Bar {
 
 pub fn summary_line(fleet: &Fleet, out: Option<&Path>, took: Duration) -> String {
     let (scanned, failed, skipped) = fleet.status_counts();
-    let occ: usize = fleet.projects().map(|(_, p)| p.result.occurrences.len()).sum();
+    let occ: usize = fleet
+        .projects()
+        .map(|(_, p)| p.result.occurrences.len())
+        .sum();
     let mut s = format!(
         "{} repositories: {scanned} scanned, {failed} failed, {skipped} skipped; {occ} occurrences in {:.1}s",
         scanned + failed + skipped,

@@ -24,7 +24,12 @@ use crate::{output, progress, select, InputError};
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Regex to find (Rust regex syntax); repeat for several. A line matching any is a hit.
-    #[arg(long = "pattern", value_name = "REGEX", required = true, env = "FLEETSCAN_PATTERN")]
+    #[arg(
+        long = "pattern",
+        value_name = "REGEX",
+        required = true,
+        env = "FLEETSCAN_PATTERN"
+    )]
     pub patterns: Vec<String>,
     /// Match case-insensitively.
     #[arg(long, env = "FLEETSCAN_IGNORE_CASE")]
@@ -34,7 +39,12 @@ pub struct ScanArgs {
     #[arg(long, env = "FLEETSCAN_IGNORE_COMMENTS")]
     pub ignore_comments: bool,
     /// Comment marker for --ignore-comments.
-    #[arg(long, default_value = "#", value_name = "S", env = "FLEETSCAN_COMMENT_MARKER")]
+    #[arg(
+        long,
+        default_value = "#",
+        value_name = "S",
+        env = "FLEETSCAN_COMMENT_MARKER"
+    )]
     pub comment_marker: String,
     /// Scan only files whose path matches this regex; repeat for several.
     #[arg(long = "file-pattern", value_name = "REGEX")]
@@ -47,22 +57,46 @@ pub struct ScanArgs {
     pub max_file_size: u64,
     /// Governance file or URL (projects.yaml, sigs-repos.yaml, legacy.yaml); repeat to combine.
     /// Default: the snapshot built into fleetscan.
-    #[arg(long = "governance", value_name = "PATH_OR_URL", env = "FLEETSCAN_GOVERNANCE", value_delimiter = ',')]
+    #[arg(
+        long = "governance",
+        value_name = "PATH_OR_URL",
+        env = "FLEETSCAN_GOVERNANCE",
+        value_delimiter = ','
+    )]
     pub governance: Vec<String>,
     /// File listing the repositories to scan, one ORG/NAME (or URL) per line; `#` comments.
     #[arg(long, value_name = "FILE", conflicts_with = "repo_pattern")]
     pub repos_file: Option<String>,
     /// Scan this repository (ORG/NAME, or a URL ending in /ORG/NAME); repeat for several.
-    #[arg(long = "repo", value_name = "ORG/NAME", conflicts_with = "repo_pattern")]
+    #[arg(
+        long = "repo",
+        value_name = "ORG/NAME",
+        conflicts_with = "repo_pattern"
+    )]
     pub repos: Vec<String>,
     /// Glob over governance repository names, used when no explicit list is given.
-    #[arg(long, default_value = "openstack/*", value_name = "GLOB", env = "FLEETSCAN_REPO_PATTERN")]
+    #[arg(
+        long,
+        default_value = "openstack/*",
+        value_name = "GLOB",
+        env = "FLEETSCAN_REPO_PATTERN"
+    )]
     pub repo_pattern: String,
     /// Where repositories are fetched from: git://, http:// or https:// base URL.
-    #[arg(long, default_value = "https://opendev.org/", value_name = "URL", env = "FLEETSCAN_GIT_BASE")]
+    #[arg(
+        long,
+        default_value = "https://opendev.org/",
+        value_name = "URL",
+        env = "FLEETSCAN_GIT_BASE"
+    )]
     pub git_base: String,
     /// Base URL of the links in the reports.
-    #[arg(long, default_value = "https://opendev.org/", value_name = "URL", env = "FLEETSCAN_LINK_BASE")]
+    #[arg(
+        long,
+        default_value = "https://opendev.org/",
+        value_name = "URL",
+        env = "FLEETSCAN_LINK_BASE"
+    )]
     pub link_base: String,
     /// Link to the branch (as beagle does) or pin links to the scanned commit.
     #[arg(long, value_enum, default_value = "branch", env = "FLEETSCAN_LINK_REF")]
@@ -88,19 +122,34 @@ pub struct ScanCmd {
     #[arg(long, value_name = "N", env = "FLEETSCAN_JOBS")]
     pub jobs: Option<usize>,
     /// Time budget of one attempt at one repository, seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECS", env = "FLEETSCAN_TIMEOUT")]
+    #[arg(
+        long,
+        default_value_t = 600,
+        value_name = "SECS",
+        env = "FLEETSCAN_TIMEOUT"
+    )]
     pub timeout: u64,
     /// Retries of a repository after network failures or timeouts.
     #[arg(long, default_value_t = 2, value_name = "N", env = "FLEETSCAN_RETRIES")]
     pub retries: u32,
     /// Limit for opening a git connection, seconds.
-    #[arg(long, default_value_t = 10, value_name = "SECS", env = "FLEETSCAN_CONNECT_TIMEOUT")]
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "SECS",
+        env = "FLEETSCAN_CONNECT_TIMEOUT"
+    )]
     pub connect_timeout: u64,
     /// Directory for the reports. Without it, link lines go to stdout.
     #[arg(long, value_name = "DIR", env = "FLEETSCAN_OUT")]
     pub out: Option<PathBuf>,
     /// Output formats, comma-separated: md, links, ndjson, csv, summary. Default: all.
-    #[arg(long = "format", value_name = "LIST", value_delimiter = ',', requires = "out")]
+    #[arg(
+        long = "format",
+        value_name = "LIST",
+        value_delimiter = ',',
+        requires = "out"
+    )]
     pub formats: Vec<String>,
     /// Never draw the progress bar.
     #[arg(long, short)]
@@ -144,14 +193,26 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let formats: BTreeSet<Format> = if cmd.formats.is_empty() {
         Format::defaults()
     } else {
-        cmd.formats.iter().map(|f| f.parse()).collect::<Result<_, _>>()?
+        cmd.formats
+            .iter()
+            .map(|f| f.parse())
+            .collect::<Result<_, _>>()?
     };
     if let Some(out) = &cmd.out {
         output::check_writable(out)?;
     }
     let (gov, gov_sources) = select::governance(&args.governance)?;
-    let jobs = select::jobs(&gov, &args.repos, args.repos_file.as_deref(), &args.repo_pattern, &args.git_base)?;
-    if jobs.iter().any(|j| j.url.starts_with(args.git_base.trim_end_matches('/'))) {
+    let jobs = select::jobs(
+        &gov,
+        &args.repos,
+        args.repos_file.as_deref(),
+        &args.repo_pattern,
+        &args.git_base,
+    )?;
+    if jobs
+        .iter()
+        .any(|j| j.url.starts_with(args.git_base.trim_end_matches('/')))
+    {
         output::check_reachable(&args.git_base, Duration::from_secs(cmd.connect_timeout))?;
     }
     let cache = match &cmd.cache_dir {
@@ -160,8 +221,12 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
             .ok_or_else(|| InputError("no per-user cache directory: give --cache-dir DIR".into()))?
             .join("fleetscan"),
     };
-    std::fs::create_dir_all(&cache)
-        .map_err(|e| InputError(format!("cannot create --cache-dir {}: {e}", cache.display())))?;
+    std::fs::create_dir_all(&cache).map_err(|e| {
+        InputError(format!(
+            "cannot create --cache-dir {}: {e}",
+            cache.display()
+        ))
+    })?;
     let job_opts = JobOptions {
         timeout: Duration::from_secs(cmd.timeout.max(1)),
         retries: cmd.retries,
@@ -172,21 +237,30 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         ..JobOptions::default()
     };
     let ctx = Arc::new(Context::new(&options, cache, job_opts)?);
-    let threads = cmd.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let threads = cmd
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     if threads == 0 {
         return Err(InputError("--jobs must be at least 1".into()).into());
     }
     let bar = progress::Bar::new(jobs.len(), cmd.quiet);
-    let results = runner::run_all(jobs, ctx, threads, Arc::new(AtomicBool::new(false)), |ev| bar.event(ev));
+    let results = runner::run_all(jobs, ctx, threads, Arc::new(AtomicBool::new(false)), |ev| {
+        bar.event(ev)
+    });
     bar.finish();
 
-    let failed = results.iter().filter(|r| r.status == RepoStatus::Failed).count();
+    let failed = results
+        .iter()
+        .filter(|r| r.status == RepoStatus::Failed)
+        .count();
     let info = ScanInfo {
         patterns: args.patterns.clone(),
         options,
         git_base: args.git_base.clone(),
         governance: gov_sources,
-        started: started.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        started: started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
         duration_ms: t0.elapsed().as_millis() as u64,
     };
     let fleet = Fleet::build(results, &gov, args.links());
@@ -197,6 +271,13 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         }
         None => print!("{}", fleet.link_lines()),
     }
-    eprintln!("{}", progress::summary_line(&fleet, cmd.out.as_deref(), t0.elapsed()));
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    eprintln!(
+        "{}",
+        progress::summary_line(&fleet, cmd.out.as_deref(), t0.elapsed())
+    );
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -13,7 +13,10 @@ use crate::InputError;
 /// Loads governance: the built-in snapshot, or the given files and URLs in order.
 pub fn governance(sources: &[String]) -> Result<(Governance, Vec<String>)> {
     if sources.is_empty() {
-        let names = fleetscan_core::governance::BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        let names = fleetscan_core::governance::BUILTIN
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
         return Ok((Governance::builtin()?, names));
     }
     let mut g = Governance::default();
@@ -40,14 +43,28 @@ pub fn parse_entry(entry: &str, git_base: &str) -> Result<Job> {
         let path = entry.split_once("://").map(|(_, r)| r).unwrap_or_default();
         let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         if parts.len() < 3 {
-            return Err(InputError(format!("repository URL {entry:?} does not end in /ORG/NAME")).into());
+            return Err(InputError(format!(
+                "repository URL {entry:?} does not end in /ORG/NAME"
+            ))
+            .into());
         }
-        let name = format!("{}/{}", parts[parts.len() - 2], parts[parts.len() - 1].trim_end_matches(".git"));
-        let repo = RepoName::parse(&name).map_err(|e| InputError(format!("repository URL {entry:?}: {e}")))?;
-        return Ok(Job { repo, url: entry.to_string() });
+        let name = format!(
+            "{}/{}",
+            parts[parts.len() - 2],
+            parts[parts.len() - 1].trim_end_matches(".git")
+        );
+        let repo = RepoName::parse(&name)
+            .map_err(|e| InputError(format!("repository URL {entry:?}: {e}")))?;
+        return Ok(Job {
+            repo,
+            url: entry.to_string(),
+        });
     }
     let repo = RepoName::parse(entry)?;
-    Ok(Job { url: url_for(git_base, &repo), repo })
+    Ok(Job {
+        url: url_for(git_base, &repo),
+        repo,
+    })
 }
 
 /// The fetch URL of `repo` under `git_base`.
@@ -64,7 +81,10 @@ pub fn jobs(
     pattern: &str,
     git_base: &str,
 ) -> Result<Vec<Job>> {
-    let mut entries: Vec<(String, String)> = explicit.iter().map(|e| (e.clone(), "--repo".to_string())).collect();
+    let mut entries: Vec<(String, String)> = explicit
+        .iter()
+        .map(|e| (e.clone(), "--repo".to_string()))
+        .collect();
     if let Some(f) = repos_file {
         let text = std::fs::read_to_string(f)
             .map_err(|e| InputError(format!("cannot read --repos-file {f}: {e}")))?;
@@ -84,7 +104,13 @@ pub fn jobs(
             .map_err(|e| InputError(format!("invalid --repo-pattern {pattern:?}: {e}")))?
             .compile_matcher();
         for repo in gov.repos().filter(|r| glob.is_match(r.as_str())) {
-            jobs.insert(repo.clone(), Job { repo: repo.clone(), url: url_for(git_base, repo) });
+            jobs.insert(
+                repo.clone(),
+                Job {
+                    repo: repo.clone(),
+                    url: url_for(git_base, repo),
+                },
+            );
         }
         if jobs.is_empty() {
             return Err(InputError(format!(

@@ -82,7 +82,13 @@ impl FileFilter {
                     Regex::new(p).map_err(|e| Error::BadRegex {
                         what: what.into(),
                         pattern: p.clone(),
-                        why: e.to_string().lines().last().unwrap_or("").trim().to_string(),
+                        why: e
+                            .to_string()
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim()
+                            .to_string(),
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()

@@ -66,7 +66,7 @@ impl Governance {
         let doc: Value = yaml_serde::from_str(text).map_err(|e| bad(e.to_string()))?;
         let Value::Mapping(entries) = doc else {
             return Err(bad(
-                "expected a mapping of teams or SIGs at the top level".into(),
+                "expected a mapping of teams or SIGs at the top level".into()
             ));
         };
         // Teams first, then SIGs, whatever their order in the file.
@@ -188,7 +188,9 @@ Also:
     #[test]
     fn team_comes_from_repo_lists_not_deliverable_names() {
         let g = gov();
-        let o = g.owner(&RepoName::parse("openstack/os-vif-extra").unwrap()).unwrap();
+        let o = g
+            .owner(&RepoName::parse("openstack/os-vif-extra").unwrap())
+            .unwrap();
         assert_eq!(o.team.0, "nova");
         assert_eq!(o.deliverable.as_deref(), Some("os-vif"));
     }
@@ -200,7 +202,9 @@ Also:
             .owner(&RepoName::parse("openstack/ansible-collections-openstack").unwrap())
             .unwrap();
         assert_eq!((o.team.0.as_str(), o.sig), ("Ansible", true));
-        let nova = g.owner(&RepoName::parse("openstack/nova").unwrap()).unwrap();
+        let nova = g
+            .owner(&RepoName::parse("openstack/nova").unwrap())
+            .unwrap();
         assert_eq!(nova.team.0, "nova");
         assert!(g.owner(&RepoName::parse("x/unlisted").unwrap()).is_none());
     }
@@ -228,7 +232,9 @@ Also:
     fn builtin_snapshot_parses() {
         let g = Governance::builtin().unwrap();
         assert!(g.len() > 500, "{}", g.len());
-        let o = g.owner(&RepoName::parse("openstack/python-novaclient").unwrap()).unwrap();
+        let o = g
+            .owner(&RepoName::parse("openstack/python-novaclient").unwrap())
+            .unwrap();
         assert_eq!(o.team.0, "nova");
     }
 }

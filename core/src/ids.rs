@@ -109,7 +109,15 @@ mod tests {
     fn repo_names() {
         assert_eq!(RepoName::parse("openstack/nova").unwrap().short(), "nova");
         assert!(RepoName::parse("openstack/oslo.config").is_ok());
-        for bad in ["nova", "/nova", "openstack/", "a/b/c", "../x", "openstack/..", "a/b c"] {
+        for bad in [
+            "nova",
+            "/nova",
+            "openstack/",
+            "a/b/c",
+            "../x",
+            "openstack/..",
+            "a/b c",
+        ] {
             assert!(RepoName::parse(bad).is_err(), "{bad}");
         }
     }

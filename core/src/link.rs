@@ -84,13 +84,23 @@ mod tests {
 
     #[test]
     fn beagle_link_line() {
-        let o = Occurrence { path: "nova/a b#.py".into(), line: 7, text: "import eventlet".into() };
+        let o = Occurrence {
+            path: "nova/a b#.py".into(),
+            line: 7,
+            text: "import eventlet".into(),
+        };
         let l = LinkOptions::default();
         assert_eq!(
             l.line(&repo(), &o),
             "https://opendev.org/openstack/nova/src/branch/main/nova/a%20b%23.py#n7 : import eventlet"
         );
-        let c = LinkOptions { base: "http://x/".into(), reference: LinkRef::Commit };
-        assert_eq!(c.url(&repo(), &o), "http://x/openstack/nova/src/commit/abc/nova/a%20b%23.py#n7");
+        let c = LinkOptions {
+            base: "http://x/".into(),
+            reference: LinkRef::Commit,
+        };
+        assert_eq!(
+            c.url(&repo(), &o),
+            "http://x/openstack/nova/src/commit/abc/nova/a%20b%23.py#n7"
+        );
     }
 }

@@ -178,12 +178,21 @@ mod tests {
     #[test]
     fn one_occurrence_per_line_and_one_based_numbers() {
         let got = m(&["eventlet"]).lines(b"x\nimport eventlet; eventlet.sleep()\n\n  eventlet  \n");
-        assert_eq!(got, vec![(2, "import eventlet; eventlet.sleep()".into()), (4, "eventlet".into())]);
+        assert_eq!(
+            got,
+            vec![
+                (2, "import eventlet; eventlet.sleep()".into()),
+                (4, "eventlet".into())
+            ]
+        );
     }
 
     #[test]
     fn no_trailing_newline_and_crlf() {
-        assert_eq!(m(&["b"]).lines(b"a\r\nb\r\nab"), vec![(2, "b".into()), (3, "ab".into())]);
+        assert_eq!(
+            m(&["b"]).lines(b"a\r\nb\r\nab"),
+            vec![(2, "b".into()), (3, "ab".into())]
+        );
     }
 
     #[test]
@@ -196,22 +205,34 @@ mod tests {
     fn comments_follow_beagles_rule() {
         let mut o = MatchOptions::new(["eventlet"]).with_ignore_comments(true, "#");
         let mt = Matcher::new(&o).unwrap();
-        let got = mt.lines(b"# eventlet\n  #eventlet\nimport eventlet  # noqa\n\"\"\"eventlet\"\"\"\n");
+        let got =
+            mt.lines(b"# eventlet\n  #eventlet\nimport eventlet  # noqa\n\"\"\"eventlet\"\"\"\n");
         assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![3, 4]);
         o.comment_marker = "//".into();
-        assert_eq!(Matcher::new(&o).unwrap().lines(b"// eventlet\n# eventlet\n").len(), 1);
+        assert_eq!(
+            Matcher::new(&o)
+                .unwrap()
+                .lines(b"// eventlet\n# eventlet\n")
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn a_dropped_comment_does_not_hide_later_lines() {
         let o = MatchOptions::new(["e"]).with_ignore_comments(true, "#");
-        assert_eq!(Matcher::new(&o).unwrap().lines(b"# e\ne\n"), vec![(2, "e".into())]);
+        assert_eq!(
+            Matcher::new(&o).unwrap().lines(b"# e\ne\n"),
+            vec![(2, "e".into())]
+        );
     }
 
     #[test]
     fn case_and_several_patterns() {
         let o = MatchOptions::new(["Eventlet", "greenlet"]).with_ignore_case(true);
-        let got = Matcher::new(&o).unwrap().lines(b"EVENTLET\nGreenlet\nnone\n");
+        let got = Matcher::new(&o)
+            .unwrap()
+            .lines(b"EVENTLET\nGreenlet\nnone\n");
         assert_eq!(got.len(), 2);
         assert_eq!(m(&["Eventlet"]).lines(b"eventlet\n").len(), 0);
     }
@@ -224,7 +245,9 @@ mod tests {
 
     #[test]
     fn bad_regex_names_the_pattern() {
-        let err = Matcher::new(&MatchOptions::new(["a(b"])).unwrap_err().to_string();
+        let err = Matcher::new(&MatchOptions::new(["a(b"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a(b"), "{err}");
         assert!(Matcher::new(&MatchOptions::new(Vec::<String>::new())).is_err());
     }

@@ -1,1 +1,58 @@
+//! The end-to-end sandbox: real git repositories built on the fly, served by a real
+//! `git daemon` on a free loopback port, and helpers to run the `fleetscan` binary.
+//!
+//! Every test gets its own temporary directory and daemon, so tests run in parallel and can
+//! kill and restart what they started. Dropping a [`GitDaemon`] kills it.
 
+pub mod corpus;
+mod daemon;
+mod repo;
+
+pub use daemon::GitDaemon;
+pub use repo::{Content, RepoSpec};
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a loopback port")
+}
+
+/// The repository's `tests/` directory (golden files and test data live there).
+pub fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// Compares `actual` with the golden file `name` under `tests/golden/`, or rewrites the golden
+/// file when `FLEETSCAN_BLESS=1`.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = tests_dir().join("golden").join(name);
+    if std::env::var("FLEETSCAN_BLESS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "golden {} missing ({e}); run with FLEETSCAN_BLESS=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let diff_at = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{name} differs from its golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n(rerun with FLEETSCAN_BLESS=1 to accept)",
+            diff_at + 1,
+            expected.lines().nth(diff_at),
+            actual.lines().nth(diff_at)
+        );
+    }
+}

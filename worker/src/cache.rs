@@ -30,7 +30,9 @@ pub struct ResultCache {
 impl ResultCache {
     /// A cache rooted at `root`.
     pub fn new(root: &Path) -> ResultCache {
-        ResultCache { dir: root.join("results") }
+        ResultCache {
+            dir: root.join("results"),
+        }
     }
 
     fn path(&self, url: &str, commit: Oid, fingerprint: &str) -> PathBuf {

@@ -32,7 +32,10 @@ pub struct RepoError {
 impl RepoError {
     /// An error of `kind`.
     pub fn new(kind: Kind, message: impl Into<String>) -> RepoError {
-        RepoError { kind, message: message.into() }
+        RepoError {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// Whether another attempt may succeed. Network trouble and timeouts are retried; a
@@ -59,13 +62,19 @@ impl RepoError {
             Kind::Cancelled
         } else if matches!(
             e.class(),
-            git2::ErrorClass::Net | git2::ErrorClass::Os | git2::ErrorClass::Http | git2::ErrorClass::Ssl
+            git2::ErrorClass::Net
+                | git2::ErrorClass::Os
+                | git2::ErrorClass::Http
+                | git2::ErrorClass::Ssl
         ) || lower.contains("connection")
             || lower.contains("early eof")
             || lower.contains("failed to resolve")
         {
             Kind::Unreachable
-        } else if matches!(e.class(), git2::ErrorClass::Odb | git2::ErrorClass::Repository) {
+        } else if matches!(
+            e.class(),
+            git2::ErrorClass::Odb | git2::ErrorClass::Repository
+        ) {
             Kind::Cache
         } else {
             Kind::Other
@@ -88,12 +97,34 @@ mod tests {
 
     #[test]
     fn retry_decisions() {
-        let mk = |class, msg: &str| RepoError::from_git("fetch", &git2::Error::new(git2::ErrorCode::GenericError, class, msg));
-        assert_eq!(mk(git2::ErrorClass::Net, "remote error: no such repository: /x").kind, Kind::NotFound);
-        assert!(!mk(git2::ErrorClass::Net, "remote error: access denied or repository not exported: /x").retryable());
-        assert!(mk(git2::ErrorClass::Os, "failed to connect to 127.0.0.1: Connection refused").retryable());
+        let mk = |class, msg: &str| {
+            RepoError::from_git(
+                "fetch",
+                &git2::Error::new(git2::ErrorCode::GenericError, class, msg),
+            )
+        };
+        assert_eq!(
+            mk(
+                git2::ErrorClass::Net,
+                "remote error: no such repository: /x"
+            )
+            .kind,
+            Kind::NotFound
+        );
+        assert!(!mk(
+            git2::ErrorClass::Net,
+            "remote error: access denied or repository not exported: /x"
+        )
+        .retryable());
+        assert!(mk(
+            git2::ErrorClass::Os,
+            "failed to connect to 127.0.0.1: Connection refused"
+        )
+        .retryable());
         assert!(mk(git2::ErrorClass::Net, "early EOF").retryable());
-        assert!(mk(git2::ErrorClass::Http, "unexpected http status code: 404").kind == Kind::NotFound);
+        assert!(
+            mk(git2::ErrorClass::Http, "unexpected http status code: 404").kind == Kind::NotFound
+        );
         assert!(!RepoError::new(Kind::Cancelled, "x").retryable());
         assert!(RepoError::new(Kind::Timeout, "x").retryable());
     }

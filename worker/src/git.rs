@@ -62,7 +62,9 @@ pub struct Head {
 impl Head {
     /// The branch name without `refs/heads/`.
     pub fn branch(&self) -> &str {
-        self.refname.strip_prefix("refs/heads/").unwrap_or(&self.refname)
+        self.refname
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&self.refname)
     }
 }
 
@@ -72,7 +74,9 @@ pub fn probe(url: &str, deadline: Instant) -> Result<Option<Head>, RepoError> {
     let conn = remote
         .connect_auth(Direction::Fetch, Some(callbacks(deadline)), None)
         .map_err(|e| RepoError::from_git("connect", &e))?;
-    let heads = conn.list().map_err(|e| RepoError::from_git("list refs", &e))?;
+    let heads = conn
+        .list()
+        .map_err(|e| RepoError::from_git("list refs", &e))?;
     if heads.is_empty() {
         return Ok(None);
     }
@@ -115,7 +119,13 @@ pub fn cache_path(root: &Path, url: &str) -> PathBuf {
     for (i, part) in parts.iter().enumerate() {
         let mut clean: String = part
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         if clean.chars().all(|c| c == '.') {
             clean = "_".to_string();
@@ -130,7 +140,12 @@ pub fn cache_path(root: &Path, url: &str) -> PathBuf {
 
 /// Makes sure `head` is in the bare cache at `path`, fetching it shallow when it is not.
 /// Returns the repository and whether a fetch was needed.
-pub fn fetch(path: &Path, url: &str, head: &Head, deadline: Instant) -> Result<(Repository, bool), RepoError> {
+pub fn fetch(
+    path: &Path,
+    url: &str,
+    head: &Head,
+    deadline: Instant,
+) -> Result<(Repository, bool), RepoError> {
     let repo = match Repository::open_bare(path) {
         Ok(r) => r,
         Err(_) => {
@@ -142,7 +157,9 @@ pub fn fetch(path: &Path, url: &str, head: &Head, deadline: Instant) -> Result<(
         return Ok((repo, false));
     }
     {
-        let mut remote = repo.remote_anonymous(url).map_err(|e| RepoError::from_git("url", &e))?;
+        let mut remote = repo
+            .remote_anonymous(url)
+            .map_err(|e| RepoError::from_git("url", &e))?;
         let mut fo = FetchOptions::new();
         fo.depth(1)
             .download_tags(AutotagOption::None)
@@ -161,8 +178,12 @@ pub fn scanned_commit(repo: &Repository, head: &Head) -> Result<Oid, RepoError> 
     if repo.find_commit(head.oid).is_ok() {
         return Ok(head.oid);
     }
-    repo.refname_to_id(&head.refname)
-        .map_err(|e| RepoError::new(Kind::Cache, format!("fetched branch missing from cache: {}", e.message())))
+    repo.refname_to_id(&head.refname).map_err(|e| {
+        RepoError::new(
+            Kind::Cache,
+            format!("fetched branch missing from cache: {}", e.message()),
+        )
+    })
 }
 
 fn callbacks<'a>(deadline: Instant) -> RemoteCallbacks<'a> {
@@ -185,7 +206,10 @@ mod tests {
             cache_path(root, "git://127.0.0.1:9418/openstack/nova"),
             Path::new("/c/git/127.0.0.1_9418/openstack/nova.git")
         );
-        assert_eq!(cache_path(root, "https://h/../x"), Path::new("/c/git/h/_/x.git"));
+        assert_eq!(
+            cache_path(root, "https://h/../x"),
+            Path::new("/c/git/h/_/x.git")
+        );
         assert_eq!(
             cache_path(root, "https://h/openstack/oslo.config"),
             Path::new("/c/git/h/openstack/oslo.config.git")

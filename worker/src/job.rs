@@ -62,7 +62,11 @@ pub struct Context {
 
 impl Context {
     /// Compiles `scan` and sets up the caches under `cache_root`.
-    pub fn new(scan: &ScanOptions, cache_root: PathBuf, opts: JobOptions) -> Result<Context, CoreError> {
+    pub fn new(
+        scan: &ScanOptions,
+        cache_root: PathBuf,
+        opts: JobOptions,
+    ) -> Result<Context, CoreError> {
         git::init(&opts.git);
         Ok(Context {
             matcher: Matcher::new(&scan.matching)?,
@@ -86,7 +90,11 @@ pub fn run(job: &Job, ctx: &Context, cancel: &AtomicBool) -> RepoResult {
         let outcome = attempt_once(job, ctx, started + ctx.opts.timeout);
         let mut result = match outcome {
             Ok(r) => r,
-            Err(e) if e.retryable() && attempt <= ctx.opts.retries && !cancel.load(Ordering::Relaxed) => {
+            Err(e)
+                if e.retryable()
+                    && attempt <= ctx.opts.retries
+                    && !cancel.load(Ordering::Relaxed) =>
+            {
                 tracing::warn!(repo = %job.repo, attempt, error = %e, "attempt failed, retrying");
                 if !sleep_unless_cancelled(backoff(ctx.opts.backoff, attempt), cancel) {
                     return RepoResult::new(job.repo.clone(), job.url.clone()).failed("cancelled");
@@ -140,11 +148,23 @@ fn attempt_once(job: &Job, ctx: &Context, deadline: Instant) -> Result<RepoResul
     let t1 = Instant::now();
     r.fetch_ms = (t1 - t0).as_millis() as u64;
     let mut occurrences = Vec::new();
-    let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, deadline, &mut |o| occurrences.push(o))?;
+    let stats = scan_commit(
+        &repo,
+        commit,
+        &ctx.matcher,
+        &ctx.filter,
+        deadline,
+        &mut |o| occurrences.push(o),
+    )?;
     occurrences.sort();
     r.scan_ms = t1.elapsed().as_millis() as u64;
-    let entry = Entry { occurrences, stats, commit_time };
-    ctx.results.store(&job.url, commit, &ctx.fingerprint, &entry);
+    let entry = Entry {
+        occurrences,
+        stats,
+        commit_time,
+    };
+    ctx.results
+        .store(&job.url, commit, &ctx.fingerprint, &entry);
     r.status = RepoStatus::Scanned;
     r.commit = Some(commit.to_string());
     r.commit_time = Some(commit_time);

@@ -31,7 +31,9 @@ pub fn run_all(
     mut on_event: impl FnMut(&Event),
 ) -> Vec<RepoResult> {
     let n = jobs.len();
-    let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>()));
+    let queue = Arc::new(Mutex::new(
+        jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
     let (tx, rx) = mpsc::sync_channel::<(usize, Event)>(threads.max(1) * 2);
     let handles: Vec<_> = (0..threads.max(1).min(n.max(1)))
         .map(|_| {

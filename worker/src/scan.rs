@@ -28,7 +28,10 @@ pub fn scan_commit(
     sink: &mut dyn FnMut(Occurrence),
 ) -> Result<ScanStats, RepoError> {
     let git = |what: &'static str| move |e: git2::Error| RepoError::from_git(what, &e);
-    let tree = repo.find_commit(commit).and_then(|c| c.tree()).map_err(git("read commit"))?;
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(git("read commit"))?;
     let odb = repo.odb().map_err(git("open object database"))?;
     let mut stats = ScanStats::default();
     let mut failure = None;
@@ -42,7 +45,8 @@ pub fn scan_commit(
                     failure = Some(RepoError::new(Kind::Timeout, "timed out while scanning"));
                     return TreeWalkResult::Abort;
                 }
-                if let Err(e) = scan_blob(&odb, entry.id(), path, matcher, filter, &mut stats, sink) {
+                if let Err(e) = scan_blob(&odb, entry.id(), path, matcher, filter, &mut stats, sink)
+                {
                     failure = Some(e);
                     return TreeWalkResult::Abort;
                 }
@@ -82,7 +86,11 @@ fn scan_blob(
     stats.files_scanned += 1;
     stats.bytes_scanned += data.len() as u64;
     let _ = matcher.scan::<()>(data, |line, raw| {
-        sink(Occurrence { path: path.clone(), line, text: line_text(raw) });
+        sink(Occurrence {
+            path: path.clone(),
+            line,
+            text: line_text(raw),
+        });
         ControlFlow::Continue(())
     });
     Ok(())

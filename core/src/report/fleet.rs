@@ -60,7 +60,9 @@ impl Fleet {
 
     /// Every project of every team.
     pub fn projects(&self) -> impl Iterator<Item = (&Team, &Project)> {
-        self.teams.iter().flat_map(|t| t.projects.iter().map(move |p| (t, p)))
+        self.teams
+            .iter()
+            .flat_map(|t| t.projects.iter().map(move |p| (t, p)))
     }
 
     /// Every occurrence as a beagle link line, by repository, path and line.

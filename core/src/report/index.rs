@@ -7,13 +7,20 @@ use crate::result::RepoStatus;
 
 pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
     let (scanned, failed, skipped) = fleet.status_counts();
-    let occ: usize = fleet.projects().map(|(_, p)| p.result.occurrences.len()).sum();
+    let occ: usize = fleet
+        .projects()
+        .map(|(_, p)| p.result.occurrences.len())
+        .sum();
     let mut out = String::new();
     let _ = writeln!(out, "# Fleet summary\n");
     let _ = writeln!(
         out,
         "Patterns: {}\n",
-        info.patterns.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        info.patterns
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let _ = writeln!(
         out,
@@ -23,8 +30,16 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
     out.push_str("| Team | Repositories | With occurrences | Failed | Occurrences |\n");
     out.push_str("| --- | ---: | ---: | ---: | ---: |\n");
     for t in &fleet.teams {
-        let with = t.projects.iter().filter(|p| !p.result.occurrences.is_empty()).count();
-        let failed = t.projects.iter().filter(|p| p.result.status == RepoStatus::Failed).count();
+        let with = t
+            .projects
+            .iter()
+            .filter(|p| !p.result.occurrences.is_empty())
+            .count();
+        let failed = t
+            .projects
+            .iter()
+            .filter(|p| p.result.status == RepoStatus::Failed)
+            .count();
         let n: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
         let _ = writeln!(
             out,
@@ -39,19 +54,37 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
         .filter(|(_, p)| !p.result.occurrences.is_empty())
         .collect();
     projects.sort_by(|a, b| {
-        b.1.result.occurrences.len().cmp(&a.1.result.occurrences.len()).then(a.1.result.repo.cmp(&b.1.result.repo))
+        b.1.result
+            .occurrences
+            .len()
+            .cmp(&a.1.result.occurrences.len())
+            .then(a.1.result.repo.cmp(&b.1.result.repo))
     });
     if !projects.is_empty() {
         out.push_str("\n## Projects by occurrences\n\n| Project | Team | Occurrences |\n| --- | --- | ---: |\n");
         for (t, p) in projects {
-            let _ = writeln!(out, "| {} | {} | {} |", p.result.repo, t.name, p.result.occurrences.len());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                p.result.repo,
+                t.name,
+                p.result.occurrences.len()
+            );
         }
     }
-    let failures: Vec<_> = fleet.projects().filter(|(_, p)| p.result.status == RepoStatus::Failed).collect();
+    let failures: Vec<_> = fleet
+        .projects()
+        .filter(|(_, p)| p.result.status == RepoStatus::Failed)
+        .collect();
     if !failures.is_empty() {
         out.push_str("\n## Failed repositories\n\n");
         for (_, p) in failures {
-            let _ = writeln!(out, "- {}: {}", p.result.repo, p.result.reason.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                p.result.repo,
+                p.result.reason.as_deref().unwrap_or("")
+            );
         }
     }
     out

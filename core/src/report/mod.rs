@@ -71,10 +71,19 @@ impl FromStr for Format {
     fn from_str(s: &str) -> Result<Format, Error> {
         Format::ALL
             .into_iter()
-            .find(|f| f.name() == s || (s == "markdown" && *f == Format::Markdown) || (s == "json" && *f == Format::Summary) || (s == "txt" && *f == Format::Links))
+            .find(|f| {
+                f.name() == s
+                    || (s == "markdown" && *f == Format::Markdown)
+                    || (s == "json" && *f == Format::Summary)
+                    || (s == "txt" && *f == Format::Links)
+            })
             .ok_or_else(|| Error::BadFormat {
                 name: s.to_string(),
-                known: Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
+                known: Format::ALL
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
     }
 }
@@ -100,7 +109,10 @@ pub fn usage_file_name(patterns: &[String]) -> String {
     }
     let stem = stem.trim_end_matches('-');
     let stem = if stem.is_empty() { "pattern" } else { stem };
-    format!("{}-usage.txt", &stem[..stem.len().min(60)].trim_end_matches('-'))
+    format!(
+        "{}-usage.txt",
+        &stem[..stem.len().min(60)].trim_end_matches('-')
+    )
 }
 
 /// Renders the asked-for formats.
@@ -115,7 +127,10 @@ pub fn render(fleet: &Fleet, info: &ScanInfo, formats: &BTreeSet<Format>) -> Vec
                         contents: team::render(fleet, t),
                     });
                 }
-                files.push(ReportFile { path: "index.md".into(), contents: index::render(fleet, info) });
+                files.push(ReportFile {
+                    path: "index.md".into(),
+                    contents: index::render(fleet, info),
+                });
             }
             Format::Links => files.push(ReportFile {
                 path: usage_file_name(&info.patterns),
@@ -145,13 +160,20 @@ mod tests {
     #[test]
     fn usage_file_names() {
         assert_eq!(usage_file_name(&["eventlet".into()]), "eventlet-usage.txt");
-        assert_eq!(usage_file_name(&[r"\bsix\b".into(), "Greenlet".into()]), "bsix-b-greenlet-usage.txt");
+        assert_eq!(
+            usage_file_name(&[r"\bsix\b".into(), "Greenlet".into()]),
+            "bsix-b-greenlet-usage.txt"
+        );
         assert_eq!(usage_file_name(&["***".into()]), "pattern-usage.txt");
     }
 
     #[test]
     fn formats_parse() {
         assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
-        assert!("pdf".parse::<Format>().unwrap_err().to_string().contains("ndjson"));
+        assert!("pdf"
+            .parse::<Format>()
+            .unwrap_err()
+            .to_string()
+            .contains("ndjson"));
     }
 }

@@ -28,7 +28,9 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
             "- **Scanned:** branch `{}` at commit `{}`{}",
             r.branch.as_deref().unwrap_or("unknown"),
             commit,
-            r.commit_time.map(|t| format!(" ({})", date(t))).unwrap_or_default()
+            r.commit_time
+                .map(|t| format!(" ({})", date(t)))
+                .unwrap_or_default()
         );
         let files = r
             .occurrences
@@ -57,7 +59,11 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
         .map(|p| p.result.repo.short())
         .collect();
     if !clean.is_empty() {
-        let _ = writeln!(out, "## Projects with no occurrences\n\n{}\n", clean.join(", "));
+        let _ = writeln!(
+            out,
+            "## Projects with no occurrences\n\n{}\n",
+            clean.join(", ")
+        );
     }
     let not_scanned: Vec<_> = team
         .projects
@@ -72,7 +78,11 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
                 out,
                 "- {} ({}): {}",
                 r.repo.short(),
-                if r.status == RepoStatus::Failed { "failed" } else { "skipped" },
+                if r.status == RepoStatus::Failed {
+                    "failed"
+                } else {
+                    "skipped"
+                },
                 r.reason.as_deref().unwrap_or("no reason recorded")
             );
         }

@@ -1,0 +1,310 @@
+//! `fleetscan scan` end to end: generated repositories, a real git daemon, the real binary.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fleetscan_tests::{assert_golden, corpus, tests_dir, GitDaemon};
+use serde_json::Value;
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    daemon: GitDaemon,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("served");
+        corpus::build(&root);
+        let daemon = GitDaemon::start(&root);
+        Sandbox { dir, daemon }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// Every repository of the corpus, the listed-but-missing one, and one on a dead host.
+    fn repos_file(&self) -> PathBuf {
+        let mut names: Vec<String> = corpus::specs().into_iter().map(|s| s.name).collect();
+        names.push(corpus::MISSING.into());
+        names.push(format!(
+            "git://127.0.0.1:{}/openstack/dead-host",
+            fleetscan_tests::free_port()
+        ));
+        let f = self.path("repos.txt");
+        std::fs::write(&f, format!("# the e2e selection\n{}\n", names.join("\n"))).unwrap();
+        f
+    }
+
+    fn scan(&self, out: &str, extra: &[&str]) -> Output {
+        let testdata = tests_dir().join("testdata");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetscan"));
+        cmd.arg("scan")
+            .args(["--pattern", "eventlet", "--ignore-comments"])
+            .arg("--governance")
+            .arg(testdata.join("governance.yaml"))
+            .arg("--governance")
+            .arg(testdata.join("sigs-repos.yaml"))
+            .arg("--repos-file")
+            .arg(self.repos_file())
+            .args([
+                "--git-base",
+                &self.daemon.base(),
+                "--link-base",
+                "https://opendev.org/",
+            ])
+            .arg("--cache-dir")
+            .arg(self.path("cache"))
+            .arg("--out")
+            .arg(self.path(out))
+            .args([
+                "--max-file-size",
+                &corpus::MAX_FILE_SIZE.to_string(),
+                "--jobs",
+                "3",
+                "--retries",
+                "1",
+                "-q",
+            ])
+            .args(extra)
+            .env("FLEETSCAN_LOG", "error");
+        cmd.output().unwrap()
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn summary_repo<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"] == name)
+        .unwrap_or_else(|| panic!("{name} missing from summary"))
+}
+
+fn report_files(out: &Path) -> Vec<String> {
+    let mut files: Vec<String> = ["eventlet-usage.txt", "occurrences.ndjson", "index.md"]
+        .map(String::from)
+        .to_vec();
+    let mut teams: Vec<String> = std::fs::read_dir(out.join("teams"))
+        .unwrap()
+        .map(|e| format!("teams/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    teams.sort();
+    files.extend(teams);
+    files
+}
+
+#[test]
+fn scan_finds_exactly_the_expected_occurrences_and_matches_goldens() {
+    let sb = Sandbox::new();
+    let out = sb.scan("out", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some repos fail, so exit 1; stderr: {stderr}"
+    );
+
+    // The exact occurrence set, against an independent reading of the corpus.
+    let ndjson = read(&sb.path("out/occurrences.ndjson"));
+    let got: Vec<(String, String, u32, String)> = ndjson
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["repo"].as_str().unwrap().into(),
+                v["path"].as_str().unwrap().into(),
+                v["line"].as_u64().unwrap() as u32,
+                v["text"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let unique: BTreeSet<_> = got.iter().cloned().collect();
+    assert_eq!(unique.len(), got.len(), "duplicate occurrences");
+    assert_eq!(
+        unique.into_iter().collect::<Vec<_>>(),
+        corpus::expected("eventlet", true)
+    );
+
+    // Failures and skips are reported with their reasons, never dropped.
+    let summary: Value = serde_json::from_str(&read(&sb.path("out/summary.json"))).unwrap();
+    let missing = summary_repo(&summary, corpus::MISSING);
+    assert_eq!(missing["status"], "failed");
+    assert!(
+        missing["reason"].as_str().unwrap().contains("not found"),
+        "{missing}"
+    );
+    let dead = summary_repo(&summary, "openstack/dead-host");
+    assert_eq!(dead["status"], "failed");
+    assert!(
+        dead["reason"].as_str().unwrap().contains("unreachable"),
+        "{dead}"
+    );
+    assert_eq!(dead["team"], "Unknown Team");
+    assert_eq!(
+        summary_repo(&summary, "openstack/empty")["status"],
+        "skipped"
+    );
+    let blobs = summary_repo(&summary, "openstack/blobs");
+    assert_eq!(
+        (
+            blobs["skipped_binary"].as_u64(),
+            blobs["skipped_too_large"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let linked = summary_repo(&summary, "openstack/linked");
+    assert_eq!(linked["symlinks"], 1);
+    assert_eq!(linked["submodules"], serde_json::json!(["vendor/lib"]));
+    assert_eq!(
+        summary_repo(&summary, "openstack/main-branch")["branch"],
+        "main"
+    );
+    assert_eq!(
+        summary_repo(&summary, "openstack/odd-branch")["branch"],
+        "development"
+    );
+    assert_eq!(
+        summary_repo(&summary, "openstack/unlisted-thing")["team"],
+        "Unknown Team"
+    );
+    assert_eq!(
+        summary_repo(&summary, "openstack/sig-helper")["team"],
+        "Helpers"
+    );
+    let total = corpus::specs().len() + 2;
+    assert_eq!(summary["totals"]["repos"].as_u64(), Some(total as u64));
+
+    for f in report_files(&sb.path("out")) {
+        assert_golden(&format!("scan/{f}"), &read(&sb.path("out").join(&f)));
+    }
+}
+
+#[test]
+fn warm_rerun_reuses_the_cache_and_writes_the_same_bytes() {
+    let sb = Sandbox::new();
+    sb.scan("cold", &[]);
+    let warm = sb.scan("warm", &[]);
+    assert_eq!(warm.status.code(), Some(1));
+    let summary: Value = serde_json::from_str(&read(&sb.path("warm/summary.json"))).unwrap();
+    for r in summary["repos"].as_array().unwrap() {
+        assert_eq!(r["cached"], r["status"] == "scanned", "{r}");
+    }
+    for f in report_files(&sb.path("cold")) {
+        assert_eq!(
+            read(&sb.path("cold").join(&f)),
+            read(&sb.path("warm").join(&f)),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn a_server_restart_between_runs_only_costs_a_reconnect() {
+    let mut sb = Sandbox::new();
+    sb.daemon.restart();
+    let out = sb.scan("out", &["--link-ref", "commit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let links = read(&sb.path("out/eventlet-usage.txt"));
+    assert!(
+        links.lines().all(|l| l.contains("/src/commit/")),
+        "commit-pinned links"
+    );
+}
+
+fn fleetscan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetscan"))
+        .args(args)
+        .env("FLEETSCAN_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+fn assert_input_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit 2 expected; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "stderr should name {needle:?}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_input_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).to_string_lossy().into_owned();
+    std::fs::write(d("bad.yaml"), "nova:\n  deliverables: [\n").unwrap();
+    std::fs::write(d("file"), "").unwrap();
+    let base = [
+        "scan",
+        "--pattern",
+        "eventlet",
+        "--repo",
+        "openstack/nova",
+        "--git-base",
+        "git://127.0.0.1:1/",
+    ];
+    let with = |extra: &[&str]| {
+        let mut v: Vec<&str> = base.to_vec();
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| fleetscan(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    assert_input_error(
+        &fleetscan(&["scan", "--pattern", "a(b", "--repo", "openstack/nova"]),
+        "a(b",
+    );
+    assert_input_error(&run(with(&["--governance", &d("bad.yaml")])), "line");
+    assert_input_error(&run(with(&["--governance", &d("nope.yaml")])), "nope.yaml");
+    assert_input_error(
+        &run(with(&["--out", &format!("{}/sub", d("file"))])),
+        "--out",
+    );
+    assert_input_error(&run(with(&["--cache-dir", &d("c")])), "git://127.0.0.1:1/");
+    assert_input_error(
+        &fleetscan(&["scan", "--pattern", "x", "--repo", "nova"]),
+        "nova",
+    );
+    assert_input_error(
+        &fleetscan(&[
+            "scan",
+            "--pattern",
+            "x",
+            "--repo",
+            "a/b",
+            "--repo-pattern",
+            "x/*",
+        ]),
+        "--repo-pattern",
+    );
+    assert_input_error(
+        &fleetscan(&["scan", "--pattern", "x", "--repo-pattern", "nothing/*"]),
+        "nothing/*",
+    );
+    assert_input_error(
+        &fleetscan(&[
+            "scan",
+            "--pattern",
+            "x",
+            "--repo",
+            "a/b",
+            "--out",
+            &d("o"),
+            "--format",
+            "pdf",
+        ]),
+        "pdf",
+    );
+}
