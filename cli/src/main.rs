@@ -4,6 +4,7 @@
 //! repositories failed but the reports were written for the rest; 2 for usage or input errors;
 //! 3 for anything else.
 
+mod grep;
 mod output;
 mod progress;
 mod scan;
@@ -40,6 +41,8 @@ enum LogFormat {
 enum Command {
     /// Scan in this process: no server, no Redis.
     Scan(Box<scan::ScanCmd>),
+    /// Search files on disk with the scanning engine (prints path:line:text).
+    Grep(grep::GrepCmd),
 }
 
 /// An error the user caused and can fix: exit code 2.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
+        Command::Grep(args) => grep::run(args),
     };
     match result {
         Ok(code) => code,
