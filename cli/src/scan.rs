@@ -12,6 +12,7 @@ use clap::Args;
 use fleetscan_core::filter::FileOptions;
 use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::MatchOptions;
+use fleetscan_core::profile::Profile;
 use fleetscan_core::report::{self, Fleet, Format, ScanInfo};
 use fleetscan_core::result::{RepoStatus, ScanOptions};
 use fleetscan_worker::git::GitOptions;
@@ -98,6 +99,15 @@ pub struct ScanArgs {
         env = "FLEETSCAN_LINK_BASE"
     )]
     pub link_base: String,
+    /// Analysis profile: `eventlet` (built in), `none`, or a TOML file (see
+    /// core/profiles/eventlet.toml).
+    #[arg(
+        long,
+        default_value = "eventlet",
+        value_name = "NAME_OR_FILE",
+        env = "FLEETSCAN_PROFILE"
+    )]
+    pub profile: String,
     /// Link to the branch (as beagle does) or pin links to the scanned commit.
     #[arg(long, value_enum, default_value = "branch", env = "FLEETSCAN_LINK_REF")]
     pub link_ref: LinkRefArg,
@@ -173,6 +183,19 @@ impl ScanArgs {
         Ok(opts)
     }
 
+    /// The analysis profile, or None for `--profile none`.
+    pub fn load_profile(&self) -> Result<Option<Profile>> {
+        match self.profile.as_str() {
+            "none" => Ok(None),
+            "eventlet" => Ok(Some(Profile::eventlet())),
+            path => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| InputError(format!("cannot read --profile {path}: {e}: give `eventlet`, `none` or a TOML profile file")))?;
+                Ok(Some(Profile::from_toml(path, &text)?))
+            }
+        }
+    }
+
     /// The link options.
     pub fn links(&self) -> LinkOptions {
         LinkOptions {
@@ -190,6 +213,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let t0 = Instant::now();
     let args = &cmd.common;
     let options = args.options()?;
+    let profile = args.load_profile()?;
     let formats: BTreeSet<Format> = if cmd.formats.is_empty() {
         Format::defaults()
     } else {
@@ -263,7 +287,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
             .map_or(0, |d| d.as_secs() as i64),
         duration_ms: t0.elapsed().as_millis() as u64,
     };
-    let fleet = Fleet::build(results, &gov, args.links());
+    let fleet = Fleet::build(results, &gov, args.links(), profile);
     match &cmd.out {
         Some(out) => {
             let files = report::render(&fleet, &info, &formats);

@@ -13,11 +13,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod filter;
 pub mod governance;
 pub mod ids;
+pub mod labelled;
 pub mod link;
 pub mod matcher;
+pub mod profile;
 pub mod report;
 pub mod result;
 

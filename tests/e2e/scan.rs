@@ -184,6 +184,37 @@ fn scan_finds_exactly_the_expected_occurrences_and_matches_goldens() {
     for f in report_files(&sb.path("out")) {
         assert_golden(&format!("scan/{f}"), &read(&sb.path("out").join(&f)));
     }
+
+    // Grounding: every `path#Lline` a team file cites is an occurrence of that project, and
+    // the occurrence set itself was checked against the corpus above.
+    let known: BTreeSet<(String, String, u32)> = got
+        .iter()
+        .map(|(r, p, l, _)| (r.rsplit('/').next().unwrap().to_string(), p.clone(), *l))
+        .collect();
+    let mut cited = 0;
+    for f in report_files(&sb.path("out"))
+        .iter()
+        .filter(|f| f.starts_with("teams/"))
+    {
+        let mut project = String::new();
+        for line in read(&sb.path("out").join(f)).lines() {
+            if let Some(p) = line.strip_prefix("## Project: ") {
+                project = p.to_string();
+            }
+            for cite in line.split("[`").skip(1) {
+                let target = cite.split("`]").next().unwrap();
+                let (path, l) = target
+                    .rsplit_once("#L")
+                    .unwrap_or_else(|| panic!("bad citation {target}"));
+                assert!(
+                    known.contains(&(project.clone(), path.to_string(), l.parse().unwrap())),
+                    "{f}: {project} cites {target}, which is not an occurrence"
+                );
+                cited += 1;
+            }
+        }
+    }
+    assert!(cited > 50, "only {cited} citations checked");
 }
 
 #[test]

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::analysis::{analyze, Analysis};
 use crate::governance::Governance;
 use crate::ids::TeamName;
 use crate::link::LinkOptions;
+use crate::profile::Profile;
 use crate::result::{RepoResult, RepoStatus};
 
 /// All teams of a scan.
@@ -14,6 +16,8 @@ pub struct Fleet {
     pub teams: Vec<Team>,
     /// How links are written.
     pub links: LinkOptions,
+    /// The analysis profile, when analysing.
+    pub profile: Option<Profile>,
 }
 
 /// One team and its scanned repositories.
@@ -32,20 +36,30 @@ pub struct Project {
     pub deliverable: Option<String>,
     /// What the scan found.
     pub result: RepoResult,
+    /// The analysis of its occurrences, when a profile is given.
+    pub analysis: Option<Analysis>,
 }
 
 impl Fleet {
     /// Arranges `results` by the teams `governance` gives them.
-    pub fn build(results: Vec<RepoResult>, governance: &Governance, links: LinkOptions) -> Fleet {
+    /// With a profile, every project is analysed.
+    pub fn build(
+        results: Vec<RepoResult>,
+        governance: &Governance,
+        links: LinkOptions,
+        profile: Option<Profile>,
+    ) -> Fleet {
         let mut teams: BTreeMap<TeamName, Vec<Project>> = BTreeMap::new();
         for mut result in results {
             result.occurrences.sort();
             result.occurrences.dedup();
             let owner = governance.owner(&result.repo);
             let team = owner.map_or_else(TeamName::unknown, |o| o.team.clone());
+            let analysis = profile.as_ref().map(|p| analyze(p, &result.occurrences));
             teams.entry(team).or_default().push(Project {
                 deliverable: owner.and_then(|o| o.deliverable.clone()),
                 result,
+                analysis,
             });
         }
         let teams = teams
@@ -55,7 +69,11 @@ impl Fleet {
                 Team { name, projects }
             })
             .collect();
-        Fleet { teams, links }
+        Fleet {
+            teams,
+            links,
+            profile,
+        }
     }
 
     /// Every project of every team.
@@ -77,6 +95,17 @@ impl Fleet {
             }
         }
         out
+    }
+
+    /// `path#Lline` of occurrence `i` of `p`, as a Markdown link to it.
+    pub fn cite(&self, p: &Project, i: usize) -> String {
+        let o = &p.result.occurrences[i];
+        format!(
+            "[`{}#L{}`]({})",
+            o.path,
+            o.line,
+            self.links.url(&p.result, o)
+        )
     }
 
     /// How many repositories ended in each state: (scanned, failed, skipped).

@@ -8,8 +8,8 @@ pub(super) fn render(fleet: &Fleet) -> String {
     let mut out = String::new();
     for (team, p) in fleet.projects() {
         let r = &p.result;
-        for o in &r.occurrences {
-            let v = json!({
+        for (i, o) in r.occurrences.iter().enumerate() {
+            let mut v = json!({
                 "team": team.name,
                 "deliverable": p.deliverable,
                 "repo": r.repo,
@@ -20,6 +20,12 @@ pub(super) fn render(fleet: &Fleet) -> String {
                 "text": o.text,
                 "link": fleet.links.url(r, o),
             });
+            if let (Some(a), Some(prof)) = (&p.analysis, &fleet.profile) {
+                let c = &a.classified[i];
+                v["path_class"] = json!(prof.classes[c.class].id);
+                v["categories"] = json!(prof.categories_of(c));
+                v["rules"] = json!(prof.rule_ids_of(c));
+            }
             out.push_str(&v.to_string());
             out.push('\n');
         }
