@@ -81,6 +81,10 @@ def cmd_report(path):
       f"load average at start {one('meta.load')}.")
     p(f"fleetscan {one('meta.fleetscan')}, {one('meta.git')}, {one('meta.rg')}. "
       f"Pattern `{one('meta.pattern')}`; mirrors from `{one('meta.mirror')}`.")
+    slow = res.get("meta.create_us_slow_start")
+    p(f"Creating an empty file in the work directory: {one('meta.create_us_start')} µs at start, "
+      f"{one('meta.create_us_end')} µs at end"
+      + (f" (first probe {slow[0]} µs: waited 65 s for recently deleted inodes to age)." if slow else "."))
     p("")
 
     # Corpus
@@ -150,6 +154,18 @@ def cmd_report(path):
           f"{statistics.median(nums(f'e2e.{n}.server_cpu')):.2f} | "
           f"{max(nums(f'e2e.{n}.rss_kb')) / 1024:.1f} | {lines} |")
     p("")
+    order = res["e2e.order"]
+    per = len(order) // rounds
+    cont = [n for n, _ in names if not n.endswith("-warm")]
+    p("")
+    p("Per round, wall s (round order in the last column):")
+    p("")
+    p("| round | " + " | ".join(cont) + " | order |")
+    p("| --- | " + " | ".join("---:" for _ in cont) + " | --- |")
+    for k in range(rounds):
+        p(f"| {k + 1} | " + " | ".join(f"{nums(f'e2e.{n}.wall')[k]:.2f}" for n in cont)
+          + f" | {', '.join(order[k * per:(k + 1) * per])} |")
+    p("")
     p("Client CPU: user + system of the command and its children (GNU time). git daemon CPU: "
       "user + system of the daemon's reaped children (upload-pack, pack-objects) during the run, "
       "from /proc/PID/stat. Both share the same "
@@ -179,7 +195,8 @@ def cmd_report(path):
     p("Both from fleetscan's own shallow cache of the last `--jobs 2` cold run. ODB: summary.json "
       "`scan_ms` (cold run, 2 jobs + git daemon competing for the cores; and an isolated "
       "`--jobs 1` re-scan, best of 3). Checkout: `git read-tree -u` of the same commit into an empty "
-      "directory, then `fleetscan grep --count` on it, then `rm -rf` (best of 3 each).")
+      "directory, then `fleetscan grep --count` on it (best of 3 each); `rm -rf` of each tree, timed "
+      "at the end of the run.")
     p("")
     p("| repository | files | MB | ODB scan ms (cold run) | ODB scan ms (isolated) | checkout ms | "
       "grep ms | checkout + grep ms | rm ms | (checkout + grep) / ODB |")
@@ -192,6 +209,8 @@ def cmd_report(path):
         iso = min(nums(f"odb.rescan.{r}.scan_ms"))
         for b in res[f"odb.rescan.{r}.bytes_scanned"]:
             assert int(b) == int(one(f"odb.cold.{r}.bytes_scanned")), f"{r}: re-scan read other bytes"
+        for b in res[f"co.{r}.bytes"]:
+            assert int(b) == int(one(f"odb.cold.{r}.bytes_scanned")), f"{r}: checkout scan read other bytes"
         co = min(nums(f"co.{r}.checkout_s")) * 1000
         gr = min(nums(f"co.{r}.grep_s")) * 1000
         rm = min(nums(f"co.{r}.rm_s")) * 1000
