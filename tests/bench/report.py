@@ -100,8 +100,9 @@ def cmd_report(path):
         p(f"| openstack/{r} | `{one(f'repo.{r}.commit')}` | {blobs} | {bb:,} | {text:,} |")
     p(f"| **total** ({len(repos)}) | | {tf} | {tb:,} | {tt:,} |")
     p("")
-    p("Text bytes: what fleetscan reads and searches (binary files, a NUL in the first 8000 "
-      "bytes, are skipped by every tool here).")
+    p("Text bytes: what fleetscan reads and searches (it skips binary files: a NUL in the first "
+      "8000 bytes). rg and git grep detect binaries their own way; the match counts below show "
+      "whether they searched the same text.")
     p("")
 
     # 1. Engine
