@@ -72,10 +72,7 @@ impl Bar {
 
 pub fn summary_line(fleet: &Fleet, out: Option<&Path>, took: Duration) -> String {
     let (scanned, failed, skipped) = fleet.status_counts();
-    let occ: usize = fleet
-        .projects()
-        .map(|(_, p)| p.result.occurrences.len())
-        .sum();
+    let occ = fleet.occurrence_count();
     let mut s = format!(
         "{} repositories: {scanned} scanned, {failed} failed, {skipped} skipped; {occ} occurrences in {:.1}s",
         scanned + failed + skipped,

@@ -139,15 +139,11 @@ pub fn analyze(profile: &Profile, occ: &[Occurrence]) -> Analysis {
         for cat in profile.categories_of(c) {
             *categories.entry(cat.to_string()).or_default() += 1;
         }
-        let (rule, w) = c
-            .rules
-            .iter()
-            .map(|&r| (profile.rules[r].id.clone(), profile.rules[r].weight))
-            .fold(
-                ("mention".to_string(), 0.0),
-                |a, b| if b.1 > a.1 { b } else { a },
-            );
-        let contribution = w * class.weight;
+        let rule = profile
+            .heaviest(c)
+            .map_or("mention", |r| profile.rules[r].id.as_str())
+            .to_string();
+        let contribution = profile.cost(c);
         raw += contribution;
         let t = terms.entry((rule, class.id.clone())).or_default();
         t.0 += 1;

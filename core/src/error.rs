@@ -1,5 +1,16 @@
 use thiserror::Error as ThisError;
 
+/// The one-line reason of a regex error: the last non-empty line of its diagram.
+pub(crate) fn regex_reason(e: &regex::Error) -> String {
+    let s = e.to_string();
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .next_back()
+        .unwrap_or(&s)
+        .trim()
+        .to_string()
+}
+
 /// Everything the core can reject. Messages name the input and say how to fix it.
 #[derive(Debug, ThisError)]
 pub enum Error {

@@ -82,13 +82,7 @@ impl FileFilter {
                     Regex::new(p).map_err(|e| Error::BadRegex {
                         what: what.into(),
                         pattern: p.clone(),
-                        why: e
-                            .to_string()
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                            .trim()
-                            .to_string(),
+                        why: crate::error::regex_reason(&e),
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()

@@ -4,7 +4,7 @@
 //! comma-separated, `-` for none; `#` lines are comments. A row counts as correct when the
 //! classifier gives exactly its category set; rule agreement is reported alongside.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::profile::Profile;
 use crate::Error;
@@ -114,19 +114,15 @@ pub fn evaluate(profile: &Profile, rows: &[Row]) -> Evaluation {
         if rules == row.rules {
             ev.rules_correct += 1;
         }
-        for r in rules.iter().chain(&row.rules) {
+        let union: BTreeSet<&String> = rules.iter().chain(&row.rules).collect();
+        for r in union {
             let e = ev.per_rule.entry(r.clone()).or_default();
             match (rules.contains(r), row.rules.contains(r)) {
                 (true, true) => e.0 += 1,
                 (true, false) => e.1 += 1,
-                (false, true) => e.2 += 1,
-                _ => {}
+                _ => e.2 += 1,
             }
         }
-    }
-    // Rules present on both sides were counted twice above.
-    for (tp, _, _) in ev.per_rule.values_mut() {
-        *tp /= 2;
     }
     ev
 }

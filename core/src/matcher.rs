@@ -84,7 +84,7 @@ impl Matcher {
             build(p).map_err(|e| Error::BadRegex {
                 what: "--pattern".into(),
                 pattern: p.clone(),
-                why: first_line(&e.to_string()),
+                why: crate::error::regex_reason(&e),
             })?;
         }
         let joined = opts
@@ -96,7 +96,7 @@ impl Matcher {
         let re = build(&joined).map_err(|e| Error::BadRegex {
             what: "--pattern".into(),
             pattern: joined.clone(),
-            why: first_line(&e.to_string()),
+            why: crate::error::regex_reason(&e),
         })?;
         Ok(Matcher {
             re,
@@ -155,16 +155,6 @@ impl Matcher {
 /// A raw line as reports print it: lossy UTF-8, surrounding white space stripped.
 pub fn line_text(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).trim().to_string()
-}
-
-fn first_line(s: &str) -> String {
-    // regex errors are multi-line diagrams; the last line says what is wrong.
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .next_back()
-        .unwrap_or(s)
-        .trim()
-        .to_string()
 }
 
 #[cfg(test)]

@@ -182,7 +182,7 @@ impl Profile {
             Regex::new(p).map_err(|e| {
                 bad(format!(
                     "{what}: invalid regex {p:?}: {}",
-                    e.to_string().lines().last().unwrap_or("")
+                    crate::error::regex_reason(&e)
                 ))
             })
         };
@@ -298,6 +298,25 @@ impl Profile {
             rules = vec![x];
         }
         Classified { class, rules }
+    }
+
+    /// The rule that prices an occurrence: the first of its rules with the highest positive
+    /// weight; None for plain mentions and weightless rules.
+    pub fn heaviest(&self, c: &Classified) -> Option<usize> {
+        c.rules
+            .iter()
+            .copied()
+            .fold(None, |best: Option<usize>, r| match best {
+                Some(b) if self.rules[r].weight <= self.rules[b].weight => Some(b),
+                _ if self.rules[r].weight > 0.0 => Some(r),
+                _ => best,
+            })
+    }
+
+    /// What one occurrence adds to the complexity sum: its heaviest rule's weight times its
+    /// path class weight.
+    pub fn cost(&self, c: &Classified) -> f64 {
+        self.heaviest(c).map_or(0.0, |r| self.rules[r].weight) * self.classes[c.class].weight
     }
 
     /// Category ids of a classification, in profile order, without repeats.

@@ -139,13 +139,12 @@ pub fn cache_path(root: &Path, url: &str) -> PathBuf {
 }
 
 /// Makes sure `head` is in the bare cache at `path`, fetching it shallow when it is not.
-/// Returns the repository and whether a fetch was needed.
 pub fn fetch(
     path: &Path,
     url: &str,
     head: &Head,
     deadline: Instant,
-) -> Result<(Repository, bool), RepoError> {
+) -> Result<Repository, RepoError> {
     let repo = match Repository::open_bare(path) {
         Ok(r) => r,
         Err(_) => {
@@ -154,7 +153,7 @@ pub fn fetch(
         }
     };
     if repo.find_commit(head.oid).is_ok() {
-        return Ok((repo, false));
+        return Ok(repo);
     }
     {
         let mut remote = repo
@@ -169,7 +168,7 @@ pub fn fetch(
             .fetch(&[spec.as_str()], Some(&mut fo), None)
             .map_err(|e| RepoError::from_git("fetch", &e))?;
     }
-    Ok((repo, true))
+    Ok(repo)
 }
 
 /// Resolves what to scan after a fetch: the probed commit, or the branch tip if the branch

@@ -132,7 +132,7 @@ fn attempt_once(job: &Job, ctx: &Context, deadline: Instant) -> Result<RepoResul
         return Ok(r);
     }
     let path = git::cache_path(&ctx.cache_root, &job.url);
-    let (repo, _fetched) = match git::fetch(&path, &job.url, &head, deadline) {
+    let repo = match git::fetch(&path, &job.url, &head, deadline) {
         Err(e) if e.kind == Kind::Cache => {
             // A damaged cache is rebuilt from scratch once, within this attempt.
             let _ = std::fs::remove_dir_all(&path);

@@ -40,6 +40,13 @@ pub struct Project {
     pub analysis: Option<Analysis>,
 }
 
+impl Project {
+    /// Complexity score, 0 when not analysed; reports sort by it.
+    pub fn score(&self) -> u8 {
+        self.analysis.as_ref().map_or(0, |a| a.score)
+    }
+}
+
 impl Fleet {
     /// Arranges `results` by the teams `governance` gives them.
     /// With a profile, every project is analysed.
@@ -106,6 +113,13 @@ impl Fleet {
             o.line,
             self.links.url(&p.result, o)
         )
+    }
+
+    /// Occurrences across the fleet.
+    pub fn occurrence_count(&self) -> usize {
+        self.projects()
+            .map(|(_, p)| p.result.occurrences.len())
+            .sum()
     }
 
     /// How many repositories ended in each state: (scanned, failed, skipped).

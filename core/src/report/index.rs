@@ -7,10 +7,7 @@ use crate::result::RepoStatus;
 
 pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
     let (scanned, failed, skipped) = fleet.status_counts();
-    let occ: usize = fleet
-        .projects()
-        .map(|(_, p)| p.result.occurrences.len())
-        .sum();
+    let occ = fleet.occurrence_count();
     let mut out = String::new();
     let _ = writeln!(out, "# Fleet summary\n");
     let _ = writeln!(

@@ -25,8 +25,8 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
         .filter(|p| !p.result.occurrences.is_empty())
         .collect();
     found.sort_by(|a, b| {
-        score(b)
-            .cmp(&score(a))
+        b.score()
+            .cmp(&a.score())
             .then(a.result.repo.cmp(&b.result.repo))
     });
     if let (Some(prof), false) = (&fleet.profile, found.is_empty()) {
@@ -75,10 +75,6 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
         out.pop();
     }
     out
-}
-
-fn score(p: &Project) -> u8 {
-    p.analysis.as_ref().map_or(0, |a| a.score)
 }
 
 fn summary_table(out: &mut String, prof: &Profile, found: &[&Project]) {
@@ -197,18 +193,15 @@ fn project(out: &mut String, fleet: &Fleet, p: &Project) {
 fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
     let a = p.analysis.as_ref().expect("analysed");
     // path -> (weight, category -> rule -> occurrence indexes)
-    let mut by_file: BTreeMap<&str, (f64, BTreeMap<usize, BTreeMap<usize, Vec<usize>>>)> =
-        BTreeMap::new();
+    // path -> (path class, weight, category -> rule -> occurrence indexes)
+    type Found = BTreeMap<usize, BTreeMap<usize, Vec<usize>>>;
+    let mut by_file: BTreeMap<&str, (usize, f64, Found)> = BTreeMap::new();
     for (i, c) in a.classified.iter().enumerate() {
         let path = p.result.occurrences[i].path.as_str();
-        let e = by_file.entry(path).or_default();
-        let w = c
-            .rules
-            .iter()
-            .map(|&r| prof.rules[r].weight)
-            .fold(0.0, f64::max)
-            * prof.classes[c.class].weight;
-        e.0 += w;
+        let e = by_file
+            .entry(path)
+            .or_insert_with(|| (c.class, 0.0, Found::new()));
+        e.1 += prof.cost(c);
         for &r in &c.rules {
             for cat in &prof.rules[r].categories {
                 let ci = prof
@@ -216,18 +209,18 @@ fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
                     .iter()
                     .position(|x| &x.id == cat)
                     .unwrap_or(0);
-                e.1.entry(ci).or_default().entry(r).or_default().push(i);
+                e.2.entry(ci).or_default().entry(r).or_default().push(i);
             }
         }
     }
     let mut ordered: Vec<_> = by_file
         .into_iter()
-        .filter(|(_, (_, cats))| !cats.is_empty())
+        .filter(|(_, (_, _, cats))| !cats.is_empty())
         .collect();
-    ordered.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    ordered.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1).then(a.0.cmp(b.0)));
     out.push_str("  - **Files Analyzed:**\n");
-    for (path, (_, cats)) in ordered.iter().take(MAX_FILES) {
-        let class = &prof.classes[prof.class_of(path)].id;
+    for (path, (class, _, cats)) in ordered.iter().take(MAX_FILES) {
+        let class = &prof.classes[*class].id;
         let _ = writeln!(out, "    - **File:** `{path}` ({class})");
         out.push_str("      - **Identified Patterns:**\n");
         for (ci, rules) in cats {
