@@ -51,21 +51,48 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
         .filter(|(_, p)| !p.result.occurrences.is_empty())
         .collect();
     projects.sort_by(|a, b| {
-        b.1.result
-            .occurrences
-            .len()
-            .cmp(&a.1.result.occurrences.len())
+        b.1.score()
+            .cmp(&a.1.score())
+            .then(
+                b.1.result
+                    .occurrences
+                    .len()
+                    .cmp(&a.1.result.occurrences.len()),
+            )
             .then(a.1.result.repo.cmp(&b.1.result.repo))
     });
     if !projects.is_empty() {
-        out.push_str("\n## Projects by occurrences\n\n| Project | Team | Occurrences |\n| --- | --- | ---: |\n");
+        out.push_str("\n## Projects ranked by complexity\n\n| Project | Team | Complexity | Deactivable | Occurrences |\n| --- | --- | ---: | --- | ---: |\n");
         for (t, p) in projects {
+            let (c, v) = p.analysis.as_ref().map_or(("-".to_string(), "-"), |a| {
+                (a.score.to_string(), a.verdict.as_str())
+            });
             let _ = writeln!(
                 out,
-                "| {} | {} | {} |",
+                "| {} | {} | {c} | {v} | {} |",
                 p.result.repo,
                 t.name,
                 p.result.occurrences.len()
+            );
+        }
+    }
+    if let Some(prof) = &fleet.profile {
+        out.push_str("\n## Occurrences per category\n\n| Category | Occurrences | Projects |\n| --- | ---: | ---: |\n");
+        for cat in &prof.categories {
+            let per: Vec<usize> = fleet
+                .projects()
+                .filter_map(|(_, p)| {
+                    p.analysis
+                        .as_ref()
+                        .and_then(|a| a.categories.get(&cat.id).copied())
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                cat.title,
+                per.iter().sum::<usize>(),
+                per.len()
             );
         }
     }
