@@ -7,12 +7,14 @@
 mod grep;
 mod output;
 mod progress;
+mod remote;
 mod scan;
 mod select;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fleetscan_coordinator::logging::{self, LogFormat};
 
 /// Scan a fleet of git repositories for a pattern and write per-team reports.
 #[derive(Debug, Parser)]
@@ -31,18 +33,28 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Scan in this process: no server, no Redis.
     Scan(Box<scan::ScanCmd>),
     /// Search files on disk with the scanning engine (prints path:line:text).
     Grep(grep::GrepCmd),
+    /// Submit a scan to a coordinator; prints its id (with --wait, follows it to the end).
+    Submit(Box<remote::SubmitCmd>),
+    /// Follow a scan's progress until it ends; failures are shown as they happen.
+    Watch(remote::IdCmd),
+    /// A scan's state, counts and the repositories that failed or are still running.
+    Status(remote::IdCmd),
+    /// Recent scans, newest first.
+    List(remote::ListCmd),
+    /// Cancel a scan.
+    Cancel(remote::IdCmd),
+    /// Write a finished scan's reports, the same files `scan --out` writes.
+    Report(remote::ReportCmd),
+    /// Run a coordinator (same as `fleetscan-coordinator`).
+    Coordinator(fleetscan_coordinator::Config),
+    /// Run a worker (same as `fleetscan-worker`).
+    Worker(Box<fleetscan_worker::remote::Config>),
 }
 
 /// An error the user caused and can fix: exit code 2.
@@ -59,17 +71,22 @@ impl std::error::Error for InputError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let server = matches!(cli.command, Command::Coordinator(_) | Command::Worker(_));
+    logging::init(cli.log_format, if server { "info" } else { "warn" });
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
         Command::Grep(args) => grep::run(args),
+        other => async_main(other),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.chain()
-                .any(|c| c.is::<InputError>() || c.is::<fleetscan_core::Error>())
+            if e.chain().any(|c| {
+                c.is::<InputError>()
+                    || c.is::<fleetscan_core::Error>()
+                    || c.is::<fleetscan_worker::remote::Refused>()
+            })
             {
                 ExitCode::from(2)
             } else {
@@ -79,14 +96,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLEETSCAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+fn async_main(command: Command) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        match command {
+            Command::Submit(c) => remote::submit(*c).await,
+            Command::Watch(c) => remote::watch(c).await,
+            Command::Status(c) => remote::status(c).await,
+            Command::List(c) => remote::list(c).await,
+            Command::Cancel(c) => remote::cancel(c).await,
+            Command::Report(c) => remote::report(c).await,
+            Command::Coordinator(c) => fleetscan_coordinator::server::run(c).await.map(|()| ExitCode::SUCCESS),
+            Command::Worker(c) => fleetscan_worker::remote::run(*c).await.map(|()| ExitCode::SUCCESS),
+            Command::Scan(_) | Command::Grep(_) => unreachable!("run without a runtime"),
+        }
+    })
 }

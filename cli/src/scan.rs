@@ -131,6 +131,13 @@ pub struct ScanCmd {
     /// Repositories processed in parallel. Default: the number of CPUs.
     #[arg(long, value_name = "N", env = "FLEETSCAN_JOBS")]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Limits and output flags shared by `scan` and `submit`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Time budget of one attempt at one repository, seconds.
     #[arg(
         long,
@@ -150,7 +157,7 @@ pub struct ScanCmd {
         env = "FLEETSCAN_CONNECT_TIMEOUT"
     )]
     pub connect_timeout: u64,
-    /// Directory for the reports. Without it, link lines go to stdout.
+    /// Directory for the reports. Without it, `scan` prints link lines to stdout.
     #[arg(long, value_name = "DIR", env = "FLEETSCAN_OUT")]
     pub out: Option<PathBuf>,
     /// Output formats, comma-separated: md, links, ndjson, csv, summary. Default: all.
@@ -164,6 +171,22 @@ pub struct ScanCmd {
     /// Never draw the progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+impl RunArgs {
+    /// The chosen formats, checked.
+    pub fn formats(&self) -> Result<BTreeSet<Format>> {
+        parse_formats(&self.formats)
+    }
+}
+
+/// Format names, checked; none means all.
+pub fn parse_formats(names: &[String]) -> Result<BTreeSet<Format>> {
+    Ok(if names.is_empty() {
+        Format::defaults()
+    } else {
+        names.iter().map(|f| f.parse()).collect::<Result<_, _>>()?
+    })
 }
 
 impl ScanArgs {
@@ -214,30 +237,19 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let args = &cmd.common;
     let options = args.options()?;
     let profile = args.load_profile()?;
-    let formats: BTreeSet<Format> = if cmd.formats.is_empty() {
-        Format::defaults()
-    } else {
-        cmd.formats
-            .iter()
-            .map(|f| f.parse())
-            .collect::<Result<_, _>>()?
-    };
-    if let Some(out) = &cmd.out {
+    let formats = cmd.run.formats()?;
+    if let Some(out) = &cmd.run.out {
         output::check_writable(out)?;
     }
-    let (gov, gov_sources) = select::governance(&args.governance)?;
-    let jobs = select::jobs(
-        &gov,
-        &args.repos,
-        args.repos_file.as_deref(),
-        &args.repo_pattern,
-        &args.git_base,
-    )?;
+    let docs = select::governance_docs(&args.governance)?;
+    let (gov, gov_sources) = select::parse_governance(&docs)?;
+    let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
+    let jobs = select::targets(&gov, &entries, &args.repo_pattern, &args.git_base)?;
     if jobs
         .iter()
         .any(|j| j.url.starts_with(args.git_base.trim_end_matches('/')))
     {
-        output::check_reachable(&args.git_base, Duration::from_secs(cmd.connect_timeout))?;
+        output::check_reachable(&args.git_base, Duration::from_secs(cmd.run.connect_timeout))?;
     }
     let cache = match &cmd.cache_dir {
         Some(d) => d.clone(),
@@ -252,10 +264,10 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         ))
     })?;
     let job_opts = JobOptions {
-        timeout: Duration::from_secs(cmd.timeout.max(1)),
-        retries: cmd.retries,
+        timeout: Duration::from_secs(cmd.run.timeout.max(1)),
+        retries: cmd.run.retries,
         git: GitOptions {
-            connect_timeout: Duration::from_secs(cmd.connect_timeout.max(1)),
+            connect_timeout: Duration::from_secs(cmd.run.connect_timeout.max(1)),
             ..GitOptions::default()
         },
         ..JobOptions::default()
@@ -267,7 +279,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     if threads == 0 {
         return Err(InputError("--jobs must be at least 1".into()).into());
     }
-    let bar = progress::Bar::new(jobs.len(), cmd.quiet);
+    let bar = progress::Bar::new(jobs.len(), cmd.run.quiet);
     let results = runner::run_all(jobs, ctx, threads, Arc::new(AtomicBool::new(false)), |ev| {
         bar.event(ev)
     });
@@ -288,7 +300,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         duration_ms: t0.elapsed().as_millis() as u64,
     };
     let fleet = Fleet::build(results, &gov, args.links(), profile);
-    match &cmd.out {
+    match &cmd.run.out {
         Some(out) => {
             let files = report::render(&fleet, &info, &formats);
             output::write_all(out, &files)?;
@@ -297,7 +309,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     }
     eprintln!(
         "{}",
-        progress::summary_line(&fleet, cmd.out.as_deref(), t0.elapsed())
+        progress::summary_line(&fleet, cmd.run.out.as_deref(), t0.elapsed())
     );
     Ok(if failed > 0 {
         ExitCode::from(1)

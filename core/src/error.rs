@@ -54,6 +54,9 @@ pub enum Error {
         /// The known names.
         known: String,
     },
+    /// A repository selection that selects nothing or cannot be read.
+    #[error("{0}")]
+    Selection(String),
     /// A profile that cannot be used.
     #[error("profile {source_name}: {why}")]
     Profile {

@@ -3,6 +3,7 @@
 //! - [`governance`]: which team owns which repository;
 //! - [`matcher`] and [`filter`]: which lines of which files are occurrences;
 //! - [`result`]: what scanning one repository produces;
+//! - [`select`]: which repositories a scan covers;
 //! - [`link`]: beagle link lines;
 //! - [`report`]: the report files, rendered from a [`report::Fleet`].
 //!
@@ -23,6 +24,7 @@ pub mod matcher;
 pub mod profile;
 pub mod report;
 pub mod result;
+pub mod select;
 
 mod error;
 pub use error::Error;

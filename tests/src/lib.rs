@@ -1,11 +1,16 @@
 //! The end-to-end sandbox: real git repositories built on the fly, served by a real
-//! `git daemon` on a free loopback port, and helpers to run the `fleetscan` binary.
+//! `git daemon` on a free loopback port, a real `redis-server`, and helpers to run the
+//! `fleetscan` binary as a single process or as a coordinator with workers.
 //!
 //! Every test gets its own temporary directory and daemon, so tests run in parallel and can
 //! kill and restart what they started. Dropping a [`GitDaemon`] kills it.
 
+pub mod cluster;
 pub mod corpus;
 mod daemon;
+pub mod process;
+pub mod proxy;
+pub mod redis;
 mod repo;
 
 pub use daemon::GitDaemon;

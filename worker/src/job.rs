@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fleetscan_core::filter::FileFilter;
-use fleetscan_core::ids::RepoName;
 use fleetscan_core::matcher::Matcher;
 use fleetscan_core::result::{RepoResult, RepoStatus, ScanOptions};
 use fleetscan_core::Error as CoreError;
@@ -16,14 +15,8 @@ use crate::error::{Kind, RepoError};
 use crate::git::{self, GitOptions};
 use crate::scan::scan_commit;
 
-/// One repository to process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    /// The repository.
-    pub repo: RepoName,
-    /// Where to fetch it from.
-    pub url: String,
-}
+/// One repository to process: the core's selection target.
+pub use fleetscan_core::select::Target as Job;
 
 /// Limits and retry policy of one repository.
 #[derive(Debug, Clone)]
@@ -83,13 +76,19 @@ impl Context {
 /// panics on bad input: every failure ends in a `Failed` result with its reason.
 /// `cancel` is checked between attempts and stops the backoff wait.
 pub fn run(job: &Job, ctx: &Context, cancel: &AtomicBool) -> RepoResult {
+    run_attempts(job, ctx, cancel).0
+}
+
+/// Like [`run`], and also says whether a failed result is worth another attempt later: the
+/// distributed worker runs one attempt per lease and lets the queue schedule the retries.
+pub fn run_attempts(job: &Job, ctx: &Context, cancel: &AtomicBool) -> (RepoResult, bool) {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let started = Instant::now();
         let outcome = attempt_once(job, ctx, started + ctx.opts.timeout);
-        let mut result = match outcome {
-            Ok(r) => r,
+        let (mut result, retryable) = match outcome {
+            Ok(r) => (r, false),
             Err(e)
                 if e.retryable()
                     && attempt <= ctx.opts.retries
@@ -97,18 +96,20 @@ pub fn run(job: &Job, ctx: &Context, cancel: &AtomicBool) -> RepoResult {
             {
                 tracing::warn!(repo = %job.repo, attempt, error = %e, "attempt failed, retrying");
                 if !sleep_unless_cancelled(backoff(ctx.opts.backoff, attempt), cancel) {
-                    return RepoResult::new(job.repo.clone(), job.url.clone()).failed("cancelled");
+                    let r = RepoResult::new(job.repo.clone(), job.url.clone()).failed("cancelled");
+                    return (r, true);
                 }
                 continue;
             }
             Err(e) => {
+                let retryable = e.retryable();
                 let mut r = RepoResult::new(job.repo.clone(), job.url.clone()).failed(e.message);
                 r.fetch_ms = started.elapsed().as_millis() as u64;
-                r
+                (r, retryable)
             }
         };
         result.attempts = attempt;
-        return result;
+        return (result, retryable);
     }
 }
 

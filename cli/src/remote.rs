@@ -1,0 +1,374 @@
+//! The client of a coordinator: `submit`, `watch`, `status`, `list`, `cancel`, `report`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use fleetscan_coordinator::client::{self, Coordinator, Target};
+use fleetscan_core::report::ReportFile;
+use fleetscan_proto::v1::{self, scan_event::Kind};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tonic::Code;
+
+use crate::scan::{LinkRefArg, RunArgs, ScanArgs};
+use crate::{output, select, InputError};
+
+/// How to reach the coordinator.
+#[derive(Debug, Args)]
+pub struct Remote {
+    /// The coordinator's gRPC URL.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7700", env = "FLEETSCAN_COORDINATOR")]
+    pub coordinator: String,
+    /// Shared bearer token of the coordinator.
+    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// CA certificate (PEM) for an https:// coordinator.
+    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl Remote {
+    fn client(&self) -> Result<Coordinator> {
+        client::coordinator(&Target {
+            url: &self.coordinator,
+            token: self.token.as_deref(),
+            tls_ca: self.tls_ca.as_deref(),
+        })
+        .map_err(|e| InputError(e).into())
+    }
+}
+
+/// Turns a refused call into an error saying what to fix; input mistakes exit with 2.
+fn call_error(remote: &Remote, s: tonic::Status) -> anyhow::Error {
+    let msg = s.message().to_string();
+    match s.code() {
+        Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied => {
+            InputError(msg).into()
+        }
+        Code::Unavailable => anyhow::anyhow!("coordinator {} unavailable: {msg}: is it running? (--coordinator / FLEETSCAN_COORDINATOR)", remote.coordinator),
+        _ => anyhow::anyhow!("{msg}"),
+    }
+}
+
+/// `fleetscan submit`.
+#[derive(Debug, Args)]
+pub struct SubmitCmd {
+    #[command(flatten)]
+    pub common: ScanArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Wait for the scan to end (with a progress bar), then write the reports to --out.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `fleetscan watch ID`, `status ID`, `cancel ID`.
+#[derive(Debug, Args)]
+pub struct IdCmd {
+    /// The scan id, as `submit` printed it.
+    pub scan_id: String,
+    /// Never draw the progress bar (watch).
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `fleetscan list`.
+#[derive(Debug, Args)]
+pub struct ListCmd {
+    /// Scans shown, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `fleetscan report ID --out DIR`.
+#[derive(Debug, Args)]
+pub struct ReportCmd {
+    /// The scan id.
+    pub scan_id: String,
+    /// Directory for the reports.
+    #[arg(long, value_name = "DIR", env = "FLEETSCAN_OUT")]
+    pub out: PathBuf,
+    /// Output formats, comma-separated: md, links, ndjson, csv, summary. Default: all.
+    #[arg(long = "format", value_name = "LIST", value_delimiter = ',')]
+    pub formats: Vec<String>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// The wire form of the scan flags, checked here first so mistakes name the flag or file line.
+fn spec(args: &ScanArgs, run: &RunArgs) -> Result<v1::ScanSpec> {
+    let options = args.options()?;
+    args.load_profile()?;
+    let docs = select::governance_docs(&args.governance)?;
+    let (gov, _) = select::parse_governance(&docs)?;
+    let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
+    select::targets(&gov, &entries, &args.repo_pattern, &args.git_base)?;
+    let profile = match args.profile.as_str() {
+        name @ ("none" | "eventlet") => v1::Document { name: name.into(), text: String::new() },
+        path => v1::Document {
+            name: path.into(),
+            text: std::fs::read_to_string(path).map_err(|e| InputError(format!("cannot read --profile {path}: {e}")))?,
+        },
+    };
+    Ok(v1::ScanSpec {
+        patterns: args.patterns.clone(),
+        ignore_case: args.ignore_case,
+        ignore_comments: args.ignore_comments,
+        comment_marker: args.comment_marker.clone(),
+        file_patterns: args.file_patterns.clone(),
+        exclude_files: args.exclude_files.clone(),
+        max_file_size: options.files.max_file_size,
+        governance: docs.into_iter().map(|(name, text)| v1::Document { name, text }).collect(),
+        repos: entries.into_iter().map(|e| e.text).collect(),
+        repo_pattern: args.repo_pattern.clone(),
+        git_base: args.git_base.clone(),
+        link_base: args.link_base.clone(),
+        link_ref: match args.link_ref {
+            LinkRefArg::Branch => v1::LinkRef::Branch,
+            LinkRefArg::Commit => v1::LinkRef::Commit,
+        } as i32,
+        profile: Some(profile),
+        timeout_secs: run.timeout.clamp(1, u64::from(u32::MAX)) as u32,
+        connect_timeout_secs: run.connect_timeout.clamp(1, u64::from(u32::MAX)) as u32,
+        max_attempts: run.retries.saturating_add(1),
+    })
+}
+
+pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
+    if cmd.wait {
+        if let Some(out) = &cmd.run.out {
+            output::check_writable(out)?;
+        }
+    }
+    let formats = cmd.run.formats.clone();
+    cmd.run.formats()?;
+    let spec = spec(&cmd.common, &cmd.run)?;
+    let mut client = cmd.remote.client()?;
+    let resp = client
+        .submit_scan(v1::SubmitScanRequest { spec: Some(spec) })
+        .await
+        .map_err(|s| call_error(&cmd.remote, s))?
+        .into_inner();
+    println!("{}", resp.scan_id);
+    eprintln!("scan {} submitted: {} repositories", resp.scan_id, resp.repos);
+    if !cmd.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = watch_scan(&mut client, &cmd.remote, &resp.scan_id, cmd.run.quiet).await?;
+    if let Some(out) = &cmd.run.out {
+        write_report(&mut client, &cmd.remote, &resp.scan_id, out, &formats).await?;
+        eprintln!("reports in {}", out.display());
+    }
+    Ok(code)
+}
+
+pub async fn watch(cmd: IdCmd) -> Result<ExitCode> {
+    let mut client = cmd.remote.client()?;
+    watch_scan(&mut client, &cmd.remote, &cmd.scan_id, cmd.quiet).await
+}
+
+fn done(p: &v1::Progress) -> u64 {
+    u64::from(p.scanned + p.skipped + p.dead)
+}
+
+/// Follows a scan to its end, reconnecting when the coordinator restarts. Exit code 0 when
+/// every repository was scanned or skipped, 1 when some failed or the scan was cancelled.
+async fn watch_scan(client: &mut Coordinator, remote: &Remote, id: &str, quiet: bool) -> Result<ExitCode> {
+    let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let mut delay = Duration::from_millis(200);
+    let mut reported = std::collections::BTreeSet::new();
+    loop {
+        let stream = client
+            .watch_scan(v1::WatchScanRequest { scan_id: id.to_string() })
+            .await;
+        let mut stream = match stream {
+            Ok(s) => s.into_inner(),
+            Err(s) if s.code() == Code::Unavailable || s.code() == Code::Unknown => {
+                bar.suspend(|| eprintln!("coordinator unavailable ({}); reconnecting", s.message()));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            Err(s) => return Err(call_error(remote, s)),
+        };
+        loop {
+            match stream.message().await {
+                Ok(Some(ev)) => {
+                    delay = Duration::from_millis(200);
+                    let p = ev.progress.unwrap_or_default();
+                    bar.set_length(u64::from(p.total));
+                    bar.set_position(done(&p));
+                    bar.set_message(format!("{} running, {} failed, {} occurrences", p.running, p.dead, p.occurrences));
+                    let kind = Kind::try_from(ev.kind).unwrap_or(Kind::Unspecified);
+                    if kind == Kind::Finished && ev.job_state == v1::JobState::Dead as i32 && reported.insert(ev.repo.clone()) {
+                        bar.suspend(|| eprintln!("failed: {}: {}", ev.repo, ev.error));
+                    }
+                    let state = v1::ScanState::try_from(ev.scan_state).unwrap_or(v1::ScanState::Unspecified);
+                    if kind == Kind::ScanEnded || (kind == Kind::Snapshot && state != v1::ScanState::Running) {
+                        bar.finish_and_clear();
+                        eprintln!(
+                            "scan {id} {}: {} of {} repositories done, {} failed, {} occurrences",
+                            state.as_str_name().trim_start_matches("SCAN_STATE_").to_lowercase(),
+                            done(&p),
+                            p.total,
+                            p.dead,
+                            p.occurrences
+                        );
+                        return Ok(if state == v1::ScanState::Completed && p.dead == 0 {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::from(1)
+                        });
+                    }
+                }
+                Ok(None) => break,
+                Err(s) if s.code() == Code::DataLoss || s.code() == Code::NotFound => {
+                    bar.finish_and_clear();
+                    return Err(call_error(remote, s));
+                }
+                Err(s) => {
+                    bar.suspend(|| eprintln!("lost the coordinator ({}); reconnecting", s.message()));
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn state_name(s: i32) -> String {
+    v1::JobState::try_from(s)
+        .map(|s| s.as_str_name().trim_start_matches("JOB_STATE_").to_lowercase())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn scan_line(s: &v1::ScanStatus) -> String {
+    let p = s.progress.unwrap_or_default();
+    let state = v1::ScanState::try_from(s.state)
+        .map(|s| s.as_str_name().trim_start_matches("SCAN_STATE_").to_lowercase())
+        .unwrap_or_else(|_| "?".into());
+    format!(
+        "{}  {:<9}  {}/{} done  {} failed  {} running  {} occurrences  patterns: {}",
+        s.scan_id,
+        state,
+        done(&p),
+        p.total,
+        p.dead,
+        p.running,
+        p.occurrences,
+        s.patterns.join(", ")
+    )
+}
+
+pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
+    let mut client = cmd.remote.client()?;
+    let s = client
+        .get_scan(v1::GetScanRequest { scan_id: cmd.scan_id.clone(), repos: true })
+        .await
+        .map_err(|s| call_error(&cmd.remote, s))?
+        .into_inner();
+    println!("{}", scan_line(&s));
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &s.repos {
+        *by_state.entry(state_name(r.state)).or_default() += 1;
+    }
+    println!(
+        "repositories: {}",
+        by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+    );
+    for r in &s.repos {
+        let st = state_name(r.state);
+        if matches!(st.as_str(), "dead" | "retry" | "running") {
+            let err = if r.error.is_empty() { String::new() } else { format!(": {}", r.error) };
+            println!("  {st:<7} {} (attempt {}, {}){err}", r.repo, r.attempts, r.worker);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn list(cmd: ListCmd) -> Result<ExitCode> {
+    let mut client = cmd.remote.client()?;
+    let resp = client
+        .list_scans(v1::ListScansRequest { limit: cmd.limit })
+        .await
+        .map_err(|s| call_error(&cmd.remote, s))?
+        .into_inner();
+    for s in &resp.scans {
+        println!("{}", scan_line(s));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cancel(cmd: IdCmd) -> Result<ExitCode> {
+    let mut client = cmd.remote.client()?;
+    let s = client
+        .cancel_scan(v1::CancelScanRequest { scan_id: cmd.scan_id.clone() })
+        .await
+        .map_err(|s| call_error(&cmd.remote, s))?
+        .into_inner();
+    println!("{}", scan_line(&s));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn report(cmd: ReportCmd) -> Result<ExitCode> {
+    output::check_writable(&cmd.out)?;
+    crate::scan::parse_formats(&cmd.formats)?;
+    let mut client = cmd.remote.client()?;
+    write_report(&mut client, &cmd.remote, &cmd.scan_id, &cmd.out, &cmd.formats).await?;
+    eprintln!("reports in {}", cmd.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn write_report(
+    client: &mut Coordinator,
+    remote: &Remote,
+    id: &str,
+    out: &std::path::Path,
+    formats: &[String],
+) -> Result<()> {
+    let mut stream = client
+        .get_report(v1::GetReportRequest { scan_id: id.to_string(), formats: formats.to_vec() })
+        .await
+        .map_err(|s| call_error(remote, s))?
+        .into_inner();
+    let mut files: Vec<(String, Vec<u8>, bool)> = Vec::new();
+    while let Some(chunk) = stream.message().await.map_err(|s| call_error(remote, s))? {
+        match files.last_mut() {
+            Some((name, data, false)) if *name == chunk.name => {
+                data.extend_from_slice(&chunk.data);
+                files.last_mut().expect("non-empty").2 = chunk.last;
+            }
+            _ => files.push((chunk.name, chunk.data, chunk.last)),
+        }
+    }
+    if let Some((name, _, _)) = files.iter().find(|f| !f.2) {
+        anyhow::bail!("the report stream ended in the middle of {name}; run `fleetscan report` again");
+    }
+    let files: Vec<ReportFile> = files
+        .into_iter()
+        .map(|(path, data, _)| {
+            if path.split('/').any(|c| c == ".." || c.is_empty()) || path.starts_with('/') {
+                anyhow::bail!("the coordinator sent a report file with an unsafe name {path:?}");
+            }
+            Ok(ReportFile { path, contents: String::from_utf8(data)? })
+        })
+        .collect::<Result<_>>()?;
+    output::write_all(out, &files)
+}

@@ -1,0 +1,22 @@
+//! The fleetscan coordinator: a gRPC server that shards scans into jobs queued in Redis,
+//! receives results from workers and renders reports. Redis holds all shared state, so a
+//! coordinator can restart at any time and several can serve one Redis.
+//!
+//! - [`queue`]: the Redis job queue (also used by workers to take jobs);
+//! - [`store`]: scans, jobs, results and events in Redis;
+//! - [`spec`]: checking submitted scans;
+//! - [`server`]: [`server::serve`], the server as a library function.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod client;
+pub mod http;
+pub mod logging;
+pub mod queue;
+pub mod server;
+pub mod service;
+pub mod spec;
+pub mod store;
+pub mod workers;
+
+pub use server::{serve, Config};

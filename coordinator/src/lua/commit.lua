@@ -1,0 +1,38 @@
+-- ARGV: job, token, status (scanned|skipped|failed), retryable (1|0), error, result JSON,
+-- occurrence count. Stores the result (replacing any earlier one of the same repository) and
+-- ends the job in one step, so a job is acknowledged exactly when its results are stored.
+-- Returns stored | retry | stale | cancelled.
+local job, token, status = ARGV[1], ARGV[2], ARGV[3]
+local jk = P .. 'job:' .. job
+local v = redis.call('HMGET', jk, 'state', 'token', 'scan', 'repo', 'attempts')
+if not v[1] or redis.call('EXISTS', P .. 'scan:' .. v[3]) == 0 then
+  return redis.error_reply('DATALOSS job ' .. job .. ' is not in Redis: its data was lost')
+end
+if v[1] ~= 'running' or v[2] ~= token then
+  return 'stale'
+end
+local scan = v[3]
+local sk = P .. 'scan:' .. scan
+leave_running(job, scan)
+if redis.call('HGET', sk, 'state') == 'cancelled' then
+  redis.call('HSET', jk, 'state', 'cancelled')
+  return 'cancelled'
+end
+local now = now_ms()
+if status == 'failed' then
+  if ARGV[4] == '1' then
+    if retry_or_dead(job, ARGV[5], now, ARGV[6]) == 'retry' then
+      return 'retry'
+    end
+  else
+    dead(job, ARGV[5], ARGV[6])
+  end
+  return 'stored'
+end
+redis.call('HSET', sk .. ':results', v[4], ARGV[6])
+redis.call('HSET', jk, 'state', status, 'error', '')
+redis.call('HINCRBY', sk, status, 1)
+redis.call('HINCRBY', sk, 'occurrences', tonumber(ARGV[7]))
+event(scan, 'finished', v[4], status, num(v[5]))
+maybe_finish(scan)
+return 'stored'

@@ -1,0 +1,112 @@
+-- Shared by every queue script (prepended to each). All keys start with P.
+-- Jobs: `job:{scan}:{i}` hashes with state queued|running|retry|scanned|skipped|dead|cancelled.
+-- Queue: `queue:ready` list (LPUSH in, RPOP out), `queue:active` list and `queue:leases` zset
+-- (score = lease deadline, ms) for running jobs, `queue:delayed` zset (score = when to retry),
+-- `queue:dead` list (the dead-letter log). Time is Redis's own clock, so coordinators and
+-- workers on different hosts agree on deadlines.
+local P = 'fleetscan:'
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function num(v)
+  return tonumber(v) or 0
+end
+
+local function event(scan, kind, repo, job_state, attempt, err, worker)
+  local v = redis.call('HMGET', P .. 'scan:' .. scan, 'state', 'total', 'scanned', 'skipped',
+    'dead', 'running', 'occurrences')
+  redis.call('XADD', P .. 'scan:' .. scan .. ':events', 'MAXLEN', '~', 100000, '*',
+    'kind', kind, 'repo', repo or '', 'job_state', job_state or '', 'attempt', attempt or 0,
+    'error', err or '', 'worker', worker or '', 'state', v[1] or '', 'total', num(v[2]),
+    'scanned', num(v[3]), 'skipped', num(v[4]), 'dead', num(v[5]), 'running', num(v[6]),
+    'occurrences', num(v[7]))
+end
+
+local function maybe_finish(scan)
+  local sk = P .. 'scan:' .. scan
+  local v = redis.call('HMGET', sk, 'state', 'total', 'scanned', 'skipped', 'dead')
+  if v[1] == 'running' and num(v[3]) + num(v[4]) + num(v[5]) >= num(v[2]) then
+    redis.call('HSET', sk, 'state', 'completed', 'finished_ms', now_ms())
+    event(scan, 'scan_ended')
+  end
+end
+
+local function leave_running(job, scan)
+  redis.call('ZREM', P .. 'queue:leases', job)
+  redis.call('LREM', P .. 'queue:active', 1, job)
+  redis.call('HINCRBY', P .. 'scan:' .. scan, 'running', -1)
+end
+
+-- A failure that ends the job: its result says failed, and the dead-letter log keeps it.
+local function dead(job, err, result)
+  local jk = P .. 'job:' .. job
+  local v = redis.call('HMGET', jk, 'scan', 'repo', 'url', 'attempts')
+  local scan = v[1]
+  if not result then
+    result = cjson.encode({ repo = v[2], url = v[3], status = 'failed', reason = err,
+      attempts = num(v[4]) })
+  end
+  redis.call('HSET', P .. 'scan:' .. scan .. ':results', v[2], result)
+  redis.call('HSET', jk, 'state', 'dead', 'error', err)
+  redis.call('HINCRBY', P .. 'scan:' .. scan, 'dead', 1)
+  redis.call('LPUSH', P .. 'queue:dead', cjson.encode({ job = job, scan = scan, repo = v[2],
+    error = err, attempts = num(v[4]), at_ms = now_ms() }))
+  redis.call('LTRIM', P .. 'queue:dead', 0, 9999)
+  event(scan, 'finished', v[2], 'dead', num(v[4]), err)
+  maybe_finish(scan)
+end
+
+-- Another attempt after a jittered exponential backoff, or dead when out of attempts.
+local function retry_or_dead(job, err, now, result)
+  local jk = P .. 'job:' .. job
+  local v = redis.call('HMGET', jk, 'scan', 'repo', 'attempts')
+  local s = redis.call('HMGET', P .. 'scan:' .. v[1], 'max_attempts', 'backoff_ms')
+  local attempts = num(v[3])
+  if attempts >= num(s[1]) then
+    dead(job, err, result)
+    return 'dead'
+  end
+  local delay = math.min(num(s[2]) * 2 ^ (attempts - 1), 60000)
+  delay = math.floor(delay + delay * (now % 1000) / 2000)
+  redis.call('ZADD', P .. 'queue:delayed', now + delay, job)
+  redis.call('HSET', jk, 'state', 'retry', 'error', err)
+  event(v[1], 'retry', v[2], 'retry', attempts, err)
+  return 'retry'
+end
+
+-- Expired leases go back to the queue (or die); due retries become ready. Bounded per call.
+local function reap(now, limit)
+  local expired = redis.call('ZRANGEBYSCORE', P .. 'queue:leases', '-inf', now, 'LIMIT', 0, limit)
+  for _, job in ipairs(expired) do
+    local jk = P .. 'job:' .. job
+    local v = redis.call('HMGET', jk, 'state', 'scan', 'worker')
+    if v[1] == 'running' then
+      leave_running(job, v[2])
+      if redis.call('HGET', P .. 'scan:' .. v[2], 'state') == 'running' then
+        retry_or_dead(job, 'lease expired: worker ' .. (v[3] or '?') .. ' stopped renewing it', now)
+      else
+        redis.call('HSET', jk, 'state', 'cancelled')
+      end
+    else
+      redis.call('ZREM', P .. 'queue:leases', job)
+      redis.call('LREM', P .. 'queue:active', 1, job)
+    end
+  end
+  local due = redis.call('ZRANGEBYSCORE', P .. 'queue:delayed', '-inf', now, 'LIMIT', 0, limit)
+  for _, job in ipairs(due) do
+    redis.call('ZREM', P .. 'queue:delayed', job)
+    local jk = P .. 'job:' .. job
+    local v = redis.call('HMGET', jk, 'state', 'scan')
+    if v[1] == 'retry' then
+      if redis.call('HGET', P .. 'scan:' .. v[2], 'state') == 'running' then
+        redis.call('HSET', jk, 'state', 'queued')
+        redis.call('LPUSH', P .. 'queue:ready', job)
+      else
+        redis.call('HSET', jk, 'state', 'cancelled')
+      end
+    end
+  end
+end

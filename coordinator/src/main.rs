@@ -1,0 +1,30 @@
+//! `fleetscan-coordinator`: the same as `fleetscan coordinator`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fleetscan_coordinator::logging::{self, LogFormat};
+
+/// The fleetscan coordinator: gRPC server over a Redis job queue.
+#[derive(Debug, Parser)]
+#[command(name = "fleetscan-coordinator", version)]
+struct Cli {
+    #[command(flatten)]
+    config: fleetscan_coordinator::Config,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text", env = "FLEETSCAN_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, "info");
+    match fleetscan_coordinator::server::run(cli.config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The Redis job queue: lists with a lease registry, driven by Lua scripts so every step
+//! (lease, renew, commit, hand back, expire) is atomic.
+//!
+//! Why lists and not Streams: a job's life has states Streams do not have (waiting out a retry
+//! backoff, cancelled, dead), and a job's results must be stored in the same atomic step that
+//! acknowledges it. With lists, a sorted set of lease deadlines and per-job hashes, one script
+//! does both. The ready and active lists are also what KEDA's Redis list scaler reads.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{Script, Value};
+use thiserror::Error;
+
+/// Prefix of every key.
+pub const PREFIX: &str = "fleetscan:";
+/// The list of jobs ready to run.
+pub const READY: &str = "fleetscan:queue:ready";
+/// The list of running jobs.
+pub const ACTIVE: &str = "fleetscan:queue:active";
+/// Running jobs by lease deadline.
+pub const LEASES: &str = "fleetscan:queue:leases";
+/// Failed jobs by the time of their next attempt.
+pub const DELAYED: &str = "fleetscan:queue:delayed";
+/// The dead-letter log, newest first.
+pub const DEAD: &str = "fleetscan:queue:dead";
+
+/// Expired leases and due retries handled per script call.
+const REAP_LIMIT: u32 = 200;
+
+/// Queue failures.
+#[derive(Debug, Error)]
+pub enum QueueError {
+    /// Redis is unreachable or refused a command.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Redis does not hold what it must: it lost its data (restarted without persistence).
+    #[error("{0}: Redis lost its data (was it restarted without persistence?); submit the scan again")]
+    DataLoss(String),
+    /// A script answered something this version does not understand.
+    #[error("unexpected reply from a queue script: {0}")]
+    Protocol(String),
+}
+
+/// A leased job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leased {
+    /// `{scan}:{index}`.
+    pub job: String,
+    /// Proves the lease is still this holder's when renewing or committing.
+    pub token: u64,
+    /// The scan.
+    pub scan: String,
+    /// The repository, `org/name`.
+    pub repo: String,
+    /// Where to fetch it.
+    pub url: String,
+    /// The scan's [`crate::spec::JobSpec`], JSON.
+    pub job_spec: String,
+}
+
+/// What a heartbeat learnt about one lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Renewed.
+    Held,
+    /// No longer this holder's.
+    Lost,
+    /// The scan was cancelled.
+    Cancelled,
+}
+
+/// What committing a job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Results stored, job over.
+    Stored,
+    /// Failure recorded; the job runs again after its backoff.
+    Retry,
+    /// The lease was not the committer's: nothing stored.
+    Stale,
+    /// The scan was cancelled: nothing stored.
+    Cancelled,
+}
+
+/// One job's end, as handed to [`Queue::commit`].
+#[derive(Debug, Clone)]
+pub struct Outcome<'a> {
+    /// The job.
+    pub job: &'a str,
+    /// Its lease token.
+    pub token: u64,
+    /// `scanned`, `skipped` or `failed`.
+    pub status: &'a str,
+    /// For failures: may another attempt succeed?
+    pub retryable: bool,
+    /// For failures: why.
+    pub error: &'a str,
+    /// The repository's result, JSON (a `RepoResult`).
+    pub result: &'a str,
+    /// Its number of occurrences.
+    pub occurrences: u64,
+}
+
+/// Queue lengths, for metrics and autoscaling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depths {
+    /// Ready to run.
+    pub ready: u64,
+    /// Waiting out a retry backoff.
+    pub delayed: u64,
+    /// Running.
+    pub active: u64,
+    /// Entries in the dead-letter log.
+    pub dead: u64,
+}
+
+struct Scripts {
+    lease: Script,
+    heartbeat: Script,
+    commit: Script,
+    release: Script,
+    reap: Script,
+    cancel: Script,
+}
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{}\n{}", include_str!("lua/lib.lua"), body))
+}
+
+/// A handle on the queue; cheap to clone, reconnects by itself.
+#[derive(Clone)]
+pub struct Queue {
+    conn: ConnectionManager,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Queue")
+    }
+}
+
+/// Connects to Redis at `url` (`redis://`, `rediss://`, with a password if needed). The
+/// connection reconnects with backoff after Redis restarts; commands fail meanwhile.
+pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_response_timeout(Some(Duration::from_secs(30)))
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_secs(2));
+    ConnectionManager::new_with_config(client, config).await
+}
+
+impl Queue {
+    /// A queue over `conn`.
+    pub fn new(conn: ConnectionManager) -> Queue {
+        Queue {
+            conn,
+            scripts: std::sync::Arc::new(Scripts {
+                lease: script(include_str!("lua/lease.lua")),
+                heartbeat: script(include_str!("lua/heartbeat.lua")),
+                commit: script(include_str!("lua/commit.lua")),
+                release: script(include_str!("lua/release.lua")),
+                reap: script(include_str!("lua/reap.lua")),
+                cancel: script(include_str!("lua/cancel.lua")),
+            }),
+        }
+    }
+
+    /// The connection, for the scan store.
+    pub fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Takes the next ready job for `worker`, holding it for `lease`. Also expires stale leases
+    /// and promotes due retries, so the queue keeps moving while no coordinator runs.
+    pub async fn lease(&self, worker: &str, lease: Duration) -> Result<Option<Leased>, QueueError> {
+        let mut conn = self.conn.clone();
+        let v: Value = self
+            .scripts
+            .lease
+            .arg(worker)
+            .arg(lease.as_millis() as u64)
+            .arg(REAP_LIMIT)
+            .invoke_async(&mut conn)
+            .await?;
+        match v {
+            Value::Nil => Ok(None),
+            Value::Array(items) if items.len() == 6 => {
+                let s = |i: usize| -> Result<String, QueueError> {
+                    redis::from_redis_value_ref(&items[i])
+                        .map_err(|e| QueueError::Protocol(format!("lease field {i}: {e}")))
+                };
+                let job_spec = s(5).map_err(|_| {
+                    QueueError::DataLoss(format!("scan of job {} has no spec", s(0).unwrap_or_default()))
+                })?;
+                Ok(Some(Leased {
+                    job: s(0)?,
+                    token: s(1)?.parse().map_err(|_| QueueError::Protocol("token".into()))?,
+                    scan: s(2)?,
+                    repo: s(3)?,
+                    url: s(4)?,
+                    job_spec,
+                }))
+            }
+            other => Err(QueueError::Protocol(format!("lease: {other:?}"))),
+        }
+    }
+
+    /// Renews `leases` (job, token) for another `lease`.
+    pub async fn heartbeat(
+        &self,
+        lease: Duration,
+        leases: &[(String, u64)],
+    ) -> Result<Vec<LeaseState>, QueueError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.scripts.heartbeat.prepare_invoke();
+        inv.arg(lease.as_millis() as u64);
+        for (job, token) in leases {
+            inv.arg(job).arg(token);
+        }
+        let mut conn = self.conn.clone();
+        let codes: Vec<u8> = inv.invoke_async(&mut conn).await?;
+        Ok(codes
+            .into_iter()
+            .map(|c| match c {
+                1 => LeaseState::Held,
+                3 => LeaseState::Cancelled,
+                _ => LeaseState::Lost,
+            })
+            .collect())
+    }
+
+    /// Stores a job's result and ends its lease in one atomic step.
+    pub async fn commit(&self, o: &Outcome<'_>) -> Result<Committed, QueueError> {
+        let mut conn = self.conn.clone();
+        let r: Result<String, redis::RedisError> = self
+            .scripts
+            .commit
+            .arg(o.job)
+            .arg(o.token)
+            .arg(o.status)
+            .arg(if o.retryable { "1" } else { "0" })
+            .arg(o.error)
+            .arg(o.result)
+            .arg(o.occurrences)
+            .invoke_async(&mut conn)
+            .await;
+        match r {
+            Ok(s) => match s.as_str() {
+                "stored" => Ok(Committed::Stored),
+                "retry" => Ok(Committed::Retry),
+                "stale" => Ok(Committed::Stale),
+                "cancelled" => Ok(Committed::Cancelled),
+                other => Err(QueueError::Protocol(format!("commit: {other}"))),
+            },
+            Err(e) if e.code() == Some("DATALOSS") => Err(QueueError::DataLoss(
+                e.detail().unwrap_or("job unknown").to_string(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Hands a job back: it is queued first in line and the attempt does not count.
+    pub async fn release(&self, job: &str, token: u64, worker: &str) -> Result<bool, QueueError> {
+        let mut conn = self.conn.clone();
+        let n: u8 = self
+            .scripts
+            .release
+            .arg(job)
+            .arg(token)
+            .arg(worker)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Expires stale leases and promotes due retries.
+    pub async fn reap(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: u8 = self.scripts.reap.arg(REAP_LIMIT).invoke_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Cancels a running scan. Returns its state afterwards, `None` when it does not exist.
+    pub async fn cancel(&self, scan: &str) -> Result<Option<String>, QueueError> {
+        let mut conn = self.conn.clone();
+        Ok(self.scripts.cancel.arg(scan).invoke_async(&mut conn).await?)
+    }
+
+    /// Queue lengths.
+    pub async fn depths(&self) -> Result<Depths, QueueError> {
+        let mut conn = self.conn.clone();
+        let (ready, delayed, active, dead): (u64, u64, u64, u64) = redis::pipe()
+            .llen(READY)
+            .zcard(DELAYED)
+            .llen(ACTIVE)
+            .llen(DEAD)
+            .query_async(&mut conn)
+            .await?;
+        Ok(Depths {
+            ready,
+            delayed,
+            active,
+            dead,
+        })
+    }
+}

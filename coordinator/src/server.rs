@@ -1,0 +1,217 @@
+//! The coordinator as a library function: [`serve`] runs it on a listener until a shutdown
+//! future completes, so tests and the binaries start it the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use fleetscan_proto::v1::coordinator_server::CoordinatorServer;
+use fleetscan_proto::v1::workers_server::WorkersServer;
+use fleetscan_proto::FILE_DESCRIPTOR_SET;
+use tokio::net::TcpListener;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+use crate::auth::TokenCheck;
+use crate::queue::{self, Queue};
+use crate::service::CoordinatorService;
+use crate::store::Store;
+use crate::workers::{IngestLimits, WorkersService};
+
+/// Largest gRPC message accepted: big enough for a scan spec carrying the governance files.
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Coordinator settings; every flag can also come from the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// gRPC address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7700", env = "FLEETSCAN_LISTEN")]
+    pub listen: SocketAddr,
+    /// Redis URL (redis:// or rediss://, password in the URL).
+    #[arg(
+        long = "redis",
+        value_name = "URL",
+        default_value = "redis://127.0.0.1:6379/0",
+        env = "FLEETSCAN_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub redis: String,
+    /// Serve Prometheus metrics on http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR", env = "FLEETSCAN_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Shared bearer token every gRPC call must carry (health checks excepted).
+    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// TLS certificate chain (PEM); serves gRPC over TLS with --tls-key.
+    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// First retry backoff of a failed job, ms; doubled per attempt, with jitter.
+    #[arg(long, default_value_t = 500, value_name = "MS", env = "FLEETSCAN_RETRY_BACKOFF_MS")]
+    pub retry_backoff_ms: u64,
+    /// Occurrences accepted per repository.
+    #[arg(
+        long,
+        default_value_t = 2_000_000,
+        value_name = "N",
+        env = "FLEETSCAN_MAX_OCCURRENCES_PER_REPO"
+    )]
+    pub max_occurrences_per_repo: u64,
+}
+
+/// Connects to Redis, then serves gRPC on `listener` (and metrics, when configured) until
+/// `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let conn = queue::connect(&config.redis)
+        .await
+        .with_context(|| "cannot connect to Redis given by --redis / FLEETSCAN_REDIS_URL")?;
+    let queue = Queue::new(conn.clone());
+    let store = Store::new(conn);
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<CoordinatorServer<CoordinatorService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let check = TokenCheck::new(config.token.as_deref());
+    let coordinator = CoordinatorServer::new(CoordinatorService {
+        queue: queue.clone(),
+        store: store.clone(),
+        backoff_ms: config.retry_backoff_ms,
+    })
+    .max_decoding_message_size(MAX_MESSAGE);
+    let workers = WorkersServer::new(WorkersService {
+        queue: queue.clone(),
+        store: store.clone(),
+        limits: IngestLimits {
+            occurrences: config.max_occurrences_per_repo,
+            ..IngestLimits::default()
+        },
+    })
+    .max_decoding_message_size(MAX_MESSAGE);
+
+    let mut server = Server::builder();
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        let read = |p: &PathBuf| {
+            std::fs::read(p).with_context(|| format!("cannot read TLS file {}", p.display()))
+        };
+        server = server
+            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?)))
+            .context("--tls-cert / --tls-key")?;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(addr) = config.metrics_listen {
+        let ready = crate::http::Ready::default();
+        ready.set(true);
+        let mut rx = stop_rx.clone();
+        let stop = async move {
+            let _ = rx.changed().await;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = crate::http::serve(addr, ready, stop).await {
+                tracing::error!(%addr, error = %e, "metrics listener failed");
+            }
+        });
+    }
+    tokio::spawn(housekeeping(queue, store, reporter, stop_rx));
+    tracing::info!(addr = %listener.local_addr()?, tls = config.tls_cert.is_some(), "coordinator listening");
+    server
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(tonic::service::interceptor::InterceptedService::new(coordinator, check.clone()))
+        .add_service(tonic::service::interceptor::InterceptedService::new(workers, check))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await?;
+    let _ = stop_tx.send(true);
+    Ok(())
+}
+
+/// Every second: expire stale leases, promote due retries, publish queue depths and health.
+async fn housekeeping(
+    queue: Queue,
+    store: Store,
+    reporter: tonic_health::server::HealthReporter,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n = 0u64;
+    let mut healthy = true;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        n += 1;
+        let ok = match (queue.reap().await, queue.depths().await) {
+            (Ok(()), Ok(d)) => {
+                for (name, v) in [("ready", d.ready), ("delayed", d.delayed), ("active", d.active), ("dead", d.dead)] {
+                    metrics::gauge!("fleetscan_queue_depth", "queue" => name).set(v as f64);
+                }
+                true
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "housekeeping: Redis unavailable");
+                false
+            }
+        };
+        if ok && n % 5 == 1 {
+            scan_gauges(&store).await;
+        }
+        if ok != healthy {
+            healthy = ok;
+            if ok {
+                reporter.set_serving::<CoordinatorServer<CoordinatorService>>().await;
+            } else {
+                reporter.set_not_serving::<CoordinatorServer<CoordinatorService>>().await;
+            }
+        }
+    }
+}
+
+async fn scan_gauges(store: &Store) {
+    let Ok(ids) = store.list(200).await else { return };
+    let mut counts = std::collections::BTreeMap::from([("running", 0), ("completed", 0), ("cancelled", 0)]);
+    for id in ids {
+        if let Ok(Some(rec)) = store.get(&id).await {
+            if let Some(c) = counts.get_mut(rec.state.as_str()) {
+                *c += 1;
+            }
+        }
+    }
+    for (state, c) in counts {
+        metrics::gauge!("fleetscan_scans", "state" => state).set(f64::from(c));
+    }
+}
+
+/// Binds `config.listen` and serves until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<()> {
+    crate::http::recorder();
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
+    serve(config, listener, shutdown_signal()).await
+}
+
+/// Completes at SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,332 @@
+//! The Coordinator service: what the CLI calls.
+
+use std::collections::{BTreeSet, HashMap};
+use std::pin::Pin;
+use std::time::Duration;
+
+use fleetscan_core::report::{self, Fleet, Format, ScanInfo};
+use fleetscan_proto::v1::{self, coordinator_server::Coordinator};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::queue::{Queue, QueueError};
+use crate::spec;
+use crate::store::{job_state, scan_state, Store};
+
+/// Bytes per report chunk.
+const CHUNK: usize = 1 << 20;
+/// Scans listed at most.
+const LIST_LIMIT: usize = 1000;
+/// How often a watch looks for new events.
+const WATCH_POLL: Duration = Duration::from_millis(200);
+
+/// The service state shared by all calls.
+#[derive(Clone)]
+pub struct CoordinatorService {
+    pub(crate) queue: Queue,
+    pub(crate) store: Store,
+    pub(crate) backoff_ms: u64,
+}
+
+pub(crate) fn status_of(e: QueueError) -> Status {
+    match e {
+        QueueError::DataLoss(m) => Status::data_loss(format!("{m}: Redis lost its data (was it restarted without persistence?); submit the scan again")),
+        QueueError::Redis(e) => Status::unavailable(format!("Redis is unavailable: {e}")),
+        QueueError::Protocol(m) => Status::internal(m),
+    }
+}
+
+fn check_id(id: &str) -> Result<(), Status> {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Status::invalid_argument(format!(
+            "scan id {id:?} is not a scan id: `fleetscan list` shows them"
+        )));
+    }
+    Ok(())
+}
+
+impl CoordinatorService {
+    async fn record(&self, id: &str) -> Result<crate::store::ScanRecord, Status> {
+        check_id(id)?;
+        self.store.get(id).await.map_err(status_of)?.ok_or_else(|| {
+            Status::not_found(format!(
+                "scan {id} is not in Redis: the id is wrong, or Redis lost its data (was it restarted without persistence?)"
+            ))
+        })
+    }
+
+    /// The rendered report files of a completed scan.
+    async fn render(&self, id: &str, formats: &[String]) -> Result<Vec<report::ReportFile>, Status> {
+        let rec = self.record(id).await?;
+        let formats: BTreeSet<Format> = if formats.is_empty() {
+            Format::defaults()
+        } else {
+            formats
+                .iter()
+                .map(|f| f.parse().map_err(|e: fleetscan_core::Error| Status::invalid_argument(e.to_string())))
+                .collect::<Result<_, _>>()?
+        };
+        match rec.state() {
+            v1::ScanState::Completed => {}
+            v1::ScanState::Cancelled => {
+                return Err(Status::failed_precondition(format!(
+                    "scan {id} was cancelled: its report would be incomplete; submit it again"
+                )))
+            }
+            _ => {
+                let p = rec.progress;
+                return Err(Status::failed_precondition(format!(
+                    "scan {id} is still running ({} of {} repositories done): wait with `fleetscan watch {id}`",
+                    p.scanned + p.skipped + p.dead,
+                    p.total
+                )));
+            }
+        }
+        let results = self.store.results(id).await.map_err(status_of)?;
+        if results.len() != rec.progress.total as usize {
+            return Err(Status::data_loss(format!(
+                "Redis holds {} of the {} results of scan {id}: its data was lost or damaged; submit the scan again",
+                results.len(),
+                rec.progress.total
+            )));
+        }
+        let parts = spec::render_parts(&rec.spec).map_err(Status::internal)?;
+        let info = ScanInfo {
+            patterns: rec.spec.patterns.clone(),
+            options: parts.options,
+            git_base: rec.spec.git_base.clone(),
+            governance: parts.governance_names,
+            started: rec.created_ms / 1000,
+            duration_ms: (rec.finished_ms - rec.created_ms).max(0) as u64,
+        };
+        let fleet = Fleet::build(results, &parts.governance, parts.links, parts.profile);
+        Ok(report::render(&fleet, &info, &formats))
+    }
+}
+
+type Stream2<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+fn progress_of(f: &HashMap<String, String>) -> v1::Progress {
+    let n = |k: &str| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    v1::Progress {
+        total: n("total") as u32,
+        scanned: n("scanned") as u32,
+        skipped: n("skipped") as u32,
+        dead: n("dead") as u32,
+        running: n("running") as u32,
+        occurrences: n("occurrences"),
+    }
+}
+
+fn event_of(f: &HashMap<String, String>) -> v1::ScanEvent {
+    use v1::scan_event::Kind;
+    let g = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let kind = match g("kind").as_str() {
+        "started" => Kind::Started,
+        "retry" => Kind::Retry,
+        "finished" => Kind::Finished,
+        "scan_ended" => Kind::ScanEnded,
+        _ => Kind::Unspecified,
+    };
+    v1::ScanEvent {
+        kind: kind as i32,
+        repo: g("repo"),
+        job_state: job_state(&g("job_state")) as i32,
+        attempt: g("attempt").parse().unwrap_or(0),
+        error: g("error"),
+        worker: g("worker"),
+        scan_state: scan_state(&g("state")) as i32,
+        progress: Some(progress_of(f)),
+    }
+}
+
+#[tonic::async_trait]
+impl Coordinator for CoordinatorService {
+    async fn submit_scan(
+        &self,
+        req: Request<v1::SubmitScanRequest>,
+    ) -> Result<Response<v1::SubmitScanResponse>, Status> {
+        let spec = req
+            .into_inner()
+            .spec
+            .ok_or_else(|| Status::invalid_argument("the request has no scan spec"))?;
+        let plan = spec::plan(&spec).map_err(Status::invalid_argument)?;
+        let id = self
+            .store
+            .create(&spec, &plan, self.backoff_ms)
+            .await
+            .map_err(status_of)?;
+        tracing::info!(scan = %id, repos = plan.targets.len(), "scan submitted");
+        Ok(Response::new(v1::SubmitScanResponse {
+            scan_id: id,
+            repos: plan.targets.len() as u32,
+        }))
+    }
+
+    async fn get_scan(
+        &self,
+        req: Request<v1::GetScanRequest>,
+    ) -> Result<Response<v1::ScanStatus>, Status> {
+        let req = req.into_inner();
+        let rec = self.record(&req.scan_id).await?;
+        let mut status = rec.status();
+        if req.repos {
+            let jobs = self
+                .store
+                .jobs(&rec.id, rec.progress.total)
+                .await
+                .map_err(status_of)?;
+            status.repos = jobs
+                .into_iter()
+                .map(|j| v1::RepoState {
+                    repo: j.repo,
+                    state: job_state(&j.state) as i32,
+                    attempts: j.attempts,
+                    error: j.error,
+                    worker: j.worker,
+                })
+                .collect();
+        }
+        Ok(Response::new(status))
+    }
+
+    type WatchScanStream = Stream2<v1::ScanEvent>;
+
+    async fn watch_scan(
+        &self,
+        req: Request<v1::WatchScanRequest>,
+    ) -> Result<Response<Self::WatchScanStream>, Status> {
+        let id = req.into_inner().scan_id;
+        let mut last = {
+            check_id(&id)?;
+            self.store.last_event_id(&id).await.map_err(status_of)?
+        };
+        let rec = self.record(&id).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let store = self.store.clone();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let snapshot = v1::ScanEvent {
+                kind: v1::scan_event::Kind::Snapshot as i32,
+                scan_state: rec.state() as i32,
+                progress: Some(rec.progress),
+                ..Default::default()
+            };
+            if tx.send(Ok(snapshot)).await.is_err() || rec.state() != v1::ScanState::Running {
+                return;
+            }
+            loop {
+                match store.events_after(&id, &last, 500).await {
+                    Ok(events) if events.is_empty() => {
+                        // A scan whose key vanished would otherwise be watched forever.
+                        if let Err(s) = this.record(&id).await {
+                            let _ = tx.send(Err(s)).await;
+                            return;
+                        }
+                        tokio::time::sleep(WATCH_POLL).await;
+                    }
+                    Ok(events) => {
+                        for (eid, fields) in events {
+                            last = eid;
+                            let ev = event_of(&fields);
+                            let end = ev.kind == v1::scan_event::Kind::ScanEnded as i32;
+                            if tx.send(Ok(ev)).await.is_err() || end {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(scan = %id, error = %e, "watch: cannot read events, retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    async fn list_scans(
+        &self,
+        req: Request<v1::ListScansRequest>,
+    ) -> Result<Response<v1::ListScansResponse>, Status> {
+        let limit = match req.into_inner().limit {
+            0 => 100,
+            n => (n as usize).min(LIST_LIMIT),
+        };
+        let ids = self.store.list(limit).await.map_err(status_of)?;
+        let mut scans = Vec::new();
+        for id in ids {
+            if let Some(rec) = self.store.get(&id).await.map_err(status_of)? {
+                scans.push(rec.status());
+            }
+        }
+        Ok(Response::new(v1::ListScansResponse { scans }))
+    }
+
+    async fn cancel_scan(
+        &self,
+        req: Request<v1::CancelScanRequest>,
+    ) -> Result<Response<v1::ScanStatus>, Status> {
+        let id = req.into_inner().scan_id;
+        check_id(&id)?;
+        match self.queue.cancel(&id).await.map_err(status_of)? {
+            None => return Err(self.record(&id).await.err().unwrap_or_else(|| Status::not_found(id.clone()))),
+            Some(state) => tracing::info!(scan = %id, %state, "cancel requested"),
+        }
+        Ok(Response::new(self.record(&id).await?.status()))
+    }
+
+    type GetReportStream = Stream2<v1::ReportChunk>;
+
+    async fn get_report(
+        &self,
+        req: Request<v1::GetReportRequest>,
+    ) -> Result<Response<Self::GetReportStream>, Status> {
+        let req = req.into_inner();
+        let files = self.render(&req.scan_id, &req.formats).await?;
+        let chunks: Vec<Result<v1::ReportChunk, Status>> = files
+            .into_iter()
+            .flat_map(|f| {
+                let bytes = f.contents.into_bytes();
+                let n = bytes.len().div_ceil(CHUNK).max(1);
+                (0..n)
+                    .map(|i| {
+                        Ok(v1::ReportChunk {
+                            name: f.path.clone(),
+                            data: bytes[i * CHUNK..((i + 1) * CHUNK).min(bytes.len())].to_vec(),
+                            last: i + 1 == n,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+
+    type ExportResultsStream = Stream2<v1::RepoResult>;
+
+    async fn export_results(
+        &self,
+        req: Request<v1::ExportResultsRequest>,
+    ) -> Result<Response<Self::ExportResultsStream>, Status> {
+        let id = req.into_inner().scan_id;
+        self.record(&id).await?;
+        let results = self.store.results(&id).await.map_err(status_of)?;
+        let items: Vec<Result<v1::RepoResult, Status>> = results
+            .into_iter()
+            .map(|r| {
+                Ok(v1::RepoResult {
+                    repo: r.repo.to_string(),
+                    url: r.url.clone(),
+                    outcome: Some(fleetscan_proto::convert::outcome(&r, false)),
+                    occurrences: r.occurrences.iter().map(Into::into).collect(),
+                    attempts: r.attempts,
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(items))))
+    }
+}

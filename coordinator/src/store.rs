@@ -1,0 +1,317 @@
+//! Scans in Redis: creating them (one job per repository), reading their state, per-repository
+//! states, results and events. The queue scripts are the only writers after creation.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fleetscan_core::result::RepoResult;
+use fleetscan_proto::prost::Message;
+use fleetscan_proto::v1::{self, ScanSpec};
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+use crate::queue::{QueueError, PREFIX, READY};
+use crate::spec::Plan;
+
+/// A scan as Redis holds it.
+#[derive(Debug, Clone)]
+pub struct ScanRecord {
+    /// Its id.
+    pub id: String,
+    /// running, completed or cancelled.
+    pub state: String,
+    /// Unix ms.
+    pub created_ms: i64,
+    /// Unix ms, 0 while running.
+    pub finished_ms: i64,
+    /// Counters.
+    pub progress: v1::Progress,
+    /// What was submitted.
+    pub spec: ScanSpec,
+}
+
+impl ScanRecord {
+    /// The wire state.
+    pub fn state(&self) -> v1::ScanState {
+        scan_state(&self.state)
+    }
+
+    /// The wire status, without per-repository states.
+    pub fn status(&self) -> v1::ScanStatus {
+        v1::ScanStatus {
+            scan_id: self.id.clone(),
+            state: self.state() as i32,
+            progress: Some(self.progress),
+            created_ms: self.created_ms,
+            finished_ms: self.finished_ms,
+            patterns: self.spec.patterns.clone(),
+            repos: Vec::new(),
+        }
+    }
+}
+
+/// Scan state names as the scripts write them.
+pub fn scan_state(s: &str) -> v1::ScanState {
+    match s {
+        "running" => v1::ScanState::Running,
+        "completed" => v1::ScanState::Completed,
+        "cancelled" => v1::ScanState::Cancelled,
+        _ => v1::ScanState::Unspecified,
+    }
+}
+
+/// Job state names as the scripts write them.
+pub fn job_state(s: &str) -> v1::JobState {
+    match s {
+        "queued" => v1::JobState::Queued,
+        "running" => v1::JobState::Running,
+        "retry" => v1::JobState::Retry,
+        "scanned" => v1::JobState::Scanned,
+        "skipped" => v1::JobState::Skipped,
+        "dead" => v1::JobState::Dead,
+        "cancelled" => v1::JobState::Cancelled,
+        _ => v1::JobState::Unspecified,
+    }
+}
+
+fn scan_key(id: &str) -> String {
+    format!("{PREFIX}scan:{id}")
+}
+
+/// The key of job `job` (`{scan}:{index}`).
+pub fn job_key(job: &str) -> String {
+    format!("{PREFIX}job:{job}")
+}
+
+/// The stream of a scan's events.
+pub fn events_key(id: &str) -> String {
+    format!("{PREFIX}scan:{id}:events")
+}
+
+const SCANS: &str = "fleetscan:scans";
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A job as Redis holds it.
+#[derive(Debug, Clone, Default)]
+pub struct JobRecord {
+    /// State name.
+    pub state: String,
+    /// Current lease token.
+    pub token: u64,
+    /// Its scan.
+    pub scan: String,
+    /// Repository.
+    pub repo: String,
+    /// Fetch URL.
+    pub url: String,
+    /// Attempts so far, the running one included.
+    pub attempts: u32,
+    /// Last error.
+    pub error: String,
+    /// Last worker.
+    pub worker: String,
+}
+
+fn job_record(h: HashMap<String, String>) -> Option<JobRecord> {
+    let g = |k: &str| h.get(k).cloned().unwrap_or_default();
+    if h.is_empty() {
+        return None;
+    }
+    Some(JobRecord {
+        state: g("state"),
+        token: g("token").parse().unwrap_or(0),
+        scan: g("scan"),
+        repo: g("repo"),
+        url: g("url"),
+        attempts: g("attempts").parse().unwrap_or(0),
+        error: g("error"),
+        worker: g("worker"),
+    })
+}
+
+/// Access to scans.
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+}
+
+impl Store {
+    /// A store over `conn`.
+    pub fn new(conn: ConnectionManager) -> Store {
+        Store { conn }
+    }
+
+    /// Writes the scan and queues its jobs in one transaction: a scan is either fully queued
+    /// or not there at all.
+    pub async fn create(
+        &self,
+        spec: &ScanSpec,
+        plan: &Plan,
+        backoff_ms: u64,
+    ) -> Result<String, QueueError> {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
+        let now = now_ms();
+        let job_spec = serde_json::to_string(&plan.job_spec).expect("job spec serializes");
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let ids: Vec<String> = (0..plan.targets.len()).map(|i| format!("{id}:{i}")).collect();
+        for (job, t) in ids.iter().zip(&plan.targets) {
+            pipe.hset_multiple(
+                job_key(job),
+                &[
+                    ("state", "queued"),
+                    ("scan", id.as_str()),
+                    ("repo", t.repo.as_str()),
+                    ("url", t.url.as_str()),
+                    ("attempts", "0"),
+                    ("leases", "0"),
+                ],
+            )
+            .ignore();
+        }
+        pipe.hset_multiple(
+            scan_key(&id),
+            &[
+                ("state", "running".to_string()),
+                ("created_ms", now.to_string()),
+                ("finished_ms", "0".into()),
+                ("total", plan.targets.len().to_string()),
+                ("scanned", "0".into()),
+                ("skipped", "0".into()),
+                ("dead", "0".into()),
+                ("running", "0".into()),
+                ("occurrences", "0".into()),
+                ("max_attempts", plan.max_attempts.to_string()),
+                ("backoff_ms", backoff_ms.to_string()),
+                ("job_spec", job_spec),
+            ],
+        )
+        .ignore();
+        pipe.hset(scan_key(&id), "spec", spec.encode_to_vec()).ignore();
+        pipe.zadd(SCANS, &id, now).ignore();
+        for chunk in ids.chunks(1000) {
+            pipe.lpush(READY, chunk).ignore();
+        }
+        let mut conn = self.conn.clone();
+        let () = pipe.query_async(&mut conn).await?;
+        Ok(id)
+    }
+
+    /// The scan `id`, if Redis has it.
+    pub async fn get(&self, id: &str) -> Result<Option<ScanRecord>, QueueError> {
+        let mut conn = self.conn.clone();
+        let h: HashMap<String, Vec<u8>> = conn.hgetall(scan_key(id)).await?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let s = |k: &str| {
+            h.get(k)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        let n = |k: &str| s(k).parse::<u64>().unwrap_or(0);
+        let spec = ScanSpec::decode(h.get("spec").map_or(&[][..], |v| v.as_slice()))
+            .map_err(|e| QueueError::DataLoss(format!("scan {id} has a damaged spec ({e})")))?;
+        Ok(Some(ScanRecord {
+            id: id.to_string(),
+            state: s("state"),
+            created_ms: n("created_ms") as i64,
+            finished_ms: n("finished_ms") as i64,
+            progress: v1::Progress {
+                total: n("total") as u32,
+                scanned: n("scanned") as u32,
+                skipped: n("skipped") as u32,
+                dead: n("dead") as u32,
+                running: n("running") as u32,
+                occurrences: n("occurrences"),
+            },
+            spec,
+        }))
+    }
+
+    /// Scan ids, newest first.
+    pub async fn list(&self, limit: usize) -> Result<Vec<String>, QueueError> {
+        let mut conn = self.conn.clone();
+        Ok(conn.zrevrange(SCANS, 0, limit.max(1) as isize - 1).await?)
+    }
+
+    /// One job.
+    pub async fn job(&self, job: &str) -> Result<Option<JobRecord>, QueueError> {
+        let mut conn = self.conn.clone();
+        let h: HashMap<String, String> = conn.hgetall(job_key(job)).await?;
+        Ok(job_record(h))
+    }
+
+    /// Every job of a scan with `total` jobs, in job order.
+    pub async fn jobs(&self, id: &str, total: u32) -> Result<Vec<JobRecord>, QueueError> {
+        let mut out = Vec::with_capacity(total as usize);
+        let mut conn = self.conn.clone();
+        for start in (0..total).step_by(1000) {
+            let mut pipe = redis::pipe();
+            for i in start..(start + 1000).min(total) {
+                pipe.hgetall(job_key(&format!("{id}:{i}")));
+            }
+            let hs: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+            for (i, h) in hs.into_iter().enumerate() {
+                out.push(job_record(h).ok_or_else(|| {
+                    QueueError::DataLoss(format!("job {id}:{} of scan {id} is missing", start as usize + i))
+                })?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored result of a scan, sorted by repository.
+    pub async fn results(&self, id: &str) -> Result<Vec<RepoResult>, QueueError> {
+        let mut conn = self.conn.clone();
+        let h: HashMap<String, String> = conn.hgetall(format!("{}:results", scan_key(id))).await?;
+        let mut out = Vec::with_capacity(h.len());
+        for (repo, json) in h {
+            out.push(serde_json::from_str(&json).map_err(|e| {
+                QueueError::DataLoss(format!("the stored result of {repo} in scan {id} is damaged ({e})"))
+            })?);
+        }
+        out.sort_by(|a: &RepoResult, b| a.repo.cmp(&b.repo));
+        Ok(out)
+    }
+
+    /// The id of the scan's newest event, `0-0` when it has none.
+    pub async fn last_event_id(&self, id: &str) -> Result<String, QueueError> {
+        let mut conn = self.conn.clone();
+        let v: redis::streams::StreamRangeReply =
+            conn.xrevrange_count(events_key(id), "+", "-", 1).await?;
+        Ok(v.ids.first().map_or_else(|| "0-0".to_string(), |e| e.id.clone()))
+    }
+
+    /// Events after `after`, oldest first, at most `count`.
+    pub async fn events_after(
+        &self,
+        id: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, HashMap<String, String>)>, QueueError> {
+        let mut conn = self.conn.clone();
+        let v: redis::streams::StreamRangeReply = conn
+            .xrange_count(events_key(id), format!("({after}"), "+", count)
+            .await?;
+        Ok(v.ids
+            .into_iter()
+            .map(|e| {
+                let fields = e
+                    .map
+                    .iter()
+                    .map(|(k, v)| {
+                        let s: String = redis::from_redis_value_ref(v).unwrap_or_default();
+                        (k.clone(), s)
+                    })
+                    .collect();
+                (e.id, fields)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,197 @@
+//! The Workers service: protocol check, lease renewal and result ingestion. The coordinator
+//! is the only writer of results, and it commits a job's results and acknowledges the job in
+//! one atomic step (see `lua/commit.lua`).
+
+use std::time::Duration;
+
+use fleetscan_core::ids::RepoName;
+use fleetscan_core::result::{Occurrence, RepoStatus};
+use fleetscan_proto::v1::{self, result_part::Part, workers_server::Workers};
+use fleetscan_proto::{convert, PROTOCOL_VERSION};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::queue::{Committed, LeaseState, Outcome, Queue};
+use crate::service::status_of;
+use crate::store::Store;
+
+/// Limits on what one job may send.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestLimits {
+    /// Occurrences per job.
+    pub occurrences: u64,
+    /// Bytes of one occurrence's path.
+    pub path_bytes: usize,
+    /// Bytes of one occurrence's line text.
+    pub text_bytes: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        IngestLimits {
+            occurrences: 2_000_000,
+            path_bytes: 4096,
+            text_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The service state.
+#[derive(Clone)]
+pub struct WorkersService {
+    pub(crate) queue: Queue,
+    pub(crate) store: Store,
+    pub(crate) limits: IngestLimits,
+}
+
+/// Checks a worker's protocol version.
+pub fn check_protocol(theirs: u32) -> Result<(), Status> {
+    if theirs != PROTOCOL_VERSION {
+        return Err(Status::failed_precondition(format!(
+            "protocol mismatch: the worker speaks fleetscan protocol {theirs}, this coordinator speaks {PROTOCOL_VERSION}; run workers and coordinators of the same release"
+        )));
+    }
+    Ok(())
+}
+
+fn bad(m: String) -> Status {
+    Status::invalid_argument(m)
+}
+
+#[tonic::async_trait]
+impl Workers for WorkersService {
+    async fn hello(
+        &self,
+        req: Request<v1::HelloRequest>,
+    ) -> Result<Response<v1::HelloResponse>, Status> {
+        let req = req.into_inner();
+        check_protocol(req.protocol_version)?;
+        tracing::info!(worker = %req.worker_id, version = %req.version, "worker connected");
+        Ok(Response::new(v1::HelloResponse {
+            protocol_version: PROTOCOL_VERSION,
+            version: env!("CARGO_PKG_VERSION").into(),
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<v1::HeartbeatRequest>,
+    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
+        let req = req.into_inner();
+        if req.leases.len() > 10_000 {
+            return Err(bad(format!("{} leases in one heartbeat; the limit is 10000", req.leases.len())));
+        }
+        let lease = Duration::from_secs(u64::from(req.lease_secs.clamp(2, 3600)));
+        let leases: Vec<(String, u64)> = req.leases.into_iter().map(|l| (l.job_id, l.token)).collect();
+        let states = self.queue.heartbeat(lease, &leases).await.map_err(status_of)?;
+        Ok(Response::new(v1::HeartbeatResponse {
+            states: states
+                .into_iter()
+                .map(|s| match s {
+                    LeaseState::Held => v1::LeaseState::Held,
+                    LeaseState::Lost => v1::LeaseState::Lost,
+                    LeaseState::Cancelled => v1::LeaseState::Cancelled,
+                } as i32)
+                .collect(),
+        }))
+    }
+
+    async fn report_results(
+        &self,
+        req: Request<Streaming<v1::ResultPart>>,
+    ) -> Result<Response<v1::ReportResultsResponse>, Status> {
+        let mut stream = req.into_inner();
+        let header = match stream.message().await?.and_then(|p| p.part) {
+            Some(Part::Header(h)) => h,
+            _ => return Err(bad("a result stream must start with its header".into())),
+        };
+        check_protocol(header.protocol_version)?;
+        let lease = header.lease.ok_or_else(|| bad("the header has no lease".into()))?;
+        let reply = |c: v1::Commit| Ok(Response::new(v1::ReportResultsResponse { commit: c as i32 }));
+        let job = self
+            .store
+            .job(&lease.job_id)
+            .await
+            .map_err(status_of)?
+            .ok_or_else(|| {
+                Status::data_loss(format!(
+                    "job {} is not in Redis: Redis lost its data (was it restarted without persistence?)",
+                    lease.job_id
+                ))
+            })?;
+        if job.state != "running" || job.token != lease.token {
+            metrics::counter!("fleetscan_stale_results_total").increment(1);
+            return reply(v1::Commit::Stale);
+        }
+        let mut occurrences: Vec<Occurrence> = Vec::new();
+        let outcome = loop {
+            match stream.message().await?.and_then(|p| p.part) {
+                Some(Part::Batch(b)) => {
+                    if occurrences.len() as u64 + b.occurrences.len() as u64 > self.limits.occurrences {
+                        return Err(Status::resource_exhausted(format!(
+                            "{} has more than {} occurrences: narrow the pattern or raise --max-occurrences-per-repo",
+                            job.repo, self.limits.occurrences
+                        )));
+                    }
+                    for o in b.occurrences {
+                        if o.path.len() > self.limits.path_bytes || o.text.len() > self.limits.text_bytes {
+                            return Err(bad(format!(
+                                "an occurrence of {} at {}:{} exceeds the path ({}) or line ({}) size limit",
+                                job.repo, o.path.chars().take(200).collect::<String>(), o.line,
+                                self.limits.path_bytes, self.limits.text_bytes
+                            )));
+                        }
+                        occurrences.push(o.into());
+                    }
+                }
+                Some(Part::Outcome(o)) => break o,
+                Some(Part::Header(_)) => return Err(bad("a second header in one result stream".into())),
+                None => return Err(Status::cancelled("the result stream ended before its outcome")),
+            }
+        };
+        if outcome.occurrences != occurrences.len() as u64 {
+            return Err(bad(format!(
+                "the outcome of {} counts {} occurrences but {} arrived",
+                job.repo,
+                outcome.occurrences,
+                occurrences.len()
+            )));
+        }
+        let retryable = outcome.retryable;
+        let repo = RepoName::parse(&job.repo).map_err(|e| Status::internal(e.to_string()))?;
+        let n = occurrences.len() as u64;
+        let result = convert::result(repo, job.url.clone(), outcome, occurrences, job.attempts)
+            .ok_or_else(|| bad("the outcome has no status".into()))?;
+        let status = match result.status {
+            RepoStatus::Scanned => "scanned",
+            RepoStatus::Skipped => "skipped",
+            RepoStatus::Failed => "failed",
+        };
+        let json = serde_json::to_string(&result).map_err(|e| Status::internal(e.to_string()))?;
+        let committed = self
+            .queue
+            .commit(&Outcome {
+                job: &lease.job_id,
+                token: lease.token,
+                status,
+                retryable,
+                error: result.reason.as_deref().unwrap_or(""),
+                result: &json,
+                occurrences: n,
+            })
+            .await
+            .map_err(status_of)?;
+        let (label, c) = match committed {
+            Committed::Stored if status == "failed" => ("dead", v1::Commit::Stored),
+            Committed::Stored => (status, v1::Commit::Stored),
+            Committed::Retry => ("retried", v1::Commit::Retry),
+            Committed::Stale => ("stale", v1::Commit::Stale),
+            Committed::Cancelled => ("cancelled", v1::Commit::Cancelled),
+        };
+        metrics::counter!("fleetscan_jobs_total", "state" => label).increment(1);
+        if committed == Committed::Stored {
+            metrics::counter!("fleetscan_occurrences_ingested_total").increment(n);
+        }
+        tracing::debug!(job = %lease.job_id, repo = %job.repo, state = label, occurrences = n, "job committed");
+        reply(c)
+    }
+}

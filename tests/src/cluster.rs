@@ -1,0 +1,184 @@
+//! A distributed fleetscan on loopback: a real `redis-server`, a coordinator and workers as
+//! separate processes of the `fleetscan` binary, each of which a test can kill and restart.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::process::Proc;
+use crate::redis::RedisServer;
+
+/// Lease length the workers use, seconds: short, so a killed worker's jobs come back fast.
+pub const LEASE_SECS: u64 = 3;
+
+/// Redis, a coordinator and workers.
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    /// The Redis server.
+    pub redis: RedisServer,
+    port: u16,
+    token: Option<String>,
+    /// The coordinator, while it runs.
+    pub coordinator: Option<Proc>,
+    /// Workers by index; `None` once killed.
+    pub workers: Vec<Option<Proc>>,
+}
+
+impl Cluster {
+    /// Starts Redis, a coordinator and `workers` workers, writing logs and caches under `dir`.
+    pub fn start(bin: &Path, dir: &Path, workers: usize, token: Option<&str>) -> Cluster {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut c = Cluster {
+            bin: bin.to_path_buf(),
+            dir: dir.to_path_buf(),
+            redis: RedisServer::start(),
+            port: crate::free_port(),
+            token: token.map(String::from),
+            coordinator: None,
+            workers: Vec::new(),
+        };
+        c.start_coordinator();
+        for _ in 0..workers {
+            c.start_worker(&[], &[]);
+        }
+        c
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.token.iter().map(|t| ("FLEETSCAN_TOKEN", t.as_str())).collect()
+    }
+
+    /// Starts (or restarts) the coordinator on its port and waits until it accepts.
+    pub fn start_coordinator(&mut self) {
+        let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
+        let args: Vec<String> = [
+            "coordinator",
+            "--listen",
+            &format!("127.0.0.1:{}", self.port),
+            "--redis",
+            &self.redis.url(),
+            "--retry-backoff-ms",
+            "200",
+        ]
+        .map(String::from)
+        .to_vec();
+        let log = self.dir.join(format!("coordinator-{n}.log"));
+        let p = Proc::spawn(&self.bin, &args, log, &self.env());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "coordinator did not start: {}", p.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.coordinator = Some(p);
+    }
+
+    /// Kills the coordinator with SIGKILL.
+    pub fn kill_coordinator(&mut self) {
+        if let Some(mut p) = self.coordinator.take() {
+            p.kill9();
+        }
+    }
+
+    /// Starts a worker with extra flags and environment; returns its index.
+    pub fn start_worker(&mut self, extra: &[&str], env: &[(&str, &str)]) -> usize {
+        let i = self.workers.len();
+        let mut args: Vec<String> = [
+            "worker",
+            "--coordinator",
+            &self.url(),
+            "--redis",
+            &self.redis.url(),
+            "--concurrency",
+            "2",
+            "--lease-secs",
+            &LEASE_SECS.to_string(),
+            "--worker-id",
+            &format!("w{i}"),
+            "--cache-dir",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(self.dir.join(format!("cache-w{i}")).to_string_lossy().into_owned());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut all_env = self.env();
+        all_env.extend_from_slice(env);
+        let log = self.dir.join(format!("worker-{i}.log"));
+        self.workers.push(Some(Proc::spawn(&self.bin, &args, log, &all_env)));
+        i
+    }
+
+    /// The worker `i`, if it still runs.
+    pub fn worker(&mut self, i: usize) -> &mut Proc {
+        self.workers[i].as_mut().expect("worker running")
+    }
+
+    /// Runs `fleetscan ARGS --coordinator URL` to its end (at most `timeout`).
+    pub fn cli(&self, args: &[String], timeout: Duration) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .arg("--coordinator")
+            .arg(self.url())
+            .env("FLEETSCAN_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn fleetscan");
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(out) => out.expect("fleetscan output"),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                panic!("fleetscan {args:?} did not finish in {timeout:?}\n{}", self.logs());
+            }
+        }
+    }
+
+    /// Every process log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        let mut entries: Vec<_> = std::fs::read_dir(&self.dir).unwrap().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            if e.file_name().to_string_lossy().ends_with(".log") {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                s.push_str(&format!("--- {} (last 40 lines)\n", e.file_name().to_string_lossy()));
+                for l in tail.into_iter().rev() {
+                    s.push_str(l);
+                    s.push('\n');
+                }
+            }
+        }
+        s
+    }
+}
+
+/// GET `path` from `127.0.0.1:port`; returns (status code, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (code, body)
+}

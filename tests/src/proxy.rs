@@ -1,0 +1,64 @@
+//! A TCP proxy that holds every new connection for a while before forwarding it, so that jobs
+//! take long enough for a test to kill something in the middle of them.
+
+use std::io::copy;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A running proxy; stops accepting on drop.
+pub struct SlowProxy {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl SlowProxy {
+    /// Forwards `127.0.0.1:PORT` to `127.0.0.1:target` after `delay` per connection.
+    pub fn start(target: u16, delay: Duration) -> SlowProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        std::thread::spawn(move || forward(client, target, delay));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        SlowProxy { port, stop }
+    }
+
+    /// `git://127.0.0.1:PORT/`.
+    pub fn base(&self) -> String {
+        format!("git://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn forward(client: TcpStream, target: u16, delay: Duration) {
+    std::thread::sleep(delay);
+    let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+        return;
+    };
+    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let up = std::thread::spawn(move || {
+        let _ = copy(&mut c2, &mut s2);
+        let _ = s2.shutdown(Shutdown::Write);
+    });
+    let (mut s, mut c) = (server, client);
+    let _ = copy(&mut s, &mut c);
+    let _ = c.shutdown(Shutdown::Write);
+    let _ = up.join();
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

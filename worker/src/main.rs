@@ -1,0 +1,31 @@
+//! `fleetscan-worker`: the same as `fleetscan worker`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fleetscan_coordinator::logging::{self, LogFormat};
+use fleetscan_worker::remote::{self, Refused};
+
+/// A fleetscan worker: takes scan jobs from Redis and reports results to the coordinator.
+#[derive(Debug, Parser)]
+#[command(name = "fleetscan-worker", version)]
+struct Cli {
+    #[command(flatten)]
+    config: remote::Config,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text", env = "FLEETSCAN_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, "info");
+    match remote::run(cli.config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(if e.is::<Refused>() { 2 } else { 3 })
+        }
+    }
+}

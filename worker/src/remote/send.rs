@@ -1,0 +1,101 @@
+//! Handing one job's results to the coordinator: a client stream of a header, occurrence
+//! batches and the outcome. The bounded channel between this task and gRPC is the
+//! backpressure: batches are produced only as fast as the coordinator takes them.
+//! Transient failures (coordinator restarting, Redis down) are retried with backoff for as
+//! long as the lease is held; the result stays in memory meanwhile.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetscan_coordinator::client::WorkersClient;
+use fleetscan_core::result::RepoResult;
+use fleetscan_proto::v1::{self, result_part::Part};
+use fleetscan_proto::{convert, PROTOCOL_VERSION};
+use tonic::Code;
+
+use super::heartbeat::Held;
+
+/// Occurrences per message.
+const BATCH: usize = 2000;
+/// Bytes of occurrence text per message, roughly.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// What the coordinator did with the results; `None` when they could not be delivered.
+pub async fn deliver(
+    client: &mut WorkersClient,
+    job: &str,
+    held: &Held,
+    worker_id: &str,
+    result: Arc<RepoResult>,
+    retryable: bool,
+) -> Option<v1::Commit> {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match send_once(client, job, held.token, worker_id, result.clone(), retryable).await {
+            Ok(c) => return Some(c),
+            Err(s) if matches!(s.code(), Code::InvalidArgument | Code::ResourceExhausted | Code::FailedPrecondition | Code::Unauthenticated | Code::DataLoss) => {
+                tracing::error!(%job, error = %s.message(), "results refused");
+                return None;
+            }
+            Err(s) => {
+                if held.stop.load(Ordering::Relaxed) {
+                    tracing::warn!(%job, "lease lost while delivering results: dropping them");
+                    return None;
+                }
+                tracing::warn!(%job, error = %s.message(), "cannot deliver results yet, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn send_once(
+    client: &mut WorkersClient,
+    job: &str,
+    token: u64,
+    worker_id: &str,
+    result: Arc<RepoResult>,
+    retryable: bool,
+) -> Result<v1::Commit, tonic::Status> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::ResultPart>(4);
+    let header = v1::JobHeader {
+        protocol_version: PROTOCOL_VERSION,
+        lease: Some(v1::Lease {
+            job_id: job.to_string(),
+            token,
+        }),
+        worker_id: worker_id.to_string(),
+    };
+    let outcome = convert::outcome(&result, retryable);
+    let producer = tokio::spawn(async move {
+        let part = |p: Part| v1::ResultPart { part: Some(p) };
+        if tx.send(part(Part::Header(header))).await.is_err() {
+            return;
+        }
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for o in &result.occurrences {
+            bytes += o.text.len() + o.path.len();
+            batch.push(v1::Occurrence::from(o));
+            if batch.len() >= BATCH || bytes >= BATCH_BYTES {
+                let b = v1::OccurrenceBatch { occurrences: std::mem::take(&mut batch) };
+                bytes = 0;
+                if tx.send(part(Part::Batch(b))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if !batch.is_empty() && tx.send(part(Part::Batch(v1::OccurrenceBatch { occurrences: batch }))).await.is_err() {
+            return;
+        }
+        let _ = tx.send(part(Part::Outcome(outcome))).await;
+    });
+    let resp = client
+        .report_results(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await;
+    producer.abort();
+    let commit = resp?.into_inner().commit;
+    Ok(v1::Commit::try_from(commit).unwrap_or(v1::Commit::Unspecified))
+}
