@@ -5,6 +5,7 @@
 //! 3 for anything else.
 
 mod grep;
+mod llm;
 mod output;
 mod progress;
 mod scan;

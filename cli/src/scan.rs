@@ -164,6 +164,8 @@ pub struct ScanCmd {
     /// Never draw the progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub llm: crate::llm::LlmArgs,
 }
 
 impl ScanArgs {
@@ -287,7 +289,8 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
             .map_or(0, |d| d.as_secs() as i64),
         duration_ms: t0.elapsed().as_millis() as u64,
     };
-    let fleet = Fleet::build(results, &gov, args.links(), profile);
+    let mut fleet = Fleet::build(results, &gov, args.links(), profile);
+    cmd.llm.narrate(&mut fleet);
     match &cmd.out {
         Some(out) => {
             let files = report::render(&fleet, &info, &formats);

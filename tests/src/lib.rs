@@ -1,15 +1,20 @@
 //! The end-to-end sandbox: real git repositories built on the fly, served by a real
 //! `git daemon` on a free loopback port, and helpers to run the `fleetscan` binary.
 //!
-//! Every test gets its own temporary directory and daemon, so tests run in parallel and can
-//! kill and restart what they started. Dropping a [`GitDaemon`] kills it.
+//! Every test gets its own temporary directory and daemon ([`Sandbox`]), so tests run in
+//! parallel and can kill and restart what they started. Dropping a [`GitDaemon`] kills it.
+//! [`ModelStub`] stands in for a language model server.
 
 pub mod corpus;
 mod daemon;
+mod model_stub;
 mod repo;
+mod sandbox;
 
 pub use daemon::GitDaemon;
+pub use model_stub::{ModelStub, Reply, Request};
 pub use repo::{Content, RepoSpec};
+pub use sandbox::{read, report_files, Sandbox};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
