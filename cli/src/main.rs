@@ -5,6 +5,7 @@
 //! 3 for anything else.
 
 mod grep;
+mod llm;
 mod output;
 mod progress;
 mod remote;
@@ -86,8 +87,7 @@ fn main() -> ExitCode {
                 c.is::<InputError>()
                     || c.is::<fleetscan_core::Error>()
                     || c.is::<fleetscan_worker::remote::Refused>()
-            })
-            {
+            }) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(3)
@@ -106,8 +106,12 @@ fn async_main(command: Command) -> anyhow::Result<ExitCode> {
             Command::List(c) => remote::list(c).await,
             Command::Cancel(c) => remote::cancel(c).await,
             Command::Report(c) => remote::report(c).await,
-            Command::Coordinator(c) => fleetscan_coordinator::server::run(c).await.map(|()| ExitCode::SUCCESS),
-            Command::Worker(c) => fleetscan_worker::remote::run(*c).await.map(|()| ExitCode::SUCCESS),
+            Command::Coordinator(c) => fleetscan_coordinator::server::run(c)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Worker(c) => fleetscan_worker::remote::run(*c)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Scan(_) | Command::Grep(_) => unreachable!("run without a runtime"),
         }
     })

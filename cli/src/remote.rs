@@ -20,7 +20,12 @@ use crate::{output, select, InputError};
 #[derive(Debug, Args)]
 pub struct Remote {
     /// The coordinator's gRPC URL.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7700", env = "FLEETSCAN_COORDINATOR")]
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:7700",
+        env = "FLEETSCAN_COORDINATOR"
+    )]
     pub coordinator: String,
     /// Shared bearer token of the coordinator.
     #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
@@ -113,10 +118,14 @@ fn spec(args: &ScanArgs, run: &RunArgs) -> Result<v1::ScanSpec> {
     let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
     select::targets(&gov, &entries, &args.repo_pattern, &args.git_base)?;
     let profile = match args.profile.as_str() {
-        name @ ("none" | "eventlet") => v1::Document { name: name.into(), text: String::new() },
+        name @ ("none" | "eventlet") => v1::Document {
+            name: name.into(),
+            text: String::new(),
+        },
         path => v1::Document {
             name: path.into(),
-            text: std::fs::read_to_string(path).map_err(|e| InputError(format!("cannot read --profile {path}: {e}")))?,
+            text: std::fs::read_to_string(path)
+                .map_err(|e| InputError(format!("cannot read --profile {path}: {e}")))?,
         },
     };
     Ok(v1::ScanSpec {
@@ -127,7 +136,10 @@ fn spec(args: &ScanArgs, run: &RunArgs) -> Result<v1::ScanSpec> {
         file_patterns: args.file_patterns.clone(),
         exclude_files: args.exclude_files.clone(),
         max_file_size: options.files.max_file_size,
-        governance: docs.into_iter().map(|(name, text)| v1::Document { name, text }).collect(),
+        governance: docs
+            .into_iter()
+            .map(|(name, text)| v1::Document { name, text })
+            .collect(),
         repos: entries.into_iter().map(|e| e.text).collect(),
         repo_pattern: args.repo_pattern.clone(),
         git_base: args.git_base.clone(),
@@ -159,7 +171,10 @@ pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
         .map_err(|s| call_error(&cmd.remote, s))?
         .into_inner();
     println!("{}", resp.scan_id);
-    eprintln!("scan {} submitted: {} repositories", resp.scan_id, resp.repos);
+    eprintln!(
+        "scan {} submitted: {} repositories",
+        resp.scan_id, resp.repos
+    );
     if !cmd.wait {
         return Ok(ExitCode::SUCCESS);
     }
@@ -182,8 +197,17 @@ fn done(p: &v1::Progress) -> u64 {
 
 /// Follows a scan to its end, reconnecting when the coordinator restarts. Exit code 0 when
 /// every repository was scanned or skipped, 1 when some failed or the scan was cancelled.
-async fn watch_scan(client: &mut Coordinator, remote: &Remote, id: &str, quiet: bool) -> Result<ExitCode> {
-    let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+async fn watch_scan(
+    client: &mut Coordinator,
+    remote: &Remote,
+    id: &str,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
     let bar = ProgressBar::with_draw_target(None, target);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
@@ -195,12 +219,16 @@ async fn watch_scan(client: &mut Coordinator, remote: &Remote, id: &str, quiet: 
     let mut reported = std::collections::BTreeSet::new();
     loop {
         let stream = client
-            .watch_scan(v1::WatchScanRequest { scan_id: id.to_string() })
+            .watch_scan(v1::WatchScanRequest {
+                scan_id: id.to_string(),
+            })
             .await;
         let mut stream = match stream {
             Ok(s) => s.into_inner(),
             Err(s) if s.code() == Code::Unavailable || s.code() == Code::Unknown => {
-                bar.suspend(|| eprintln!("coordinator unavailable ({}); reconnecting", s.message()));
+                bar.suspend(|| {
+                    eprintln!("coordinator unavailable ({}); reconnecting", s.message())
+                });
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
                 continue;
@@ -214,17 +242,29 @@ async fn watch_scan(client: &mut Coordinator, remote: &Remote, id: &str, quiet: 
                     let p = ev.progress.unwrap_or_default();
                     bar.set_length(u64::from(p.total));
                     bar.set_position(done(&p));
-                    bar.set_message(format!("{} running, {} failed, {} occurrences", p.running, p.dead, p.occurrences));
+                    bar.set_message(format!(
+                        "{} running, {} failed, {} occurrences",
+                        p.running, p.dead, p.occurrences
+                    ));
                     let kind = Kind::try_from(ev.kind).unwrap_or(Kind::Unspecified);
-                    if kind == Kind::Finished && ev.job_state == v1::JobState::Dead as i32 && reported.insert(ev.repo.clone()) {
+                    if kind == Kind::Finished
+                        && ev.job_state == v1::JobState::Dead as i32
+                        && reported.insert(ev.repo.clone())
+                    {
                         bar.suspend(|| eprintln!("failed: {}: {}", ev.repo, ev.error));
                     }
-                    let state = v1::ScanState::try_from(ev.scan_state).unwrap_or(v1::ScanState::Unspecified);
-                    if kind == Kind::ScanEnded || (kind == Kind::Snapshot && state != v1::ScanState::Running) {
+                    let state = v1::ScanState::try_from(ev.scan_state)
+                        .unwrap_or(v1::ScanState::Unspecified);
+                    if kind == Kind::ScanEnded
+                        || (kind == Kind::Snapshot && state != v1::ScanState::Running)
+                    {
                         bar.finish_and_clear();
                         eprintln!(
                             "scan {id} {}: {} of {} repositories done, {} failed, {} occurrences",
-                            state.as_str_name().trim_start_matches("SCAN_STATE_").to_lowercase(),
+                            state
+                                .as_str_name()
+                                .trim_start_matches("SCAN_STATE_")
+                                .to_lowercase(),
                             done(&p),
                             p.total,
                             p.dead,
@@ -243,7 +283,9 @@ async fn watch_scan(client: &mut Coordinator, remote: &Remote, id: &str, quiet: 
                     return Err(call_error(remote, s));
                 }
                 Err(s) => {
-                    bar.suspend(|| eprintln!("lost the coordinator ({}); reconnecting", s.message()));
+                    bar.suspend(|| {
+                        eprintln!("lost the coordinator ({}); reconnecting", s.message())
+                    });
                     break;
                 }
             }
@@ -255,14 +297,22 @@ async fn watch_scan(client: &mut Coordinator, remote: &Remote, id: &str, quiet: 
 
 fn state_name(s: i32) -> String {
     v1::JobState::try_from(s)
-        .map(|s| s.as_str_name().trim_start_matches("JOB_STATE_").to_lowercase())
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("JOB_STATE_")
+                .to_lowercase()
+        })
         .unwrap_or_else(|_| "?".into())
 }
 
 fn scan_line(s: &v1::ScanStatus) -> String {
     let p = s.progress.unwrap_or_default();
     let state = v1::ScanState::try_from(s.state)
-        .map(|s| s.as_str_name().trim_start_matches("SCAN_STATE_").to_lowercase())
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("SCAN_STATE_")
+                .to_lowercase()
+        })
         .unwrap_or_else(|_| "?".into());
     format!(
         "{}  {:<9}  {}/{} done  {} failed  {} running  {} occurrences  patterns: {}",
@@ -280,7 +330,10 @@ fn scan_line(s: &v1::ScanStatus) -> String {
 pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
     let mut client = cmd.remote.client()?;
     let s = client
-        .get_scan(v1::GetScanRequest { scan_id: cmd.scan_id.clone(), repos: true })
+        .get_scan(v1::GetScanRequest {
+            scan_id: cmd.scan_id.clone(),
+            repos: true,
+        })
         .await
         .map_err(|s| call_error(&cmd.remote, s))?
         .into_inner();
@@ -291,13 +344,24 @@ pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
     }
     println!(
         "repositories: {}",
-        by_state.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+        by_state
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for r in &s.repos {
         let st = state_name(r.state);
         if matches!(st.as_str(), "dead" | "retry" | "running") {
-            let err = if r.error.is_empty() { String::new() } else { format!(": {}", r.error) };
-            println!("  {st:<7} {} (attempt {}, {}){err}", r.repo, r.attempts, r.worker);
+            let err = if r.error.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", r.error)
+            };
+            println!(
+                "  {st:<7} {} (attempt {}, {}){err}",
+                r.repo, r.attempts, r.worker
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -319,7 +383,9 @@ pub async fn list(cmd: ListCmd) -> Result<ExitCode> {
 pub async fn cancel(cmd: IdCmd) -> Result<ExitCode> {
     let mut client = cmd.remote.client()?;
     let s = client
-        .cancel_scan(v1::CancelScanRequest { scan_id: cmd.scan_id.clone() })
+        .cancel_scan(v1::CancelScanRequest {
+            scan_id: cmd.scan_id.clone(),
+        })
         .await
         .map_err(|s| call_error(&cmd.remote, s))?
         .into_inner();
@@ -331,7 +397,14 @@ pub async fn report(cmd: ReportCmd) -> Result<ExitCode> {
     output::check_writable(&cmd.out)?;
     crate::scan::parse_formats(&cmd.formats)?;
     let mut client = cmd.remote.client()?;
-    write_report(&mut client, &cmd.remote, &cmd.scan_id, &cmd.out, &cmd.formats).await?;
+    write_report(
+        &mut client,
+        &cmd.remote,
+        &cmd.scan_id,
+        &cmd.out,
+        &cmd.formats,
+    )
+    .await?;
     eprintln!("reports in {}", cmd.out.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -344,7 +417,10 @@ async fn write_report(
     formats: &[String],
 ) -> Result<()> {
     let mut stream = client
-        .get_report(v1::GetReportRequest { scan_id: id.to_string(), formats: formats.to_vec() })
+        .get_report(v1::GetReportRequest {
+            scan_id: id.to_string(),
+            formats: formats.to_vec(),
+        })
         .await
         .map_err(|s| call_error(remote, s))?
         .into_inner();
@@ -359,7 +435,9 @@ async fn write_report(
         }
     }
     if let Some((name, _, _)) = files.iter().find(|f| !f.2) {
-        anyhow::bail!("the report stream ended in the middle of {name}; run `fleetscan report` again");
+        anyhow::bail!(
+            "the report stream ended in the middle of {name}; run `fleetscan report` again"
+        );
     }
     let files: Vec<ReportFile> = files
         .into_iter()
@@ -367,7 +445,10 @@ async fn write_report(
             if path.split('/').any(|c| c == ".." || c.is_empty()) || path.starts_with('/') {
                 anyhow::bail!("the coordinator sent a report file with an unsafe name {path:?}");
             }
-            Ok(ReportFile { path, contents: String::from_utf8(data)? })
+            Ok(ReportFile {
+                path,
+                contents: String::from_utf8(data)?,
+            })
         })
         .collect::<Result<_>>()?;
     output::write_all(out, &files)

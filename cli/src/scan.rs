@@ -133,6 +133,8 @@ pub struct ScanCmd {
     pub jobs: Option<usize>,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub llm: crate::llm::LlmArgs,
 }
 
 /// Limits and output flags shared by `scan` and `submit`.
@@ -299,7 +301,8 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
             .map_or(0, |d| d.as_secs() as i64),
         duration_ms: t0.elapsed().as_millis() as u64,
     };
-    let fleet = Fleet::build(results, &gov, args.links(), profile);
+    let mut fleet = Fleet::build(results, &gov, args.links(), profile);
+    cmd.llm.narrate(&mut fleet);
     match &cmd.run.out {
         Some(out) => {
             let files = report::render(&fleet, &info, &formats);

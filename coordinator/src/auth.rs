@@ -81,7 +81,9 @@ mod tests {
         let mut add = AddToken::new(Some("s3cret")).unwrap();
         assert!(check.call(add.call(Request::new(())).unwrap()).is_ok());
         let mut wrong = AddToken::new(Some("other")).unwrap();
-        let e = check.call(wrong.call(Request::new(())).unwrap()).unwrap_err();
+        let e = check
+            .call(wrong.call(Request::new(())).unwrap())
+            .unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);
         let e = check.call(Request::new(())).unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);

@@ -28,7 +28,12 @@ pub struct Target<'a> {
 /// the calls made while it is down.
 pub fn channel(t: &Target<'_>) -> Result<Authed, String> {
     let mut ep = Endpoint::from_shared(t.url.to_string())
-        .map_err(|e| format!("invalid coordinator URL {:?}: {e}: give http://HOST:PORT", t.url))?
+        .map_err(|e| {
+            format!(
+                "invalid coordinator URL {:?}: {e}: give http://HOST:PORT",
+                t.url
+            )
+        })?
         .connect_timeout(Duration::from_secs(5))
         .tcp_keepalive(Some(Duration::from_secs(30)))
         .http2_keep_alive_interval(Duration::from_secs(30))
@@ -45,9 +50,15 @@ pub fn channel(t: &Target<'_>) -> Result<Authed, String> {
         };
         ep = ep.tls_config(tls).map_err(|e| format!("TLS setup: {e}"))?;
     } else if !t.url.starts_with("http://") {
-        return Err(format!("invalid coordinator URL {:?}: give http://HOST:PORT or https://HOST:PORT", t.url));
+        return Err(format!(
+            "invalid coordinator URL {:?}: give http://HOST:PORT or https://HOST:PORT",
+            t.url
+        ));
     }
-    Ok(InterceptedService::new(ep.connect_lazy(), AddToken::new(t.token)?))
+    Ok(InterceptedService::new(
+        ep.connect_lazy(),
+        AddToken::new(t.token)?,
+    ))
 }
 
 /// A client of the Coordinator service.

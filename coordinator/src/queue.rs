@@ -35,7 +35,9 @@ pub enum QueueError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     /// Redis does not hold what it must: it lost its data (restarted without persistence).
-    #[error("{0}: Redis lost its data (was it restarted without persistence?); submit the scan again")]
+    #[error(
+        "{0}: Redis lost its data (was it restarted without persistence?); submit the scan again"
+    )]
     DataLoss(String),
     /// A script answered something this version does not understand.
     #[error("unexpected reply from a queue script: {0}")]
@@ -128,6 +130,30 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{}\n{}", include_str!("lua/lib.lua"), body))
 }
 
+/// Runs `op` again, up to three times, when the connection dropped under it: after a Redis
+/// restart the connection manager reconnects, but the command that noticed the drop fails.
+pub async fn retrying<T, F, Fut>(mut op: F) -> Result<T, redis::RedisError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, redis::RedisError>>,
+{
+    let mut n = 0;
+    loop {
+        match op().await {
+            Err(e)
+                if n < 3
+                    && (e.is_io_error()
+                        || e.is_connection_dropped()
+                        || e.is_connection_refusal()) =>
+            {
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(150 * n)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// A handle on the queue; cheap to clone, reconnects by itself.
 #[derive(Clone)]
 pub struct Queue {
@@ -177,15 +203,15 @@ impl Queue {
     /// Takes the next ready job for `worker`, holding it for `lease`. Also expires stale leases
     /// and promotes due retries, so the queue keeps moving while no coordinator runs.
     pub async fn lease(&self, worker: &str, lease: Duration) -> Result<Option<Leased>, QueueError> {
-        let mut conn = self.conn.clone();
-        let v: Value = self
-            .scripts
-            .lease
-            .arg(worker)
-            .arg(lease.as_millis() as u64)
-            .arg(REAP_LIMIT)
-            .invoke_async(&mut conn)
-            .await?;
+        let v: Value = retrying(|| {
+            let mut conn = self.conn.clone();
+            let mut inv = self.scripts.lease.prepare_invoke();
+            inv.arg(worker)
+                .arg(lease.as_millis() as u64)
+                .arg(REAP_LIMIT);
+            async move { inv.invoke_async(&mut conn).await }
+        })
+        .await?;
         match v {
             Value::Nil => Ok(None),
             Value::Array(items) if items.len() == 6 => {
@@ -194,11 +220,16 @@ impl Queue {
                         .map_err(|e| QueueError::Protocol(format!("lease field {i}: {e}")))
                 };
                 let job_spec = s(5).map_err(|_| {
-                    QueueError::DataLoss(format!("scan of job {} has no spec", s(0).unwrap_or_default()))
+                    QueueError::DataLoss(format!(
+                        "scan of job {} has no spec",
+                        s(0).unwrap_or_default()
+                    ))
                 })?;
                 Ok(Some(Leased {
                     job: s(0)?,
-                    token: s(1)?.parse().map_err(|_| QueueError::Protocol("token".into()))?,
+                    token: s(1)?
+                        .parse()
+                        .map_err(|_| QueueError::Protocol("token".into()))?,
                     scan: s(2)?,
                     repo: s(3)?,
                     url: s(4)?,
@@ -218,13 +249,16 @@ impl Queue {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        let mut inv = self.scripts.heartbeat.prepare_invoke();
-        inv.arg(lease.as_millis() as u64);
-        for (job, token) in leases {
-            inv.arg(job).arg(token);
-        }
-        let mut conn = self.conn.clone();
-        let codes: Vec<u8> = inv.invoke_async(&mut conn).await?;
+        let codes: Vec<u8> = retrying(|| {
+            let mut conn = self.conn.clone();
+            let mut inv = self.scripts.heartbeat.prepare_invoke();
+            inv.arg(lease.as_millis() as u64);
+            for (job, token) in leases {
+                inv.arg(job).arg(token);
+            }
+            async move { inv.invoke_async(&mut conn).await }
+        })
+        .await?;
         Ok(codes
             .into_iter()
             .map(|c| match c {
@@ -237,19 +271,21 @@ impl Queue {
 
     /// Stores a job's result and ends its lease in one atomic step.
     pub async fn commit(&self, o: &Outcome<'_>) -> Result<Committed, QueueError> {
-        let mut conn = self.conn.clone();
-        let r: Result<String, redis::RedisError> = self
-            .scripts
-            .commit
-            .arg(o.job)
-            .arg(o.token)
-            .arg(o.status)
-            .arg(if o.retryable { "1" } else { "0" })
-            .arg(o.error)
-            .arg(o.result)
-            .arg(o.occurrences)
-            .invoke_async(&mut conn)
-            .await;
+        // A retried commit whose first try did run finds its lease ended and answers "stale":
+        // the results are stored once either way.
+        let r: Result<String, redis::RedisError> = retrying(|| {
+            let mut conn = self.conn.clone();
+            let mut inv = self.scripts.commit.prepare_invoke();
+            inv.arg(o.job)
+                .arg(o.token)
+                .arg(o.status)
+                .arg(if o.retryable { "1" } else { "0" })
+                .arg(o.error)
+                .arg(o.result)
+                .arg(o.occurrences);
+            async move { inv.invoke_async(&mut conn).await }
+        })
+        .await;
         match r {
             Ok(s) => match s.as_str() {
                 "stored" => Ok(Committed::Stored),
@@ -267,41 +303,54 @@ impl Queue {
 
     /// Hands a job back: it is queued first in line and the attempt does not count.
     pub async fn release(&self, job: &str, token: u64, worker: &str) -> Result<bool, QueueError> {
-        let mut conn = self.conn.clone();
-        let n: u8 = self
-            .scripts
-            .release
-            .arg(job)
-            .arg(token)
-            .arg(worker)
-            .invoke_async(&mut conn)
-            .await?;
+        let n: u8 = retrying(|| {
+            let mut conn = self.conn.clone();
+            let mut inv = self.scripts.release.prepare_invoke();
+            inv.arg(job).arg(token).arg(worker);
+            async move { inv.invoke_async(&mut conn).await }
+        })
+        .await?;
         Ok(n == 1)
     }
 
     /// Expires stale leases and promotes due retries.
     pub async fn reap(&self) -> Result<(), QueueError> {
-        let mut conn = self.conn.clone();
-        let _: u8 = self.scripts.reap.arg(REAP_LIMIT).invoke_async(&mut conn).await?;
+        let _: u8 = retrying(|| {
+            let mut conn = self.conn.clone();
+            let mut inv = self.scripts.reap.prepare_invoke();
+            inv.arg(REAP_LIMIT);
+            async move { inv.invoke_async(&mut conn).await }
+        })
+        .await?;
         Ok(())
     }
 
     /// Cancels a running scan. Returns its state afterwards, `None` when it does not exist.
     pub async fn cancel(&self, scan: &str) -> Result<Option<String>, QueueError> {
-        let mut conn = self.conn.clone();
-        Ok(self.scripts.cancel.arg(scan).invoke_async(&mut conn).await?)
+        Ok(retrying(|| {
+            let mut conn = self.conn.clone();
+            let mut inv = self.scripts.cancel.prepare_invoke();
+            inv.arg(scan);
+            async move { inv.invoke_async(&mut conn).await }
+        })
+        .await?)
     }
 
     /// Queue lengths.
     pub async fn depths(&self) -> Result<Depths, QueueError> {
-        let mut conn = self.conn.clone();
-        let (ready, delayed, active, dead): (u64, u64, u64, u64) = redis::pipe()
-            .llen(READY)
-            .zcard(DELAYED)
-            .llen(ACTIVE)
-            .llen(DEAD)
-            .query_async(&mut conn)
-            .await?;
+        let (ready, delayed, active, dead): (u64, u64, u64, u64) = retrying(|| {
+            let mut conn = self.conn.clone();
+            async move {
+                redis::pipe()
+                    .llen(READY)
+                    .zcard(DELAYED)
+                    .llen(ACTIVE)
+                    .llen(DEAD)
+                    .query_async(&mut conn)
+                    .await
+            }
+        })
+        .await?;
         Ok(Depths {
             ready,
             delayed,

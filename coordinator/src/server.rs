@@ -44,13 +44,28 @@ pub struct Config {
     #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// TLS certificate chain (PEM); serves gRPC over TLS with --tls-key.
-    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "FLEETSCAN_TLS_CERT",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
-    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "FLEETSCAN_TLS_KEY",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// First retry backoff of a failed job, ms; doubled per attempt, with jitter.
-    #[arg(long, default_value_t = 500, value_name = "MS", env = "FLEETSCAN_RETRY_BACKOFF_MS")]
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "MS",
+        env = "FLEETSCAN_RETRY_BACKOFF_MS"
+    )]
     pub retry_backoff_ms: u64,
     /// Occurrences accepted per repository.
     #[arg(
@@ -104,7 +119,9 @@ pub async fn serve(
             std::fs::read(p).with_context(|| format!("cannot read TLS file {}", p.display()))
         };
         server = server
-            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?)))
+            .tls_config(
+                ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?)),
+            )
             .context("--tls-cert / --tls-key")?;
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -126,9 +143,17 @@ pub async fn serve(
     server
         .add_service(health)
         .add_service(reflection)
-        .add_service(tonic::service::interceptor::InterceptedService::new(coordinator, check.clone()))
-        .add_service(tonic::service::interceptor::InterceptedService::new(workers, check))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            coordinator,
+            check.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            workers, check,
+        ))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
         .await?;
     let _ = stop_tx.send(true);
     Ok(())
@@ -152,7 +177,12 @@ async fn housekeeping(
         n += 1;
         let ok = match (queue.reap().await, queue.depths().await) {
             (Ok(()), Ok(d)) => {
-                for (name, v) in [("ready", d.ready), ("delayed", d.delayed), ("active", d.active), ("dead", d.dead)] {
+                for (name, v) in [
+                    ("ready", d.ready),
+                    ("delayed", d.delayed),
+                    ("active", d.active),
+                    ("dead", d.dead),
+                ] {
                     metrics::gauge!("fleetscan_queue_depth", "queue" => name).set(v as f64);
                 }
                 true
@@ -168,17 +198,24 @@ async fn housekeeping(
         if ok != healthy {
             healthy = ok;
             if ok {
-                reporter.set_serving::<CoordinatorServer<CoordinatorService>>().await;
+                reporter
+                    .set_serving::<CoordinatorServer<CoordinatorService>>()
+                    .await;
             } else {
-                reporter.set_not_serving::<CoordinatorServer<CoordinatorService>>().await;
+                reporter
+                    .set_not_serving::<CoordinatorServer<CoordinatorService>>()
+                    .await;
             }
         }
     }
 }
 
 async fn scan_gauges(store: &Store) {
-    let Ok(ids) = store.list(200).await else { return };
-    let mut counts = std::collections::BTreeMap::from([("running", 0), ("completed", 0), ("cancelled", 0)]);
+    let Ok(ids) = store.list(200).await else {
+        return;
+    };
+    let mut counts =
+        std::collections::BTreeMap::from([("running", 0), ("completed", 0), ("cancelled", 0)]);
     for id in ids {
         if let Ok(Some(rec)) = store.get(&id).await {
             if let Some(c) = counts.get_mut(rec.state.as_str()) {

@@ -56,14 +56,21 @@ impl CoordinatorService {
     }
 
     /// The rendered report files of a completed scan.
-    async fn render(&self, id: &str, formats: &[String]) -> Result<Vec<report::ReportFile>, Status> {
+    async fn render(
+        &self,
+        id: &str,
+        formats: &[String],
+    ) -> Result<Vec<report::ReportFile>, Status> {
         let rec = self.record(id).await?;
         let formats: BTreeSet<Format> = if formats.is_empty() {
             Format::defaults()
         } else {
             formats
                 .iter()
-                .map(|f| f.parse().map_err(|e: fleetscan_core::Error| Status::invalid_argument(e.to_string())))
+                .map(|f| {
+                    f.parse()
+                        .map_err(|e: fleetscan_core::Error| Status::invalid_argument(e.to_string()))
+                })
                 .collect::<Result<_, _>>()?
         };
         match rec.state() {
@@ -245,7 +252,9 @@ impl Coordinator for CoordinatorService {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn list_scans(
@@ -273,7 +282,13 @@ impl Coordinator for CoordinatorService {
         let id = req.into_inner().scan_id;
         check_id(&id)?;
         match self.queue.cancel(&id).await.map_err(status_of)? {
-            None => return Err(self.record(&id).await.err().unwrap_or_else(|| Status::not_found(id.clone()))),
+            None => {
+                return Err(self
+                    .record(&id)
+                    .await
+                    .err()
+                    .unwrap_or_else(|| Status::not_found(id.clone())))
+            }
             Some(state) => tracing::info!(scan = %id, %state, "cancel requested"),
         }
         Ok(Response::new(self.record(&id).await?.status()))

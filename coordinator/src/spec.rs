@@ -78,7 +78,11 @@ pub struct RenderParts {
 
 fn check_len(what: &str, s: &str) -> Result<(), String> {
     if s.len() > limits::STRING {
-        return Err(format!("{what} is {} bytes long; the limit is {}", s.len(), limits::STRING));
+        return Err(format!(
+            "{what} is {} bytes long; the limit is {}",
+            s.len(),
+            limits::STRING
+        ));
     }
     Ok(())
 }
@@ -92,7 +96,11 @@ fn check_all(what: &str, v: &[String], max: usize) -> Result<(), String> {
 
 /// The matching and file options of `spec`, compiled once to check them.
 pub fn options(spec: &ScanSpec) -> Result<ScanOptions, String> {
-    let marker = if spec.comment_marker.is_empty() { "#" } else { &spec.comment_marker };
+    let marker = if spec.comment_marker.is_empty() {
+        "#"
+    } else {
+        &spec.comment_marker
+    };
     let opts = ScanOptions {
         matching: MatchOptions::new(spec.patterns.iter().cloned())
             .with_ignore_case(spec.ignore_case)
@@ -145,7 +153,12 @@ pub fn plan(spec: &ScanSpec) -> Result<Plan, String> {
         limits::PATH_REGEXES,
     )?;
     check_all("repositories", &spec.repos, limits::REPOS)?;
-    for s in [&spec.repo_pattern, &spec.git_base, &spec.link_base, &spec.comment_marker] {
+    for s in [
+        &spec.repo_pattern,
+        &spec.git_base,
+        &spec.link_base,
+        &spec.comment_marker,
+    ] {
         check_len("a string field", s)?;
     }
     if spec.governance.len() > limits::DOCUMENTS {
@@ -167,10 +180,18 @@ pub fn plan(spec: &ScanSpec) -> Result<Plan, String> {
         return Err("git_base is empty: give the base URL repositories are fetched from".into());
     }
     if spec.max_attempts > limits::ATTEMPTS {
-        return Err(format!("max_attempts is {}; the limit is {}", spec.max_attempts, limits::ATTEMPTS));
+        return Err(format!(
+            "max_attempts is {}; the limit is {}",
+            spec.max_attempts,
+            limits::ATTEMPTS
+        ));
     }
-    if spec.timeout_secs > limits::TIMEOUT_SECS || spec.connect_timeout_secs > limits::TIMEOUT_SECS {
-        return Err(format!("timeouts are limited to {} seconds", limits::TIMEOUT_SECS));
+    if spec.timeout_secs > limits::TIMEOUT_SECS || spec.connect_timeout_secs > limits::TIMEOUT_SECS
+    {
+        return Err(format!(
+            "timeouts are limited to {} seconds",
+            limits::TIMEOUT_SECS
+        ));
     }
     let options = options(spec)?;
     let (gov, _) = governance(spec)?;
@@ -184,8 +205,13 @@ pub fn plan(spec: &ScanSpec) -> Result<Plan, String> {
             origin: format!("repos[{i}]"),
         })
         .collect();
-    let pattern = if spec.repo_pattern.is_empty() { "openstack/*" } else { &spec.repo_pattern };
-    let targets = select::targets(&gov, &entries, pattern, &spec.git_base).map_err(|e| e.to_string())?;
+    let pattern = if spec.repo_pattern.is_empty() {
+        "openstack/*"
+    } else {
+        &spec.repo_pattern
+    };
+    let targets =
+        select::targets(&gov, &entries, pattern, &spec.git_base).map_err(|e| e.to_string())?;
     let or = |v: u32, d: u32| if v == 0 { d } else { v };
     Ok(Plan {
         targets,
@@ -242,29 +268,74 @@ mod tests {
     #[test]
     fn bad_specs_are_refused_with_the_reason() {
         let cases: Vec<(ScanSpec, &str)> = vec![
-            (ScanSpec { patterns: vec![], ..spec() }, "no pattern"),
-            (ScanSpec { patterns: vec!["(".into()], ..spec() }, "invalid regex"),
-            (ScanSpec { patterns: vec!["x".repeat(5000)], ..spec() }, "limit is 4096"),
-            (ScanSpec { repos: vec!["nova".into()], ..spec() }, "repos[0]"),
-            (ScanSpec { git_base: String::new(), ..spec() }, "git_base"),
-            (ScanSpec { max_attempts: 99, ..spec() }, "max_attempts"),
             (
                 ScanSpec {
-                    governance: vec![v1::Document { name: "g.yaml".into(), text: "[".into() }],
+                    patterns: vec![],
+                    ..spec()
+                },
+                "no pattern",
+            ),
+            (
+                ScanSpec {
+                    patterns: vec!["(".into()],
+                    ..spec()
+                },
+                "invalid regex",
+            ),
+            (
+                ScanSpec {
+                    patterns: vec!["x".repeat(5000)],
+                    ..spec()
+                },
+                "limit is 4096",
+            ),
+            (
+                ScanSpec {
+                    repos: vec!["nova".into()],
+                    ..spec()
+                },
+                "repos[0]",
+            ),
+            (
+                ScanSpec {
+                    git_base: String::new(),
+                    ..spec()
+                },
+                "git_base",
+            ),
+            (
+                ScanSpec {
+                    max_attempts: 99,
+                    ..spec()
+                },
+                "max_attempts",
+            ),
+            (
+                ScanSpec {
+                    governance: vec![v1::Document {
+                        name: "g.yaml".into(),
+                        text: "[".into(),
+                    }],
                     ..spec()
                 },
                 "g.yaml",
             ),
             (
                 ScanSpec {
-                    profile: Some(v1::Document { name: "p.toml".into(), text: "x =".into() }),
+                    profile: Some(v1::Document {
+                        name: "p.toml".into(),
+                        text: "x =".into(),
+                    }),
                     ..spec()
                 },
                 "p.toml",
             ),
             (
                 ScanSpec {
-                    profile: Some(v1::Document { name: "six".into(), text: String::new() }),
+                    profile: Some(v1::Document {
+                        name: "six".into(),
+                        text: String::new(),
+                    }),
                     ..spec()
                 },
                 "not built in",

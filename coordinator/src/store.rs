@@ -10,7 +10,7 @@ use fleetscan_proto::v1::{self, ScanSpec};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use crate::queue::{QueueError, PREFIX, READY};
+use crate::queue::{retrying, QueueError, PREFIX, READY};
 use crate::spec::Plan;
 
 /// A scan as Redis holds it.
@@ -159,7 +159,9 @@ impl Store {
         let job_spec = serde_json::to_string(&plan.job_spec).expect("job spec serializes");
         let mut pipe = redis::pipe();
         pipe.atomic();
-        let ids: Vec<String> = (0..plan.targets.len()).map(|i| format!("{id}:{i}")).collect();
+        let ids: Vec<String> = (0..plan.targets.len())
+            .map(|i| format!("{id}:{i}"))
+            .collect();
         for (job, t) in ids.iter().zip(&plan.targets) {
             pipe.hset_multiple(
                 job_key(job),
@@ -192,20 +194,27 @@ impl Store {
             ],
         )
         .ignore();
-        pipe.hset(scan_key(&id), "spec", spec.encode_to_vec()).ignore();
+        pipe.hset(scan_key(&id), "spec", spec.encode_to_vec())
+            .ignore();
         pipe.zadd(SCANS, &id, now).ignore();
         for chunk in ids.chunks(1000) {
             pipe.lpush(READY, chunk).ignore();
         }
-        let mut conn = self.conn.clone();
-        let () = pipe.query_async(&mut conn).await?;
+        let () = retrying(|| {
+            let (mut conn, pipe) = (self.conn.clone(), &pipe);
+            async move { pipe.query_async(&mut conn).await }
+        })
+        .await?;
         Ok(id)
     }
 
     /// The scan `id`, if Redis has it.
     pub async fn get(&self, id: &str) -> Result<Option<ScanRecord>, QueueError> {
-        let mut conn = self.conn.clone();
-        let h: HashMap<String, Vec<u8>> = conn.hgetall(scan_key(id)).await?;
+        let h: HashMap<String, Vec<u8>> = retrying(|| {
+            let mut conn = self.conn.clone();
+            async move { conn.hgetall(scan_key(id)).await }
+        })
+        .await?;
         if h.is_empty() {
             return Ok(None);
         }
@@ -236,30 +245,42 @@ impl Store {
 
     /// Scan ids, newest first.
     pub async fn list(&self, limit: usize) -> Result<Vec<String>, QueueError> {
-        let mut conn = self.conn.clone();
-        Ok(conn.zrevrange(SCANS, 0, limit.max(1) as isize - 1).await?)
+        Ok(retrying(|| {
+            let mut conn = self.conn.clone();
+            async move { conn.zrevrange(SCANS, 0, limit.max(1) as isize - 1).await }
+        })
+        .await?)
     }
 
     /// One job.
     pub async fn job(&self, job: &str) -> Result<Option<JobRecord>, QueueError> {
-        let mut conn = self.conn.clone();
-        let h: HashMap<String, String> = conn.hgetall(job_key(job)).await?;
+        let h: HashMap<String, String> = retrying(|| {
+            let mut conn = self.conn.clone();
+            async move { conn.hgetall(job_key(job)).await }
+        })
+        .await?;
         Ok(job_record(h))
     }
 
     /// Every job of a scan with `total` jobs, in job order.
     pub async fn jobs(&self, id: &str, total: u32) -> Result<Vec<JobRecord>, QueueError> {
         let mut out = Vec::with_capacity(total as usize);
-        let mut conn = self.conn.clone();
         for start in (0..total).step_by(1000) {
             let mut pipe = redis::pipe();
             for i in start..(start + 1000).min(total) {
                 pipe.hgetall(job_key(&format!("{id}:{i}")));
             }
-            let hs: Vec<HashMap<String, String>> = pipe.query_async(&mut conn).await?;
+            let hs: Vec<HashMap<String, String>> = retrying(|| {
+                let (mut conn, pipe) = (self.conn.clone(), &pipe);
+                async move { pipe.query_async(&mut conn).await }
+            })
+            .await?;
             for (i, h) in hs.into_iter().enumerate() {
                 out.push(job_record(h).ok_or_else(|| {
-                    QueueError::DataLoss(format!("job {id}:{} of scan {id} is missing", start as usize + i))
+                    QueueError::DataLoss(format!(
+                        "job {id}:{} of scan {id} is missing",
+                        start as usize + i
+                    ))
                 })?);
             }
         }
@@ -268,12 +289,17 @@ impl Store {
 
     /// Every stored result of a scan, sorted by repository.
     pub async fn results(&self, id: &str) -> Result<Vec<RepoResult>, QueueError> {
-        let mut conn = self.conn.clone();
-        let h: HashMap<String, String> = conn.hgetall(format!("{}:results", scan_key(id))).await?;
+        let h: HashMap<String, String> = retrying(|| {
+            let mut conn = self.conn.clone();
+            async move { conn.hgetall(format!("{}:results", scan_key(id))).await }
+        })
+        .await?;
         let mut out = Vec::with_capacity(h.len());
         for (repo, json) in h {
             out.push(serde_json::from_str(&json).map_err(|e| {
-                QueueError::DataLoss(format!("the stored result of {repo} in scan {id} is damaged ({e})"))
+                QueueError::DataLoss(format!(
+                    "the stored result of {repo} in scan {id} is damaged ({e})"
+                ))
             })?);
         }
         out.sort_by(|a: &RepoResult, b| a.repo.cmp(&b.repo));
@@ -282,10 +308,14 @@ impl Store {
 
     /// The id of the scan's newest event, `0-0` when it has none.
     pub async fn last_event_id(&self, id: &str) -> Result<String, QueueError> {
-        let mut conn = self.conn.clone();
-        let v: redis::streams::StreamRangeReply =
-            conn.xrevrange_count(events_key(id), "+", "-", 1).await?;
-        Ok(v.ids.first().map_or_else(|| "0-0".to_string(), |e| e.id.clone()))
+        let v: redis::streams::StreamRangeReply = retrying(|| {
+            let mut conn = self.conn.clone();
+            async move { conn.xrevrange_count(events_key(id), "+", "-", 1).await }
+        })
+        .await?;
+        Ok(v.ids
+            .first()
+            .map_or_else(|| "0-0".to_string(), |e| e.id.clone()))
     }
 
     /// Events after `after`, oldest first, at most `count`.
@@ -295,10 +325,14 @@ impl Store {
         after: &str,
         count: usize,
     ) -> Result<Vec<(String, HashMap<String, String>)>, QueueError> {
-        let mut conn = self.conn.clone();
-        let v: redis::streams::StreamRangeReply = conn
-            .xrange_count(events_key(id), format!("({after}"), "+", count)
-            .await?;
+        let v: redis::streams::StreamRangeReply = retrying(|| {
+            let mut conn = self.conn.clone();
+            async move {
+                conn.xrange_count(events_key(id), format!("({after}"), "+", count)
+                    .await
+            }
+        })
+        .await?;
         Ok(v.ids
             .into_iter()
             .map(|e| {

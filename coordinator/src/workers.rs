@@ -78,11 +78,22 @@ impl Workers for WorkersService {
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let req = req.into_inner();
         if req.leases.len() > 10_000 {
-            return Err(bad(format!("{} leases in one heartbeat; the limit is 10000", req.leases.len())));
+            return Err(bad(format!(
+                "{} leases in one heartbeat; the limit is 10000",
+                req.leases.len()
+            )));
         }
         let lease = Duration::from_secs(u64::from(req.lease_secs.clamp(2, 3600)));
-        let leases: Vec<(String, u64)> = req.leases.into_iter().map(|l| (l.job_id, l.token)).collect();
-        let states = self.queue.heartbeat(lease, &leases).await.map_err(status_of)?;
+        let leases: Vec<(String, u64)> = req
+            .leases
+            .into_iter()
+            .map(|l| (l.job_id, l.token))
+            .collect();
+        let states = self
+            .queue
+            .heartbeat(lease, &leases)
+            .await
+            .map_err(status_of)?;
         Ok(Response::new(v1::HeartbeatResponse {
             states: states
                 .into_iter()
@@ -105,8 +116,14 @@ impl Workers for WorkersService {
             _ => return Err(bad("a result stream must start with its header".into())),
         };
         check_protocol(header.protocol_version)?;
-        let lease = header.lease.ok_or_else(|| bad("the header has no lease".into()))?;
-        let reply = |c: v1::Commit| Ok(Response::new(v1::ReportResultsResponse { commit: c as i32 }));
+        let lease = header
+            .lease
+            .ok_or_else(|| bad("the header has no lease".into()))?;
+        let reply = |c: v1::Commit| {
+            Ok(Response::new(v1::ReportResultsResponse {
+                commit: c as i32,
+            }))
+        };
         let job = self
             .store
             .job(&lease.job_id)
@@ -126,14 +143,18 @@ impl Workers for WorkersService {
         let outcome = loop {
             match stream.message().await?.and_then(|p| p.part) {
                 Some(Part::Batch(b)) => {
-                    if occurrences.len() as u64 + b.occurrences.len() as u64 > self.limits.occurrences {
+                    if occurrences.len() as u64 + b.occurrences.len() as u64
+                        > self.limits.occurrences
+                    {
                         return Err(Status::resource_exhausted(format!(
                             "{} has more than {} occurrences: narrow the pattern or raise --max-occurrences-per-repo",
                             job.repo, self.limits.occurrences
                         )));
                     }
                     for o in b.occurrences {
-                        if o.path.len() > self.limits.path_bytes || o.text.len() > self.limits.text_bytes {
+                        if o.path.len() > self.limits.path_bytes
+                            || o.text.len() > self.limits.text_bytes
+                        {
                             return Err(bad(format!(
                                 "an occurrence of {} at {}:{} exceeds the path ({}) or line ({}) size limit",
                                 job.repo, o.path.chars().take(200).collect::<String>(), o.line,
@@ -144,8 +165,14 @@ impl Workers for WorkersService {
                     }
                 }
                 Some(Part::Outcome(o)) => break o,
-                Some(Part::Header(_)) => return Err(bad("a second header in one result stream".into())),
-                None => return Err(Status::cancelled("the result stream ended before its outcome")),
+                Some(Part::Header(_)) => {
+                    return Err(bad("a second header in one result stream".into()))
+                }
+                None => {
+                    return Err(Status::cancelled(
+                        "the result stream ended before its outcome",
+                    ))
+                }
             }
         };
         if outcome.occurrences != occurrences.len() as u64 {

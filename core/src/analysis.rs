@@ -190,6 +190,75 @@ pub fn analyze(profile: &Profile, occ: &[Occurrence]) -> Analysis {
     }
 }
 
+/// The patterns found in one file: what "Files Analyzed" lists and the narrative prompt quotes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileFindings<'a> {
+    /// Path in the tree.
+    pub path: &'a str,
+    /// Index into [`Profile::classes`].
+    pub class: usize,
+    /// Category index -> rule index -> occurrence indexes, in profile and line order.
+    pub patterns: BTreeMap<usize, BTreeMap<usize, Vec<usize>>>,
+}
+
+impl Analysis {
+    /// The files where a rule matched, heaviest first (summed occurrence cost), then by path.
+    /// `occ` are the occurrences this analysis was made from.
+    pub fn files<'a>(&self, profile: &Profile, occ: &'a [Occurrence]) -> Vec<FileFindings<'a>> {
+        let mut by_file: BTreeMap<&str, (f64, FileFindings<'a>)> = BTreeMap::new();
+        for (i, c) in self.classified.iter().enumerate() {
+            let path = occ[i].path.as_str();
+            let e = by_file.entry(path).or_insert_with(|| {
+                let f = FileFindings {
+                    path,
+                    class: c.class,
+                    patterns: BTreeMap::new(),
+                };
+                (0.0, f)
+            });
+            e.0 += profile.cost(c);
+            for &r in &c.rules {
+                for cat in &profile.rules[r].categories {
+                    let ci = profile
+                        .categories
+                        .iter()
+                        .position(|x| &x.id == cat)
+                        .unwrap_or(0);
+                    e.1.patterns
+                        .entry(ci)
+                        .or_default()
+                        .entry(r)
+                        .or_default()
+                        .push(i);
+                }
+            }
+        }
+        let mut ordered: Vec<(f64, FileFindings)> = by_file
+            .into_values()
+            .filter(|(_, f)| !f.patterns.is_empty())
+            .collect();
+        ordered.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.path.cmp(b.1.path)));
+        ordered.into_iter().map(|(_, f)| f).collect()
+    }
+
+    /// The rules that matched at least one occurrence, in profile order, one per rule id
+    /// (several profile entries may share an id): what the recommendations are made of.
+    pub fn rules_found(&self, profile: &Profile) -> Vec<usize> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut found = Vec::new();
+        for (r, rule) in profile.rules.iter().enumerate() {
+            if seen.contains(&rule.id.as_str())
+                || !self.classified.iter().any(|c| c.rules.contains(&r))
+            {
+                continue;
+            }
+            seen.push(&rule.id);
+            found.push(r);
+        }
+        found
+    }
+}
+
 /// What a complexity level means (the scale maintainers know).
 pub fn level(score: u8) -> &'static str {
     match score {

@@ -4,8 +4,7 @@ use thiserror::Error as ThisError;
 pub(crate) fn regex_reason(e: &regex::Error) -> String {
     let s = e.to_string();
     s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .next_back()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(&s)
         .trim()
         .to_string()
@@ -57,6 +56,14 @@ pub enum Error {
     /// A repository selection that selects nothing or cannot be read.
     #[error("{0}")]
     Selection(String),
+    /// A narrative prompt template that cannot be used.
+    #[error("prompt template {source_name}: {why}")]
+    Prompt {
+        /// The file.
+        source_name: String,
+        /// What is wrong.
+        why: String,
+    },
     /// A profile that cannot be used.
     #[error("profile {source_name}: {why}")]
     Profile {

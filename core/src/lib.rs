@@ -5,7 +5,9 @@
 //! - [`result`]: what scanning one repository produces;
 //! - [`select`]: which repositories a scan covers;
 //! - [`link`]: beagle link lines;
-//! - [`report`]: the report files, rendered from a [`report::Fleet`].
+//! - [`report`]: the report files, rendered from a [`report::Fleet`];
+//! - [`narrative`]: the prompt for an optional generated narrative per project, and the checks
+//!   on what the model answers.
 //!
 //! ```
 //! use fleetscan_core::matcher::{MatchOptions, Matcher};
@@ -21,6 +23,7 @@ pub mod ids;
 pub mod labelled;
 pub mod link;
 pub mod matcher;
+pub mod narrative;
 pub mod profile;
 pub mod report;
 pub mod result;

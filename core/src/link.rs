@@ -51,6 +51,27 @@ impl LinkOptions {
         )
     }
 
+    /// The path in `repo` that `url` points at, when it is a link as [`LinkOptions::url`]
+    /// writes them (to the scanned branch or commit, any `#` fragment or `?` query ignored);
+    /// None for any other URL.
+    pub fn path_of(&self, repo: &RepoResult, url: &str) -> Option<String> {
+        let url = url.split(['#', '?']).next().unwrap_or_default();
+        let rest = url
+            .strip_prefix(self.base.trim_end_matches('/'))?
+            .strip_prefix('/')?
+            .strip_prefix(repo.repo.as_str())?
+            .strip_prefix("/src/")?;
+        let refs = [("branch/", &repo.branch), ("commit/", &repo.commit)];
+        refs.iter().find_map(|(kind, at)| {
+            let at = encode(at.as_deref()?);
+            let path = rest
+                .strip_prefix(kind)?
+                .strip_prefix(&at)?
+                .strip_prefix('/')?;
+            Some(decode(path)).filter(|p| !p.is_empty())
+        })
+    }
+
     /// The whole beagle line: `<link> : <text>`.
     pub fn line(&self, repo: &RepoResult, occ: &Occurrence) -> String {
         format!("{} : {}", self.url(repo, occ), occ.text)
@@ -68,6 +89,30 @@ fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Undoes [`encode`] (and any other `%XX`); invalid escapes stay as they are.
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -102,5 +147,43 @@ mod tests {
             c.url(&repo(), &o),
             "http://x/openstack/nova/src/commit/abc/nova/a%20b%23.py#n7"
         );
+    }
+
+    #[test]
+    fn path_of_reads_back_the_links_it_writes() {
+        let o = Occurrence {
+            path: "nova/a b#.py".into(),
+            line: 7,
+            text: String::new(),
+        };
+        for reference in [LinkRef::Branch, LinkRef::Commit] {
+            let l = LinkOptions {
+                base: "https://opendev.org/".into(),
+                reference,
+            };
+            let url = l.url(&repo(), &o);
+            assert_eq!(l.path_of(&repo(), &url).as_deref(), Some("nova/a b#.py"));
+        }
+        let l = LinkOptions::default();
+        let p = |u: &str| l.path_of(&repo(), u);
+        assert_eq!(
+            p("https://opendev.org/openstack/nova/src/branch/main/nova/x.py?display=source")
+                .as_deref(),
+            Some("nova/x.py")
+        );
+        assert_eq!(p("https://opendev.org/openstack/nova"), None);
+        assert_eq!(
+            p("https://opendev.org/openstack/nova-specs/src/branch/main/a.rst"),
+            None
+        );
+        assert_eq!(
+            p("https://opendev.org/openstack/nova/src/branch/stable/a.py"),
+            None
+        );
+        assert_eq!(
+            p("https://github.com/openstack/nova/blob/main/nova/x.py"),
+            None
+        );
+        assert_eq!(decode("a%2"), "a%2");
     }
 }

@@ -79,7 +79,13 @@ pub fn targets(
             .compile_matcher();
         for repo in gov.repos().filter(|r| glob.is_match(r.as_str())) {
             let url = url_for(git_base, repo);
-            out.insert(repo.clone(), Target { repo: repo.clone(), url });
+            out.insert(
+                repo.clone(),
+                Target {
+                    repo: repo.clone(),
+                    url,
+                },
+            );
         }
         if out.is_empty() {
             return Err(Error::Selection(format!(
@@ -120,7 +126,11 @@ mod tests {
     #[test]
     fn explicit_list_wins_and_is_deduplicated() {
         let gov = Governance::builtin().unwrap();
-        let list = [entry("openstack/b"), entry("openstack/a"), entry("openstack/b")];
+        let list = [
+            entry("openstack/b"),
+            entry("openstack/a"),
+            entry("openstack/b"),
+        ];
         let t = targets(&gov, &list, "openstack/*", "git://h").unwrap();
         let names: Vec<_> = t.iter().map(|t| t.repo.as_str()).collect();
         assert_eq!(names, ["openstack/a", "openstack/b"]);

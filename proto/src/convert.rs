@@ -141,13 +141,23 @@ mod tests {
             r.repo.clone(),
             r.url.clone(),
             outcome(&r, false),
-            r.occurrences.iter().map(v1::Occurrence::from).map(Into::into).collect(),
+            r.occurrences
+                .iter()
+                .map(v1::Occurrence::from)
+                .map(Into::into)
+                .collect(),
             2,
         )
         .unwrap();
         assert_eq!(back, r);
         let failed = core::RepoResult::new(r.repo.clone(), r.url.clone()).failed("gone");
-        let back = result(r.repo.clone(), r.url.clone(), outcome(&failed, true), vec![], 0);
+        let back = result(
+            r.repo.clone(),
+            r.url.clone(),
+            outcome(&failed, true),
+            vec![],
+            0,
+        );
         assert_eq!(back.unwrap(), failed);
     }
 }

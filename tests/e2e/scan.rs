@@ -1,81 +1,13 @@
 //! `fleetscan scan` end to end: generated repositories, a real git daemon, the real binary.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fleetscan_tests::{assert_golden, corpus, tests_dir, GitDaemon};
+use fleetscan_tests::{assert_golden, corpus, read, report_files, Sandbox};
 use serde_json::Value;
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-    daemon: GitDaemon,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("served");
-        corpus::build(&root);
-        let daemon = GitDaemon::start(&root);
-        Sandbox { dir, daemon }
-    }
-
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-
-    /// Every repository of the corpus, the listed-but-missing one, and one on a dead host.
-    fn repos_file(&self) -> PathBuf {
-        let mut names: Vec<String> = corpus::specs().into_iter().map(|s| s.name).collect();
-        names.push(corpus::MISSING.into());
-        names.push(format!(
-            "git://127.0.0.1:{}/openstack/dead-host",
-            fleetscan_tests::free_port()
-        ));
-        let f = self.path("repos.txt");
-        std::fs::write(&f, format!("# the e2e selection\n{}\n", names.join("\n"))).unwrap();
-        f
-    }
-
-    fn scan(&self, out: &str, extra: &[&str]) -> Output {
-        let testdata = tests_dir().join("testdata");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleetscan"));
-        cmd.arg("scan")
-            .args(["--pattern", "eventlet", "--ignore-comments"])
-            .arg("--governance")
-            .arg(testdata.join("governance.yaml"))
-            .arg("--governance")
-            .arg(testdata.join("sigs-repos.yaml"))
-            .arg("--repos-file")
-            .arg(self.repos_file())
-            .args([
-                "--git-base",
-                &self.daemon.base(),
-                "--link-base",
-                "https://opendev.org/",
-            ])
-            .arg("--cache-dir")
-            .arg(self.path("cache"))
-            .arg("--out")
-            .arg(self.path(out))
-            .args([
-                "--max-file-size",
-                &corpus::MAX_FILE_SIZE.to_string(),
-                "--jobs",
-                "3",
-                "--retries",
-                "1",
-                "-q",
-            ])
-            .args(extra)
-            .env("FLEETSCAN_LOG", "error");
-        cmd.output().unwrap()
-    }
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+fn sandbox() -> Sandbox {
+    Sandbox::new(env!("CARGO_BIN_EXE_fleetscan"))
 }
 
 fn summary_repo<'a>(summary: &'a Value, name: &str) -> &'a Value {
@@ -87,22 +19,9 @@ fn summary_repo<'a>(summary: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} missing from summary"))
 }
 
-fn report_files(out: &Path) -> Vec<String> {
-    let mut files: Vec<String> = ["eventlet-usage.txt", "occurrences.ndjson", "index.md"]
-        .map(String::from)
-        .to_vec();
-    let mut teams: Vec<String> = std::fs::read_dir(out.join("teams"))
-        .unwrap()
-        .map(|e| format!("teams/{}", e.unwrap().file_name().to_string_lossy()))
-        .collect();
-    teams.sort();
-    files.extend(teams);
-    files
-}
-
 #[test]
 fn scan_finds_exactly_the_expected_occurrences_and_matches_goldens() {
-    let sb = Sandbox::new();
+    let sb = sandbox();
     let out = sb.scan("out", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -219,7 +138,7 @@ fn scan_finds_exactly_the_expected_occurrences_and_matches_goldens() {
 
 #[test]
 fn warm_rerun_reuses_the_cache_and_writes_the_same_bytes() {
-    let sb = Sandbox::new();
+    let sb = sandbox();
     sb.scan("cold", &[]);
     let warm = sb.scan("warm", &[]);
     assert_eq!(warm.status.code(), Some(1));
@@ -238,7 +157,7 @@ fn warm_rerun_reuses_the_cache_and_writes_the_same_bytes() {
 
 #[test]
 fn a_server_restart_between_runs_only_costs_a_reconnect() {
-    let mut sb = Sandbox::new();
+    let mut sb = sandbox();
     sb.daemon.restart();
     let out = sb.scan("out", &["--link-ref", "commit"]);
     assert_eq!(out.status.code(), Some(1));

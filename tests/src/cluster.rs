@@ -51,7 +51,10 @@ impl Cluster {
     }
 
     fn env(&self) -> Vec<(&str, &str)> {
-        self.token.iter().map(|t| ("FLEETSCAN_TOKEN", t.as_str())).collect()
+        self.token
+            .iter()
+            .map(|t| ("FLEETSCAN_TOKEN", t.as_str()))
+            .collect()
     }
 
     /// Starts (or restarts) the coordinator on its port and waits until it accepts.
@@ -72,7 +75,11 @@ impl Cluster {
         let p = Proc::spawn(&self.bin, &args, log, &self.env());
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "coordinator did not start: {}", p.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "coordinator did not start: {}",
+                p.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         self.coordinator = Some(p);
@@ -104,12 +111,18 @@ impl Cluster {
         ]
         .map(String::from)
         .to_vec();
-        args.push(self.dir.join(format!("cache-w{i}")).to_string_lossy().into_owned());
+        args.push(
+            self.dir
+                .join(format!("cache-w{i}"))
+                .to_string_lossy()
+                .into_owned(),
+        );
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut all_env = self.env();
         all_env.extend_from_slice(env);
         let log = self.dir.join(format!("worker-{i}.log"));
-        self.workers.push(Some(Proc::spawn(&self.bin, &args, log, &all_env)));
+        self.workers
+            .push(Some(Proc::spawn(&self.bin, &args, log, &all_env)));
         i
     }
 
@@ -141,7 +154,10 @@ impl Cluster {
             Ok(out) => out.expect("fleetscan output"),
             Err(_) => {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                panic!("fleetscan {args:?} did not finish in {timeout:?}\n{}", self.logs());
+                panic!(
+                    "fleetscan {args:?} did not finish in {timeout:?}\n{}",
+                    self.logs()
+                );
             }
         }
     }
@@ -155,7 +171,10 @@ impl Cluster {
             if e.file_name().to_string_lossy().ends_with(".log") {
                 let text = std::fs::read_to_string(e.path()).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                s.push_str(&format!("--- {} (last 40 lines)\n", e.file_name().to_string_lossy()));
+                s.push_str(&format!(
+                    "--- {} (last 40 lines)\n",
+                    e.file_name().to_string_lossy()
+                ));
                 for l in tail.into_iter().rev() {
                     s.push_str(l);
                     s.push('\n');
@@ -171,7 +190,11 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
     let code = text
@@ -179,6 +202,9 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (code, body)
 }

@@ -58,6 +58,11 @@ impl GitDaemon {
         false
     }
 
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The base URL, ending in `/`.
     pub fn base(&self) -> String {
         format!("git://127.0.0.1:{}/", self.port)

@@ -2,19 +2,24 @@
 //! `git daemon` on a free loopback port, a real `redis-server`, and helpers to run the
 //! `fleetscan` binary as a single process or as a coordinator with workers.
 //!
-//! Every test gets its own temporary directory and daemon, so tests run in parallel and can
-//! kill and restart what they started. Dropping a [`GitDaemon`] kills it.
+//! Every test gets its own temporary directory and daemon ([`Sandbox`]), so tests run in
+//! parallel and can kill and restart what they started. Dropping a [`GitDaemon`] kills it.
+//! [`ModelStub`] stands in for a language model server.
 
 pub mod cluster;
 pub mod corpus;
 mod daemon;
+mod model_stub;
 pub mod process;
 pub mod proxy;
 pub mod redis;
 mod repo;
+mod sandbox;
 
 pub use daemon::GitDaemon;
+pub use model_stub::{ModelStub, Reply, Request};
 pub use repo::{Content, RepoSpec};
+pub use sandbox::{read, report_files, Sandbox};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

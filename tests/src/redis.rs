@@ -42,7 +42,14 @@ impl RedisServer {
     fn spawn(&mut self) -> bool {
         let child = Command::new(binary())
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .args(["--daemonize", "no", "--logfile", "redis.log"])
@@ -72,7 +79,9 @@ impl RedisServer {
         let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
         let mut buf = [0u8; 64];
         s.write_all(b"PING\r\n").is_ok()
-            && s.read(&mut buf).map(|n| buf[..n].starts_with(b"+PONG")).unwrap_or(false)
+            && s.read(&mut buf)
+                .map(|n| buf[..n].starts_with(b"+PONG"))
+                .unwrap_or(false)
     }
 
     /// `redis://127.0.0.1:PORT/0`.
@@ -91,19 +100,30 @@ impl RedisServer {
     /// Starts it again on the same port and data directory.
     pub fn restart(&mut self) {
         self.stop();
-        assert!(self.spawn(), "redis-server did not restart on port {}", self.port);
+        assert!(
+            self.spawn(),
+            "redis-server did not restart on port {}",
+            self.port
+        );
     }
 
     /// Restarts it with its data gone, as a server without persistence would come back.
     pub fn restart_empty(&mut self) {
         self.stop();
-        for e in std::fs::read_dir(self.dir.path()).expect("redis dir").flatten() {
+        for e in std::fs::read_dir(self.dir.path())
+            .expect("redis dir")
+            .flatten()
+        {
             if e.file_name() != "redis.log" {
                 let p = e.path();
                 let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
             }
         }
-        assert!(self.spawn(), "redis-server did not restart on port {}", self.port);
+        assert!(
+            self.spawn(),
+            "redis-server did not restart on port {}",
+            self.port
+        );
     }
 }
 

@@ -6,6 +6,7 @@ use crate::analysis::{analyze, Analysis};
 use crate::governance::Governance;
 use crate::ids::TeamName;
 use crate::link::LinkOptions;
+use crate::narrative::Narrative;
 use crate::profile::Profile;
 use crate::result::{RepoResult, RepoStatus};
 
@@ -38,6 +39,8 @@ pub struct Project {
     pub result: RepoResult,
     /// The analysis of its occurrences, when a profile is given.
     pub analysis: Option<Analysis>,
+    /// A generated narrative, shown after the analysis; None unless a model was asked.
+    pub narrative: Option<Narrative>,
 }
 
 impl Project {
@@ -67,6 +70,7 @@ impl Fleet {
                 deliverable: owner.and_then(|o| o.deliverable.clone()),
                 result,
                 analysis,
+                narrative: None,
             });
         }
         let teams = teams

@@ -5,7 +5,12 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// The coordinator's gRPC URL.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7700", env = "FLEETSCAN_COORDINATOR")]
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:7700",
+        env = "FLEETSCAN_COORDINATOR"
+    )]
     pub coordinator: String,
     /// Redis URL (redis:// or rediss://, password in the URL).
     #[arg(
@@ -17,7 +22,12 @@ pub struct Config {
     )]
     pub redis: String,
     /// Jobs run in parallel.
-    #[arg(long, default_value_t = 2, value_name = "N", env = "FLEETSCAN_CONCURRENCY")]
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        env = "FLEETSCAN_CONCURRENCY"
+    )]
     pub concurrency: usize,
     /// Clone cache; safe to lose.
     #[arg(long, value_name = "DIR", env = "FLEETSCAN_CACHE_DIR")]
@@ -26,7 +36,12 @@ pub struct Config {
     #[arg(long, value_name = "ADDR", env = "FLEETSCAN_HEALTH_LISTEN")]
     pub health_listen: Option<SocketAddr>,
     /// On SIGTERM, seconds to let running jobs finish before handing them back.
-    #[arg(long, default_value_t = 30, value_name = "SECS", env = "FLEETSCAN_GRACE_PERIOD")]
+    #[arg(
+        long,
+        default_value_t = 30,
+        value_name = "SECS",
+        env = "FLEETSCAN_GRACE_PERIOD"
+    )]
     pub grace_period: u64,
     /// Shared bearer token of the coordinator.
     #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
@@ -36,7 +51,12 @@ pub struct Config {
     pub tls_ca: Option<PathBuf>,
     /// Lease length; heartbeats renew it every third of it. A dead worker's jobs run again
     /// after at most this long.
-    #[arg(long, default_value_t = 30, value_name = "SECS", env = "FLEETSCAN_LEASE_SECS")]
+    #[arg(
+        long,
+        default_value_t = 30,
+        value_name = "SECS",
+        env = "FLEETSCAN_LEASE_SECS"
+    )]
     pub lease_secs: u64,
     /// Name in leases and logs. Default: host name and process id.
     #[arg(long, value_name = "ID", env = "FLEETSCAN_WORKER_ID")]

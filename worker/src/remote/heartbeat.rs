@@ -31,7 +31,10 @@ impl Leases {
             token,
             stop: Arc::new(AtomicBool::new(false)),
         };
-        self.0.lock().expect("leases").insert(job.to_string(), held.clone());
+        self.0
+            .lock()
+            .expect("leases")
+            .insert(job.to_string(), held.clone());
         held
     }
 

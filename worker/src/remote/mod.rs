@@ -47,8 +47,18 @@ async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
         };
         match client.hello(req).await {
             Ok(_) => return Ok(()),
-            Err(s) if matches!(s.code(), Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied) => {
-                return Err(Refused(format!("the coordinator at {} refused this worker: {}", cfg.coordinator, s.message())).into());
+            Err(s)
+                if matches!(
+                    s.code(),
+                    Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied
+                ) =>
+            {
+                return Err(Refused(format!(
+                    "the coordinator at {} refused this worker: {}",
+                    cfg.coordinator,
+                    s.message()
+                ))
+                .into());
             }
             Err(s) => {
                 tracing::warn!(coordinator = %cfg.coordinator, error = %s.message(), "coordinator unreachable, retrying");
@@ -61,13 +71,19 @@ async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
 
 /// Runs a worker until `shutdown` completes, then stops taking jobs, lets running jobs finish
 /// for up to the grace period and hands back the rest.
-pub async fn serve(mut cfg: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn serve(
+    mut cfg: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     cfg.worker_id = Some(cfg.worker_id());
     if cfg.concurrency == 0 {
         bail!(Refused("--concurrency must be at least 1".into()));
     }
     std::fs::create_dir_all(&cfg.cache_dir).map_err(|e| {
-        Refused(format!("cannot create --cache-dir {}: {e}", cfg.cache_dir.display()))
+        Refused(format!(
+            "cannot create --cache-dir {}: {e}",
+            cfg.cache_dir.display()
+        ))
     })?;
     let target = Target {
         url: &cfg.coordinator,
@@ -96,7 +112,10 @@ pub async fn serve(mut cfg: Config, shutdown: impl Future<Output = ()> + Send + 
                 tracing::warn!(error = %e, "Redis unreachable, retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(e) => return Err(e).context("cannot use the Redis given by --redis / FLEETSCAN_REDIS_URL"),
+            Err(e) => {
+                return Err(e)
+                    .context("cannot use the Redis given by --redis / FLEETSCAN_REDIS_URL")
+            }
         }
     };
     let queue = Queue::new(conn);
@@ -105,24 +124,44 @@ pub async fn serve(mut cfg: Config, shutdown: impl Future<Output = ()> + Send + 
 
     let cfg = Arc::new(cfg);
     let leases = Leases::default();
-    let hb = tokio::spawn(heartbeat::run(cfg.clone(), client.clone(), leases.clone(), stop_rx.clone()));
-    let slots = Slots::new(cfg.clone(), queue.clone(), client, leases.clone(), ready.clone());
+    let hb = tokio::spawn(heartbeat::run(
+        cfg.clone(),
+        client.clone(),
+        leases.clone(),
+        stop_rx.clone(),
+    ));
+    let slots = Slots::new(
+        cfg.clone(),
+        queue.clone(),
+        client,
+        leases.clone(),
+        ready.clone(),
+    );
     let running = slots.start(stop_rx.clone());
 
     shutdown.await;
-    tracing::info!(grace = cfg.grace_period, "stopping: no new jobs; finishing or handing back running ones");
+    tracing::info!(
+        grace = cfg.grace_period,
+        "stopping: no new jobs; finishing or handing back running ones"
+    );
     ready.set(false);
     let _ = stop_tx.send(true);
     let grace = Duration::from_secs(cfg.grace_period);
-    if tokio::time::timeout(grace, futures_join(running)).await.is_err() {
+    if tokio::time::timeout(grace, futures_join(running))
+        .await
+        .is_err()
+    {
         for (job, token) in leases.all() {
             match queue.release(&job, token, &cfg.worker_id()).await {
                 Ok(true) => {
-                    metrics::counter!("fleetscan_worker_jobs_total", "outcome" => "handed_back").increment(1);
+                    metrics::counter!("fleetscan_worker_jobs_total", "outcome" => "handed_back")
+                        .increment(1);
                     tracing::info!(%job, "handed back")
                 }
                 Ok(false) => {}
-                Err(e) => tracing::warn!(%job, error = %e, "cannot hand back; its lease will expire"),
+                Err(e) => {
+                    tracing::warn!(%job, error = %e, "cannot hand back; its lease will expire")
+                }
             }
         }
     }

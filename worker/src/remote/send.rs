@@ -32,9 +32,27 @@ pub async fn deliver(
 ) -> Option<v1::Commit> {
     let mut delay = Duration::from_millis(200);
     loop {
-        match send_once(client, job, held.token, worker_id, result.clone(), retryable).await {
+        match send_once(
+            client,
+            job,
+            held.token,
+            worker_id,
+            result.clone(),
+            retryable,
+        )
+        .await
+        {
             Ok(c) => return Some(c),
-            Err(s) if matches!(s.code(), Code::InvalidArgument | Code::ResourceExhausted | Code::FailedPrecondition | Code::Unauthenticated | Code::DataLoss) => {
+            Err(s)
+                if matches!(
+                    s.code(),
+                    Code::InvalidArgument
+                        | Code::ResourceExhausted
+                        | Code::FailedPrecondition
+                        | Code::Unauthenticated
+                        | Code::DataLoss
+                ) =>
+            {
                 tracing::error!(%job, error = %s.message(), "results refused");
                 return None;
             }
@@ -80,14 +98,23 @@ async fn send_once(
             bytes += o.text.len() + o.path.len();
             batch.push(v1::Occurrence::from(o));
             if batch.len() >= BATCH || bytes >= BATCH_BYTES {
-                let b = v1::OccurrenceBatch { occurrences: std::mem::take(&mut batch) };
+                let b = v1::OccurrenceBatch {
+                    occurrences: std::mem::take(&mut batch),
+                };
                 bytes = 0;
                 if tx.send(part(Part::Batch(b))).await.is_err() {
                     return;
                 }
             }
         }
-        if !batch.is_empty() && tx.send(part(Part::Batch(v1::OccurrenceBatch { occurrences: batch }))).await.is_err() {
+        if !batch.is_empty()
+            && tx
+                .send(part(Part::Batch(v1::OccurrenceBatch {
+                    occurrences: batch,
+                })))
+                .await
+                .is_err()
+        {
             return;
         }
         let _ = tx.send(part(Part::Outcome(outcome))).await;

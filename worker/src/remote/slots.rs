@@ -33,7 +33,13 @@ pub struct Slots {
 }
 
 impl Slots {
-    pub fn new(cfg: Arc<Config>, queue: Queue, client: WorkersClient, leases: Leases, ready: Ready) -> Slots {
+    pub fn new(
+        cfg: Arc<Config>,
+        queue: Queue,
+        client: WorkersClient,
+        leases: Leases,
+        ready: Ready,
+    ) -> Slots {
         Slots {
             cfg,
             queue,
@@ -46,7 +52,10 @@ impl Slots {
     }
 
     /// Starts the loops; they end when `stop` changes.
-    pub fn start(&self, stop: tokio::sync::watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn start(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.cfg.concurrency)
             .map(|_| {
                 let (me, stop) = (self.clone(), stop.clone());
@@ -88,8 +97,11 @@ impl Slots {
         if let Some(c) = map.get(&l.scan) {
             return Ok(c.clone());
         }
-        let spec: JobSpec = serde_json::from_str(&l.job_spec)
-            .map_err(|e| format!("the scan's job spec is unreadable ({e}): coordinator and worker releases differ"))?;
+        let spec: JobSpec = serde_json::from_str(&l.job_spec).map_err(|e| {
+            format!(
+                "the scan's job spec is unreadable ({e}): coordinator and worker releases differ"
+            )
+        })?;
         let opts = JobOptions {
             timeout: Duration::from_secs(u64::from(spec.timeout_secs.max(1))),
             retries: 0,
@@ -99,7 +111,10 @@ impl Slots {
             },
             ..JobOptions::default()
         };
-        let ctx = Arc::new(Context::new(&spec.options, self.cfg.cache_dir.clone(), opts).map_err(|e| e.to_string())?);
+        let ctx = Arc::new(
+            Context::new(&spec.options, self.cfg.cache_dir.clone(), opts)
+                .map_err(|e| e.to_string())?,
+        );
         if map.len() >= CONTEXTS {
             map.clear();
         }
@@ -119,7 +134,10 @@ impl Slots {
                     locks.entry(l.url.clone()).or_default().clone()
                 };
                 let _guard = lock.lock().await;
-                let job = Job { repo, url: l.url.clone() };
+                let job = Job {
+                    repo,
+                    url: l.url.clone(),
+                };
                 let stop = held.stop.clone();
                 match tokio::task::spawn_blocking(move || run_attempts(&job, &ctx, &stop)).await {
                     Ok(r) => r,
@@ -137,7 +155,15 @@ impl Slots {
         metrics::histogram!("fleetscan_clone_seconds").record(result.fetch_ms as f64 / 1000.0);
         metrics::histogram!("fleetscan_scan_seconds").record(result.scan_ms as f64 / 1000.0);
         let mut client = self.client.clone();
-        let commit = send::deliver(&mut client, &l.job, &held, &self.cfg.worker_id(), Arc::new(result), retryable).await;
+        let commit = send::deliver(
+            &mut client,
+            &l.job,
+            &held,
+            &self.cfg.worker_id(),
+            Arc::new(result),
+            retryable,
+        )
+        .await;
         self.leases.remove(&l.job);
         metrics::gauge!("fleetscan_worker_busy").decrement(1.0);
         metrics::counter!("fleetscan_worker_jobs_total", "outcome" => outcome).increment(1);
@@ -146,7 +172,8 @@ impl Slots {
 }
 
 fn failed(l: &Leased, reason: String) -> RepoResult {
-    let repo = RepoName::parse(&l.repo).unwrap_or_else(|_| RepoName::parse("unknown/unknown").expect("valid"));
+    let repo = RepoName::parse(&l.repo)
+        .unwrap_or_else(|_| RepoName::parse("unknown/unknown").expect("valid"));
     let mut r = RepoResult::new(repo, l.url.clone()).failed(reason);
     r.attempts = 1;
     r

@@ -1,0 +1,405 @@
+//! Distributed mode end to end: a real `redis-server`, a coordinator and three workers as
+//! separate `fleetscan` processes, and the generated corpus behind a real `git daemon`. Every
+//! scenario checks the final reports against the golden files of the embedded scan, so "the
+//! same results as a fault-free run" means byte-identical reports: the same occurrences, none
+//! duplicated, no repository missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use fleetscan_tests::cluster::{http_get, Cluster};
+use fleetscan_tests::proxy::SlowProxy;
+use fleetscan_tests::{assert_golden, corpus, free_port, read, report_files, Sandbox};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fleetscan");
+const WAIT: Duration = Duration::from_secs(180);
+
+struct World {
+    sb: Sandbox,
+    cluster: Cluster,
+    repos_file: PathBuf,
+}
+
+impl World {
+    fn new(workers: usize, token: Option<&str>) -> World {
+        let sb = Sandbox::new(BIN);
+        let repos_file = sb.repos_file("all", &sb.all_repos());
+        let cluster = Cluster::start(Path::new(BIN), &sb.path("cluster"), workers, token);
+        World {
+            sb,
+            cluster,
+            repos_file,
+        }
+    }
+
+    fn args(&self, cmd: &str, git_base: &str, extra: &[&str]) -> Vec<String> {
+        let mut v = vec![cmd.to_string()];
+        v.extend(self.sb.selection(git_base, &self.repos_file));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+
+    /// Submits the e2e selection fetched from `git_base`; returns the scan id.
+    fn submit(&self, git_base: &str, extra: &[&str]) -> String {
+        let out = self
+            .cluster
+            .cli(&self.args("submit", git_base, extra), WAIT);
+        assert!(
+            out.status.success(),
+            "submit: {}\n{}",
+            stderr(&out),
+            self.cluster.logs()
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        self.cluster.cli(&args, WAIT)
+    }
+
+    /// Waits for the scan to end; returns `watch`'s output.
+    fn watch(&self, id: &str) -> Output {
+        self.run(&["watch", id, "-q"])
+    }
+
+    /// Writes the scan's reports into `out` and checks them against the embedded goldens.
+    fn check_reports(&self, id: &str, out: &str) -> Value {
+        let dir = self.sb.path(out);
+        let o = self.run(&["report", id, "--out", dir.to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "report: {}\n{}",
+            stderr(&o),
+            self.cluster.logs()
+        );
+        for f in report_files(&dir) {
+            assert_golden(&format!("scan/{f}"), &read(&dir.join(&f)));
+        }
+        let summary: Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+        assert_eq!(
+            summary["totals"]["repos"].as_u64(),
+            Some(corpus::specs().len() as u64 + 2),
+            "no repository missing"
+        );
+        summary
+    }
+
+    fn status(&self, id: &str) -> String {
+        let o = self.run(&["status", id]);
+        assert!(o.status.success(), "status: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn repo<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"] == name)
+        .unwrap_or_else(|| panic!("{name} missing from summary"))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Jobs that started on a worker (its log) but did not finish there.
+fn unfinished_jobs(log: &str) -> Vec<String> {
+    let job = |l: &str| {
+        l.split("job=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .map(String::from)
+    };
+    let started: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains("job started"))
+        .filter_map(job)
+        .collect();
+    let done: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains("job done"))
+        .filter_map(job)
+        .collect();
+    started.into_iter().filter(|j| !done.contains(j)).collect()
+}
+
+#[test]
+fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered() {
+    let mut w = World::new(0, None);
+    let health = free_port();
+    w.cluster
+        .start_worker(&["--health-listen", &format!("127.0.0.1:{health}")], &[]);
+    w.cluster.start_worker(&[], &[]);
+    w.cluster.start_worker(&[], &[]);
+    let dir = w.sb.path("waited");
+    let mut args = w.args("submit", &w.sb.daemon.base(), &["--wait", "-q", "--out"]);
+    args.push(dir.to_string_lossy().into_owned());
+    let out = w.cluster.cli(&args, WAIT);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some repos fail: exit 1\n{}\n{}",
+        stderr(&out),
+        w.cluster.logs()
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    for f in report_files(&dir) {
+        assert_golden(&format!("scan/{f}"), &read(&dir.join(&f)));
+    }
+
+    // `report` writes the same files again, and summary.json keeps the failures.
+    let summary = w.check_reports(&id, "report");
+    let missing = repo(&summary, corpus::MISSING);
+    assert_eq!(missing["status"], "failed");
+    assert!(
+        missing["reason"].as_str().unwrap().contains("not found"),
+        "{missing}"
+    );
+    let dead = repo(&summary, "openstack/dead-host");
+    assert_eq!(dead["status"], "failed");
+    assert!(
+        dead["reason"].as_str().unwrap().contains("unreachable"),
+        "{dead}"
+    );
+    assert_eq!(
+        dead["attempts"], 2,
+        "retried once (--retries 1), then dead: {dead}"
+    );
+    assert_eq!(repo(&summary, "openstack/empty")["status"], "skipped");
+
+    // The dead-letter state is visible in `status`, with the error.
+    let status = w.status(&id);
+    assert!(status.contains("completed"), "{status}");
+    let dead_line = status
+        .lines()
+        .find(|l| l.contains("openstack/dead-host"))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(
+        dead_line.trim_start().starts_with("dead") && dead_line.contains("unreachable"),
+        "{dead_line}"
+    );
+    let list = String::from_utf8(w.run(&["list"]).stdout).unwrap();
+    assert!(list.contains(&id) && list.contains("completed"), "{list}");
+
+    // Health and metrics endpoints.
+    assert_eq!(http_get(health, "/healthz").0, 200);
+    assert_eq!(http_get(health, "/readyz").0, 200);
+    let (code, metrics) = http_get(health, "/metrics");
+    assert_eq!(code, 200);
+    assert!(metrics.contains("fleetscan_worker_jobs_total"), "{metrics}");
+}
+
+#[test]
+fn a_killed_worker_loses_nothing_and_a_stopped_one_hands_back() {
+    let mut w = World::new(0, None);
+    let slow = SlowProxy::start(w.sb.daemon.port(), Duration::from_millis(700));
+    let victim = w.cluster.start_worker(&[], &[]);
+    let polite = w.cluster.start_worker(&["--grace-period", "0"], &[]);
+    let id = w.submit(&slow.base(), &["-q"]);
+    // Both hold jobs: kill one outright, stop the other.
+    wait_until("both workers to hold jobs", WAIT, || {
+        !unfinished_jobs(&w.cluster.worker(victim).log_text()).is_empty()
+            && !unfinished_jobs(&w.cluster.worker(polite).log_text()).is_empty()
+    });
+    w.cluster.worker(victim).kill9();
+    let lost = unfinished_jobs(&w.cluster.worker(victim).log_text());
+    assert!(!lost.is_empty());
+    w.cluster.worker(polite).term();
+    let exit = w.cluster.worker(polite).wait_exit(Duration::from_secs(20));
+    assert_eq!(exit.and_then(|s| s.code()), Some(0), "{}", w.cluster.logs());
+    assert!(
+        w.cluster.worker(polite).log_text().contains("handed back"),
+        "{}",
+        w.cluster.logs()
+    );
+    w.cluster.start_worker(&[], &[]);
+    w.cluster.start_worker(&[], &[]);
+    let out = w.watch(&id);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(&out),
+        w.cluster.logs()
+    );
+    let summary = w.check_reports(&id, "out");
+    // The killed worker's jobs ran again after their leases expired. Jobs are numbered in
+    // repository order, the order of summary.json.
+    let repos = summary["repos"].as_array().unwrap();
+    for job in &lost {
+        let i: usize = job.rsplit(':').next().unwrap().parse().unwrap();
+        assert!(
+            repos[i]["attempts"].as_u64() >= Some(2),
+            "{job} was re-leased after the kill: {}",
+            repos[i]
+        );
+    }
+}
+
+#[test]
+fn a_coordinator_restart_and_a_redis_outage_do_not_change_the_results() {
+    let mut w = World::new(3, None);
+    let slow = SlowProxy::start(w.sb.daemon.port(), Duration::from_millis(400));
+    let id = w.submit(&slow.base(), &["-q"]);
+    let watcher = {
+        let (bin, url, id) = (BIN.to_string(), w.cluster.url(), id.clone());
+        std::thread::spawn(move || {
+            std::process::Command::new(bin)
+                .args(["watch", &id, "-q", "--coordinator", &url])
+                .env("FLEETSCAN_LOG", "error")
+                .output()
+                .unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    w.cluster.kill_coordinator();
+    std::thread::sleep(Duration::from_millis(1000));
+    w.cluster.start_coordinator();
+    std::thread::sleep(Duration::from_millis(1500));
+    w.cluster.redis.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    w.cluster.redis.restart();
+    let out = watcher.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the watch survives both: {}\n{}",
+        stderr(&out),
+        w.cluster.logs()
+    );
+    assert!(stderr(&out).contains("completed"), "{}", stderr(&out));
+    w.check_reports(&id, "out");
+}
+
+#[test]
+fn redis_losing_its_data_is_a_clear_error_never_a_wrong_report() {
+    let mut w = World::new(1, None);
+    let slow = SlowProxy::start(w.sb.daemon.port(), Duration::from_millis(500));
+    let id = w.submit(&slow.base(), &["-q"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    w.cluster.redis.restart_empty();
+    let dir = w.sb.path("out");
+    let o = w.run(&["report", &id, "--out", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Redis lost its data"), "{}", stderr(&o));
+    assert!(
+        !dir.join("occurrences.ndjson").exists(),
+        "no report from lost data"
+    );
+    let o = w.run(&["watch", &id, "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Redis lost its data"), "{}", stderr(&o));
+}
+
+#[test]
+fn cancelled_scans_stop_and_concurrent_scans_do_not_mix() {
+    let w = World::new(3, None);
+    let slow = SlowProxy::start(w.sb.daemon.port(), Duration::from_millis(600));
+    // Two scans at once: a slow one to cancel, and the e2e selection.
+    let doomed = w.submit(&slow.base(), &["-q"]);
+    let id = w.submit(&w.sb.daemon.base(), &["-q"]);
+    std::thread::sleep(Duration::from_millis(800));
+    let o = w.run(&["cancel", &doomed]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cancelled"));
+    let out = w.watch(&id);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stderr(&out),
+        w.cluster.logs()
+    );
+    w.check_reports(&id, "out");
+
+    // The cancelled scan: its queued jobs are never started.
+    std::thread::sleep(Duration::from_secs(2));
+    let before = w.status(&doomed);
+    std::thread::sleep(Duration::from_secs(2));
+    let after = w.status(&doomed);
+    assert!(before.contains("cancelled"), "{before}");
+    let count = |s: &str, what: &str| {
+        s.lines()
+            .next()
+            .unwrap()
+            .split(what)
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        count(&before, " done"),
+        count(&after, " done"),
+        "no job of a cancelled scan finishes later"
+    );
+    let repos_line = after.lines().nth(1).unwrap();
+    assert!(
+        repos_line.contains("cancelled") && !repos_line.contains("running"),
+        "{after}"
+    );
+    let o = w.run(&["watch", &doomed, "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = w.run(&[
+        "report",
+        &doomed,
+        "--out",
+        w.sb.path("doomed").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cancelled"), "{}", stderr(&o));
+}
+
+#[test]
+fn wrong_tokens_and_protocol_versions_are_refused() {
+    let mut w = World::new(0, Some("s3cret"));
+    let no_token = w.cluster.start_worker(&[], &[("FLEETSCAN_TOKEN", "")]);
+    let bad_token = w.cluster.start_worker(&["--token", "wrong"], &[]);
+    let bad_protocol = w
+        .cluster
+        .start_worker(&[], &[("FLEETSCAN_PROTOCOL_VERSION", "99")]);
+    for (i, needle) in [
+        (no_token, "token"),
+        (bad_token, "token"),
+        (bad_protocol, "protocol mismatch"),
+    ] {
+        let p = w.cluster.worker(i);
+        let code = p.wait_exit(Duration::from_secs(20)).and_then(|s| s.code());
+        assert_eq!(code, Some(2), "worker {i} must exit 2: {}", p.log_text());
+        assert!(
+            p.log_text().contains(needle),
+            "worker {i}: {}",
+            p.log_text()
+        );
+    }
+    // A client without the token, or with another, gets the same refusal.
+    for token in ["", "wrong"] {
+        let o = std::process::Command::new(BIN)
+            .args(["list", "--coordinator", &w.cluster.url()])
+            .env("FLEETSCAN_TOKEN", token)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("token"), "{}", stderr(&o));
+    }
+    // With the token, a worker does the work.
+    w.cluster.start_worker(&[], &[]);
+    let id = w.submit(&w.sb.daemon.base(), &["-q"]);
+    assert_eq!(w.watch(&id).status.code(), Some(1));
+    w.check_reports(&id, "out");
+}
