@@ -19,7 +19,12 @@ use fleetscan_coordinator::logging::{self, LogFormat};
 
 /// Scan a fleet of git repositories for a pattern and write per-team reports.
 #[derive(Debug, Parser)]
-#[command(name = "fleetscan", version, about)]
+#[command(
+    name = "fleetscan",
+    version,
+    about,
+    after_help = "Environment: FLEETSCAN_LOG sets the log filter (tracing syntax, e.g. info or fleetscan_worker=debug)."
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(

@@ -7,7 +7,11 @@ use fleetscan_coordinator::logging::{self, LogFormat};
 
 /// The fleetscan coordinator: gRPC server over a Redis job queue.
 #[derive(Debug, Parser)]
-#[command(name = "fleetscan-coordinator", version)]
+#[command(
+    name = "fleetscan-coordinator",
+    version,
+    after_help = "Environment: FLEETSCAN_LOG sets the log filter (tracing syntax, default info)."
+)]
 struct Cli {
     #[command(flatten)]
     config: fleetscan_coordinator::Config,

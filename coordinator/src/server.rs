@@ -37,7 +37,8 @@ pub struct Config {
         hide_env_values = true
     )]
     pub redis: String,
-    /// Serve Prometheus metrics on http://ADDR/metrics.
+    /// Serve Prometheus metrics on http://ADDR/metrics, with /healthz and /readyz (ready while
+    /// Redis answers).
     #[arg(long, value_name = "ADDR", env = "FLEETSCAN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// Shared bearer token every gRPC call must carry (health checks excepted).
@@ -125,9 +126,10 @@ pub async fn serve(
             .context("--tls-cert / --tls-key")?;
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ready = crate::http::Ready::default();
+    ready.set(true);
     if let Some(addr) = config.metrics_listen {
-        let ready = crate::http::Ready::default();
-        ready.set(true);
+        let ready = ready.clone();
         let mut rx = stop_rx.clone();
         let stop = async move {
             let _ = rx.changed().await;
@@ -138,7 +140,7 @@ pub async fn serve(
             }
         });
     }
-    tokio::spawn(housekeeping(queue, store, reporter, stop_rx));
+    tokio::spawn(housekeeping(queue, store, reporter, ready, stop_rx));
     tracing::info!(addr = %listener.local_addr()?, tls = config.tls_cert.is_some(), "coordinator listening");
     server
         .add_service(health)
@@ -159,11 +161,14 @@ pub async fn serve(
     Ok(())
 }
 
-/// Every second: expire stale leases, promote due retries, publish queue depths and health.
+/// Every second: expire stale leases, promote due retries, publish queue depths and health
+/// (gRPC health, and `/readyz` next to the metrics for clusters whose probes cannot speak
+/// gRPC over TLS).
 async fn housekeeping(
     queue: Queue,
     store: Store,
     reporter: tonic_health::server::HealthReporter,
+    ready: crate::http::Ready,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -197,6 +202,7 @@ async fn housekeeping(
         }
         if ok != healthy {
             healthy = ok;
+            ready.set(ok);
             if ok {
                 reporter
                     .set_serving::<CoordinatorServer<CoordinatorService>>()

@@ -41,25 +41,9 @@ for tool in git rg python3 /usr/bin/time; do
   command -v "$tool" >/dev/null || die "'$tool' is required"
 done
 
-# The mirrors may belong to another user than the one running the benchmark.
-export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'
-
-declare -A gitdir=()
-repos=()
-for r in "${all_repos[@]}"; do
-  d=$mirror/openstack+$r/repo
-  [[ -d $d/.git ]] && d=$d/.git
-  if git --git-dir="$d" rev-parse -q --verify HEAD^{commit} >/dev/null 2>&1; then
-    gitdir[$r]=$d
-    repos+=("$r")
-  else
-    say "skipping openstack/$r: no git directory with a HEAD commit at $d"
-  fi
-done
-if [[ ${#repos[@]} -eq 0 ]]; then
-  say "skipping: no usable mirror under '$mirror'"
-  exit 0
-fi
+# shellcheck source=tests/bench/lib.sh
+source "$here/lib.sh"
+find_mirrors
 
 if [[ -n ${FLEETSCAN_BIN:-} ]]; then
   fs=$FLEETSCAN_BIN
@@ -189,18 +173,7 @@ rec engine.files "$(find "$work/tree" -type f | wc -l)"
 rec engine.disk_bytes "$(find "$work/tree" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
 
 # ---------------------------------------------------------------------------------------------
-# The server: git daemon on a free loopback port, the mirrors linked in as openstack/<name>.
-# Started as git-daemon itself (not through the `git` wrapper) so that its children's CPU time
-# (upload-pack, pack-objects; fields 16-17 of /proc/PID/stat once reaped) is the server's cost.
-mkdir -p "$work/served/openstack"
-for r in "${repos[@]}"; do ln -s "${gitdir[$r]}" "$work/served/openstack/$r"; done
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$(git --exec-path)/git-daemon" --export-all --reuseaddr --listen=127.0.0.1 --port="$port" \
-  --base-path="$work/served" "$work/served" 2>"$work/daemon.log" &
-daemon=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.05; done
-kill -0 "$daemon" 2>/dev/null || { cat "$work/daemon.log" >&2; die "git daemon did not start"; }
-base=git://127.0.0.1:$port
+serve_mirrors
 tck=$(getconf CLK_TCK)
 server_cpu() { sleep 0.3; awk -v t="$tck" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$daemon/stat"; }
 

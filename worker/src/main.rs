@@ -8,7 +8,11 @@ use fleetscan_worker::remote::{self, Refused};
 
 /// A fleetscan worker: takes scan jobs from Redis and reports results to the coordinator.
 #[derive(Debug, Parser)]
-#[command(name = "fleetscan-worker", version)]
+#[command(
+    name = "fleetscan-worker",
+    version,
+    after_help = "Environment: FLEETSCAN_LOG sets the log filter (tracing syntax, default info)."
+)]
 struct Cli {
     #[command(flatten)]
     config: remote::Config,

@@ -5,7 +5,8 @@
 local job, token, status = ARGV[1], ARGV[2], ARGV[3]
 local jk = P .. 'job:' .. job
 local v = redis.call('HMGET', jk, 'state', 'token', 'scan', 'repo', 'attempts')
-if not v[1] or redis.call('EXISTS', P .. 'scan:' .. v[3]) == 0 then
+local scan_state = v[1] and redis.call('HGET', P .. 'scan:' .. v[3], 'state')
+if not scan_state then
   return redis.error_reply('DATALOSS job ' .. job .. ' is not in Redis: its data was lost')
 end
 if v[1] ~= 'running' or v[2] ~= token then
@@ -14,7 +15,7 @@ end
 local scan = v[3]
 local sk = P .. 'scan:' .. scan
 leave_running(job, scan)
-if redis.call('HGET', sk, 'state') == 'cancelled' then
+if scan_state == 'cancelled' then
   redis.call('HSET', jk, 'state', 'cancelled')
   return 'cancelled'
 end
@@ -32,7 +33,8 @@ end
 redis.call('HSET', sk .. ':results', v[4], ARGV[6])
 redis.call('HSET', jk, 'state', status, 'error', '')
 redis.call('HINCRBY', sk, status, 1)
-redis.call('HINCRBY', sk, 'occurrences', tonumber(ARGV[7]))
+if ARGV[7] ~= '0' then
+  redis.call('HINCRBY', sk, 'occurrences', tonumber(ARGV[7]))
+end
 event(scan, 'finished', v[4], status, num(v[5]))
-maybe_finish(scan)
 return 'stored'
