@@ -6,6 +6,7 @@
 //!    an empty result by 8 concurrent clients (lease + ack), through the production scripts;
 //! 2. ingestion: a coordinator served in this process on loopback; 8 concurrent streams of
 //!    `ReportResults` carry OCC occurrences in total into Redis, committed per job.
+//!
 //! The Redis database given is flushed first: point it at a scratch server.
 
 use std::sync::Arc;

@@ -200,6 +200,13 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
     let (code, metrics) = http_get(health, "/metrics");
     assert_eq!(code, 200);
     assert!(metrics.contains("fleetscan_worker_jobs_total"), "{metrics}");
+    assert!(metrics.contains("fleetscan_clone_seconds_bucket"), "{metrics}");
+    let m = w.cluster.metrics_port;
+    assert_eq!(http_get(m, "/readyz").0, 200);
+    let (_, metrics) = http_get(m, "/metrics");
+    for name in ["fleetscan_queue_depth", "fleetscan_jobs_total", "fleetscan_occurrences_ingested_total"] {
+        assert!(metrics.contains(name), "{name} in {metrics}");
+    }
 }
 
 #[test]

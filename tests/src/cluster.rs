@@ -18,6 +18,8 @@ pub struct Cluster {
     /// The Redis server.
     pub redis: RedisServer,
     port: u16,
+    /// The coordinator's metrics port (`/metrics`, `/healthz`, `/readyz`).
+    pub metrics_port: u16,
     token: Option<String>,
     /// The coordinator, while it runs.
     pub coordinator: Option<Proc>,
@@ -34,6 +36,7 @@ impl Cluster {
             dir: dir.to_path_buf(),
             redis: RedisServer::start(),
             port: crate::free_port(),
+            metrics_port: crate::free_port(),
             token: token.map(String::from),
             coordinator: None,
             workers: Vec::new(),
@@ -68,6 +71,8 @@ impl Cluster {
             &self.redis.url(),
             "--retry-backoff-ms",
             "200",
+            "--metrics-listen",
+            &format!("127.0.0.1:{}", self.metrics_port),
         ]
         .map(String::from)
         .to_vec();

@@ -120,6 +120,7 @@ pub async fn serve(
     };
     let queue = Queue::new(conn);
     ready.set(true);
+    metrics::gauge!("fleetscan_worker_busy").set(0.0);
     tracing::info!(worker = %cfg.worker_id(), concurrency = cfg.concurrency, "worker running");
 
     let cfg = Arc::new(cfg);
