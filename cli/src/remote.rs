@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use fleetscan_coordinator::client::{self, Coordinator, Target};
+use fleetscan_coordinator::client::{self, Connect, Coordinator};
 use fleetscan_core::report::ReportFile;
 use fleetscan_proto::v1::{self, scan_event::Kind};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,33 +17,10 @@ use crate::scan::{LinkRefArg, RunArgs, ScanArgs};
 use crate::{output, select, InputError};
 
 /// How to reach the coordinator.
-#[derive(Debug, Args)]
-pub struct Remote {
-    /// The coordinator's gRPC URL.
-    #[arg(
-        long,
-        value_name = "URL",
-        default_value = "http://127.0.0.1:7700",
-        env = "FLEETSCAN_COORDINATOR"
-    )]
-    pub coordinator: String,
-    /// Shared bearer token of the coordinator.
-    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// CA certificate (PEM) for an https:// coordinator.
-    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
-    pub tls_ca: Option<PathBuf>,
-}
+pub type Remote = Connect;
 
-impl Remote {
-    fn client(&self) -> Result<Coordinator> {
-        client::coordinator(&Target {
-            url: &self.coordinator,
-            token: self.token.as_deref(),
-            tls_ca: self.tls_ca.as_deref(),
-        })
-        .map_err(|e| InputError(e).into())
-    }
+fn client_of(remote: &Remote) -> Result<Coordinator> {
+    client::coordinator(&remote.target()).map_err(|e| InputError(e).into())
 }
 
 /// Turns a refused call into an error saying what to fix; input mistakes exit with 2.
@@ -164,7 +141,7 @@ pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
     let formats = cmd.run.formats.clone();
     cmd.run.formats()?;
     let spec = spec(&cmd.common, &cmd.run)?;
-    let mut client = cmd.remote.client()?;
+    let mut client = client_of(&cmd.remote)?;
     let resp = client
         .submit_scan(v1::SubmitScanRequest { spec: Some(spec) })
         .await
@@ -187,7 +164,7 @@ pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
 }
 
 pub async fn watch(cmd: IdCmd) -> Result<ExitCode> {
-    let mut client = cmd.remote.client()?;
+    let mut client = client_of(&cmd.remote)?;
     watch_scan(&mut client, &cmd.remote, &cmd.scan_id, cmd.quiet).await
 }
 
@@ -328,7 +305,7 @@ fn scan_line(s: &v1::ScanStatus) -> String {
 }
 
 pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
-    let mut client = cmd.remote.client()?;
+    let mut client = client_of(&cmd.remote)?;
     let s = client
         .get_scan(v1::GetScanRequest {
             scan_id: cmd.scan_id.clone(),
@@ -368,7 +345,7 @@ pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
 }
 
 pub async fn list(cmd: ListCmd) -> Result<ExitCode> {
-    let mut client = cmd.remote.client()?;
+    let mut client = client_of(&cmd.remote)?;
     let resp = client
         .list_scans(v1::ListScansRequest { limit: cmd.limit })
         .await
@@ -381,7 +358,7 @@ pub async fn list(cmd: ListCmd) -> Result<ExitCode> {
 }
 
 pub async fn cancel(cmd: IdCmd) -> Result<ExitCode> {
-    let mut client = cmd.remote.client()?;
+    let mut client = client_of(&cmd.remote)?;
     let s = client
         .cancel_scan(v1::CancelScanRequest {
             scan_id: cmd.scan_id.clone(),
@@ -396,7 +373,7 @@ pub async fn cancel(cmd: IdCmd) -> Result<ExitCode> {
 pub async fn report(cmd: ReportCmd) -> Result<ExitCode> {
     output::check_writable(&cmd.out)?;
     crate::scan::parse_formats(&cmd.formats)?;
-    let mut client = cmd.remote.client()?;
+    let mut client = client_of(&cmd.remote)?;
     write_report(
         &mut client,
         &cmd.remote,

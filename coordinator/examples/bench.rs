@@ -34,7 +34,10 @@ fn plan(n: usize) -> (v1::ScanSpec, Plan) {
     plan.targets = (0..n)
         .map(|i| {
             let repo = RepoName::parse(&format!("bench/r{i:07}")).unwrap();
-            RepoTarget { url: format!("git://127.0.0.1:1/{repo}"), repo }
+            RepoTarget {
+                url: format!("git://127.0.0.1:1/{repo}"),
+                repo,
+            }
         })
         .collect();
     (spec, plan)
@@ -43,7 +46,10 @@ fn plan(n: usize) -> (v1::ScanSpec, Plan) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(|| "redis://127.0.0.1:6379/15".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379/15".into());
     let jobs: usize = args.get(2).map_or(Ok(50_000), |s| s.parse())?;
     let occ: usize = args.get(3).map_or(Ok(2_000_000), |s| s.parse())?;
     let conn = queue::connect(&url).await?;
@@ -67,8 +73,20 @@ async fn main() -> anyhow::Result<()> {
         let (queue, empty) = (queue.clone(), empty.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0;
-            while let Some(l) = queue.lease(&format!("w{w}"), Duration::from_secs(60)).await.expect("lease") {
-                let o = Outcome { job: &l.job, token: l.token, status: "scanned", retryable: false, error: "", result: &empty, occurrences: 0 };
+            while let Some(l) = queue
+                .lease(&format!("w{w}"), Duration::from_secs(60))
+                .await
+                .expect("lease")
+            {
+                let o = Outcome {
+                    job: &l.job,
+                    token: l.token,
+                    status: "scanned",
+                    retryable: false,
+                    error: "",
+                    result: &empty,
+                    occurrences: 0,
+                };
                 queue.commit(&o).await.expect("commit");
                 n += 1;
             }
@@ -88,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let config = fleetscan_coordinator::Config {
         listen: addr,
-        redis: url.clone(),
+        redis: fleetscan_coordinator::queue::RedisArgs { url: url.clone() },
         metrics_listen: None,
         token: None,
         tls_cert: None,
@@ -96,7 +114,11 @@ async fn main() -> anyhow::Result<()> {
         retry_backoff_ms: 500,
         max_occurrences_per_repo: 2_000_000,
     };
-    tokio::spawn(fleetscan_coordinator::serve(config, listener, std::future::pending()));
+    tokio::spawn(fleetscan_coordinator::serve(
+        config,
+        listener,
+        std::future::pending(),
+    ));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ingest_jobs = 200usize;
     let per_job = occ / ingest_jobs;
@@ -119,8 +141,17 @@ async fn main() -> anyhow::Result<()> {
     for w in 0..CLIENTS {
         let (queue, occurrences, url) = (queue.clone(), occurrences.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
-            let mut client = client::workers(&Target { url: &url, token: None, tls_ca: None }).expect("client");
-            while let Some(l) = queue.lease(&format!("w{w}"), Duration::from_secs(60)).await.expect("lease") {
+            let mut client = client::workers(&Target {
+                url: &url,
+                token: None,
+                tls_ca: None,
+            })
+            .expect("client");
+            while let Some(l) = queue
+                .lease(&format!("w{w}"), Duration::from_secs(60))
+                .await
+                .expect("lease")
+            {
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
                 let occ = occurrences.clone();
                 let job = l.job.clone();
@@ -128,12 +159,19 @@ async fn main() -> anyhow::Result<()> {
                     let part = |p| v1::ResultPart { part: Some(p) };
                     let header = v1::JobHeader {
                         protocol_version: fleetscan_proto::PROTOCOL_VERSION,
-                        lease: Some(v1::Lease { job_id: job, token: l.token }),
+                        lease: Some(v1::Lease {
+                            job_id: job,
+                            token: l.token,
+                        }),
                         worker_id: "bench".into(),
                     };
                     tx.send(part(Part::Header(header))).await.ok();
                     for chunk in occ.chunks(2000) {
-                        tx.send(part(Part::Batch(v1::OccurrenceBatch { occurrences: chunk.to_vec() }))).await.ok();
+                        tx.send(part(Part::Batch(v1::OccurrenceBatch {
+                            occurrences: chunk.to_vec(),
+                        })))
+                        .await
+                        .ok();
                     }
                     let outcome = v1::Outcome {
                         status: v1::RepoStatus::Scanned as i32,
@@ -143,7 +181,10 @@ async fn main() -> anyhow::Result<()> {
                     };
                     tx.send(part(Part::Outcome(outcome))).await.ok();
                 });
-                let r = client.report_results(tokio_stream::wrappers::ReceiverStream::new(rx)).await.expect("ingest");
+                let r = client
+                    .report_results(tokio_stream::wrappers::ReceiverStream::new(rx))
+                    .await
+                    .expect("ingest");
                 assert_eq!(r.into_inner().commit, v1::Commit::Stored as i32);
             }
         }));
@@ -156,9 +197,21 @@ async fn main() -> anyhow::Result<()> {
     let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
     println!("| measurement | count | seconds | rate |");
     println!("| --- | ---: | ---: | ---: |");
-    println!("| enqueue (one scan, one transaction) | {jobs} jobs | {:.3} | {:.0} jobs/s |", enqueue.as_secs_f64(), rate(jobs, enqueue));
-    println!("| lease + ack, {CLIENTS} clients | {jobs} jobs | {:.3} | {:.0} jobs/s |", lease_ack.as_secs_f64(), rate(jobs, lease_ack));
-    println!("| enqueue + lease + ack | {jobs} jobs | {:.3} | {:.0} jobs/s |", (enqueue + lease_ack).as_secs_f64(), rate(jobs, enqueue + lease_ack));
+    println!(
+        "| enqueue (one scan, one transaction) | {jobs} jobs | {:.3} | {:.0} jobs/s |",
+        enqueue.as_secs_f64(),
+        rate(jobs, enqueue)
+    );
+    println!(
+        "| lease + ack, {CLIENTS} clients | {jobs} jobs | {:.3} | {:.0} jobs/s |",
+        lease_ack.as_secs_f64(),
+        rate(jobs, lease_ack)
+    );
+    println!(
+        "| enqueue + lease + ack | {jobs} jobs | {:.3} | {:.0} jobs/s |",
+        (enqueue + lease_ack).as_secs_f64(),
+        rate(jobs, enqueue + lease_ack)
+    );
     println!("| ingestion over gRPC into Redis, {CLIENTS} streams | {total} occurrences in {ingest_jobs} jobs | {:.3} | {:.0} occurrences/s |", ingest.as_secs_f64(), rate(total, ingest));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Client side of the protocol, shared by workers and the CLI: one way to reach a coordinator,
 //! with the token and optional TLS.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleetscan_proto::v1::coordinator_client::CoordinatorClient;
@@ -22,6 +22,36 @@ pub struct Target<'a> {
     pub token: Option<&'a str>,
     /// CA certificate (PEM) to trust for https, instead of the public roots.
     pub tls_ca: Option<&'a Path>,
+}
+
+/// How to reach a coordinator: the flags workers and the CLI share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connect {
+    /// The coordinator's gRPC URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:7700",
+        env = "FLEETSCAN_COORDINATOR"
+    )]
+    pub coordinator: String,
+    /// Shared bearer token of the coordinator.
+    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// CA certificate (PEM) for an https:// coordinator.
+    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl Connect {
+    /// The target these flags name.
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            url: &self.coordinator,
+            token: self.token.as_deref(),
+            tls_ca: self.tls_ca.as_deref(),
+        }
+    }
 }
 
 /// A lazily connecting channel: it (re)connects on use, so a coordinator restart only fails

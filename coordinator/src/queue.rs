@@ -167,6 +167,20 @@ impl std::fmt::Debug for Queue {
     }
 }
 
+/// The Redis flag coordinators and workers share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedisArgs {
+    /// Redis URL (redis:// or rediss://, password in the URL).
+    #[arg(
+        long = "redis",
+        value_name = "URL",
+        default_value = "redis://127.0.0.1:6379/0",
+        env = "FLEETSCAN_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub url: String,
+}
+
 /// Connects to Redis at `url` (`redis://`, `rediss://`, with a password if needed). The
 /// connection reconnects with backoff after Redis restarts; commands fail meanwhile.
 pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> {

@@ -28,15 +28,9 @@ pub struct Config {
     /// gRPC address to listen on.
     #[arg(long, default_value = "127.0.0.1:7700", env = "FLEETSCAN_LISTEN")]
     pub listen: SocketAddr,
-    /// Redis URL (redis:// or rediss://, password in the URL).
-    #[arg(
-        long = "redis",
-        value_name = "URL",
-        default_value = "redis://127.0.0.1:6379/0",
-        env = "FLEETSCAN_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis: String,
+    /// Where Redis is.
+    #[command(flatten)]
+    pub redis: crate::queue::RedisArgs,
     /// Serve Prometheus metrics on http://ADDR/metrics, with /healthz and /readyz (ready while
     /// Redis answers).
     #[arg(long, value_name = "ADDR", env = "FLEETSCAN_METRICS_LISTEN")]
@@ -85,7 +79,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let conn = queue::connect(&config.redis)
+    let conn = queue::connect(&config.redis.url)
         .await
         .with_context(|| "cannot connect to Redis given by --redis / FLEETSCAN_REDIS_URL")?;
     let queue = Queue::new(conn.clone());

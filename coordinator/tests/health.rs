@@ -17,7 +17,7 @@ async fn health_is_open_and_the_api_needs_the_token() {
     let addr = listener.local_addr().unwrap();
     let config = fleetscan_coordinator::Config {
         listen: addr,
-        redis: redis.url(),
+        redis: fleetscan_coordinator::queue::RedisArgs { url: redis.url() },
         metrics_listen: None,
         token: Some("s3cret".into()),
         tls_cert: None,
@@ -39,7 +39,9 @@ async fn health_is_open_and_the_api_needs_the_token() {
         let mut status = None;
         for _ in 0..50 {
             match health
-                .check(HealthCheckRequest { service: service.into() })
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
                 .await
             {
                 Ok(r) => {
@@ -51,7 +53,11 @@ async fn health_is_open_and_the_api_needs_the_token() {
         }
         assert_eq!(status, Some(ServingStatus::Serving as i32), "{service:?}");
     }
-    let target = |token| Target { url: &url, token, tls_ca: None };
+    let target = |token| Target {
+        url: &url,
+        token,
+        tls_ca: None,
+    };
     let list = v1::ListScansRequest { limit: 1 };
     for token in [None, Some("wrong")] {
         let mut c = client::coordinator(&target(token)).unwrap();
@@ -59,9 +65,17 @@ async fn health_is_open_and_the_api_needs_the_token() {
         assert_eq!(e.code(), tonic::Code::Unauthenticated, "{token:?}");
     }
     let mut c = client::coordinator(&target(Some("s3cret"))).unwrap();
-    assert!(c.list_scans(list).await.unwrap().into_inner().scans.is_empty());
+    assert!(c
+        .list_scans(list)
+        .await
+        .unwrap()
+        .into_inner()
+        .scans
+        .is_empty());
     let e = c
-        .submit_scan(v1::SubmitScanRequest { spec: Some(v1::ScanSpec::default()) })
+        .submit_scan(v1::SubmitScanRequest {
+            spec: Some(v1::ScanSpec::default()),
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);

@@ -27,8 +27,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// True when `text` names `var` as a whole word (FLEETSCAN_LOG is not FLEETSCAN_LOG_FORMAT).
 fn mentions(text: &str, var: &str) -> bool {
     text.match_indices(var).any(|(i, _)| {
-        !text[i + var.len()..]
-            .starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+        !text[i + var.len()..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
     })
 }
 
@@ -36,7 +35,15 @@ fn mentions(text: &str, var: &str) -> bool {
 fn manifest_flags_and_env_vars_exist_in_the_binaries() {
     let mut all_help = help(&[]);
     for sub in [
-        "scan", "submit", "watch", "status", "list", "cancel", "report", "coordinator", "worker",
+        "scan",
+        "submit",
+        "watch",
+        "status",
+        "list",
+        "cancel",
+        "report",
+        "coordinator",
+        "worker",
     ] {
         all_help.push_str(&help(&[sub]));
     }
@@ -48,7 +55,10 @@ fn manifest_flags_and_env_vars_exist_in_the_binaries() {
     for f in &files {
         for line in std::fs::read_to_string(f).unwrap().lines() {
             let t = line.trim();
-            if let Some(name) = t.strip_prefix("- name: ").or_else(|| t.strip_prefix("name: ")) {
+            if let Some(name) = t
+                .strip_prefix("- name: ")
+                .or_else(|| t.strip_prefix("name: "))
+            {
                 if name.starts_with("FLEETSCAN_") {
                     envs.insert((name.to_string(), f.clone()));
                 }
@@ -64,13 +74,19 @@ fn manifest_flags_and_env_vars_exist_in_the_binaries() {
     }
     assert!(envs.len() >= 8 && !flags.is_empty(), "{envs:?} {flags:?}");
     for (env, f) in &envs {
-        assert!(mentions(&all_help, env),
-            "{} sets {env}, which no fleetscan command reads", f.display());
+        assert!(
+            mentions(&all_help, env),
+            "{} sets {env}, which no fleetscan command reads",
+            f.display()
+        );
     }
     for (flag, f) in &flags {
         let as_flag = format!("{flag} ");
         let as_flag_end = format!("{flag}\n");
-        assert!(all_help.contains(&as_flag) || all_help.contains(&as_flag_end),
-            "{} passes {flag}, which no fleetscan command takes", f.display());
+        assert!(
+            all_help.contains(&as_flag) || all_help.contains(&as_flag_end),
+            "{} passes {flag}, which no fleetscan command takes",
+            f.display()
+        );
     }
 }

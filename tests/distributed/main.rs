@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use fleetscan_tests::cluster::{http_get, Cluster};
 use fleetscan_tests::proxy::SlowProxy;
-use fleetscan_tests::{assert_golden, corpus, free_port, read, report_files, Sandbox};
+use fleetscan_tests::{
+    assert_golden, corpus, free_port, read, report_files, summary_repo, Sandbox,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fleetscan");
@@ -65,6 +67,19 @@ impl World {
         self.run(&["watch", id, "-q"])
     }
 
+    /// Waits for a scan of the e2e selection to complete: exit 1, since some of its
+    /// repositories always fail.
+    fn wait_done(&self, id: &str) {
+        let out = self.watch(id);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}\n{}",
+            stderr(&out),
+            self.cluster.logs()
+        );
+    }
+
     /// Writes the scan's reports into `out` and checks them against the embedded goldens.
     fn check_reports(&self, id: &str, out: &str) -> Value {
         let dir = self.sb.path(out);
@@ -96,15 +111,6 @@ impl World {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn repo<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["repos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["repo"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from summary"))
 }
 
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
@@ -162,13 +168,13 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
 
     // `report` writes the same files again, and summary.json keeps the failures.
     let summary = w.check_reports(&id, "report");
-    let missing = repo(&summary, corpus::MISSING);
+    let missing = summary_repo(&summary, corpus::MISSING);
     assert_eq!(missing["status"], "failed");
     assert!(
         missing["reason"].as_str().unwrap().contains("not found"),
         "{missing}"
     );
-    let dead = repo(&summary, "openstack/dead-host");
+    let dead = summary_repo(&summary, "openstack/dead-host");
     assert_eq!(dead["status"], "failed");
     assert!(
         dead["reason"].as_str().unwrap().contains("unreachable"),
@@ -178,7 +184,10 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
         dead["attempts"], 2,
         "retried once (--retries 1), then dead: {dead}"
     );
-    assert_eq!(repo(&summary, "openstack/empty")["status"], "skipped");
+    assert_eq!(
+        summary_repo(&summary, "openstack/empty")["status"],
+        "skipped"
+    );
 
     // The dead-letter state is visible in `status`, with the error.
     let status = w.status(&id);
@@ -200,11 +209,18 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
     let (code, metrics) = http_get(health, "/metrics");
     assert_eq!(code, 200);
     assert!(metrics.contains("fleetscan_worker_jobs_total"), "{metrics}");
-    assert!(metrics.contains("fleetscan_clone_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("fleetscan_clone_seconds_bucket"),
+        "{metrics}"
+    );
     let m = w.cluster.metrics_port;
     assert_eq!(http_get(m, "/readyz").0, 200);
     let (_, metrics) = http_get(m, "/metrics");
-    for name in ["fleetscan_queue_depth", "fleetscan_jobs_total", "fleetscan_occurrences_ingested_total"] {
+    for name in [
+        "fleetscan_queue_depth",
+        "fleetscan_jobs_total",
+        "fleetscan_occurrences_ingested_total",
+    ] {
         assert!(metrics.contains(name), "{name} in {metrics}");
     }
 }
@@ -234,14 +250,7 @@ fn a_killed_worker_loses_nothing_and_a_stopped_one_hands_back() {
     );
     w.cluster.start_worker(&[], &[]);
     w.cluster.start_worker(&[], &[]);
-    let out = w.watch(&id);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        w.cluster.logs()
-    );
+    w.wait_done(&id);
     let summary = w.check_reports(&id, "out");
     // The killed worker's jobs ran again after their leases expired. Jobs are numbered in
     // repository order, the order of summary.json.
@@ -322,14 +331,7 @@ fn cancelled_scans_stop_and_concurrent_scans_do_not_mix() {
     let o = w.run(&["cancel", &doomed]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("cancelled"));
-    let out = w.watch(&id);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}\n{}",
-        stderr(&out),
-        w.cluster.logs()
-    );
+    w.wait_done(&id);
     w.check_reports(&id, "out");
 
     // The cancelled scan: its queued jobs are never started.
@@ -407,6 +409,6 @@ fn wrong_tokens_and_protocol_versions_are_refused() {
     // With the token, a worker does the work.
     w.cluster.start_worker(&[], &[]);
     let id = w.submit(&w.sb.daemon.base(), &["-q"]);
-    assert_eq!(w.watch(&id).status.code(), Some(1));
+    w.wait_done(&id);
     w.check_reports(&id, "out");
 }

@@ -3,20 +3,11 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
-use fleetscan_tests::{assert_golden, corpus, read, report_files, Sandbox};
+use fleetscan_tests::{assert_golden, corpus, read, report_files, summary_repo, Sandbox};
 use serde_json::Value;
 
 fn sandbox() -> Sandbox {
     Sandbox::new(env!("CARGO_BIN_EXE_fleetscan"))
-}
-
-fn summary_repo<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["repos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["repo"] == name)
-        .unwrap_or_else(|| panic!("{name} missing from summary"))
 }
 
 #[test]

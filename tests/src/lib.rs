@@ -15,11 +15,12 @@ pub mod proxy;
 pub mod redis;
 mod repo;
 mod sandbox;
+mod server;
 
 pub use daemon::GitDaemon;
 pub use model_stub::{ModelStub, Reply, Request};
 pub use repo::{Content, RepoSpec};
-pub use sandbox::{read, report_files, Sandbox};
+pub use sandbox::{read, report_files, summary_repo, Sandbox};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

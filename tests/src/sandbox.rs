@@ -122,3 +122,13 @@ pub fn report_files(out: &Path) -> Vec<String> {
     files.extend(teams);
     files
 }
+
+/// The entry of repository `name` in a parsed `summary.json`.
+pub fn summary_repo<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    summary["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"] == name)
+        .unwrap_or_else(|| panic!("{name} missing from summary"))
+}

@@ -1,26 +1,16 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use fleetscan_coordinator::client::Connect;
+use fleetscan_coordinator::queue::RedisArgs;
+
 /// Worker settings; every flag can also come from the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// The coordinator's gRPC URL.
-    #[arg(
-        long,
-        value_name = "URL",
-        default_value = "http://127.0.0.1:7700",
-        env = "FLEETSCAN_COORDINATOR"
-    )]
-    pub coordinator: String,
-    /// Redis URL (redis:// or rediss://, password in the URL).
-    #[arg(
-        long = "redis",
-        value_name = "URL",
-        default_value = "redis://127.0.0.1:6379/0",
-        env = "FLEETSCAN_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis: String,
+    #[command(flatten)]
+    pub connect: Connect,
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Jobs run in parallel.
     #[arg(
         long,
@@ -43,12 +33,6 @@ pub struct Config {
         env = "FLEETSCAN_GRACE_PERIOD"
     )]
     pub grace_period: u64,
-    /// Shared bearer token of the coordinator.
-    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// CA certificate (PEM) for an https:// coordinator.
-    #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
-    pub tls_ca: Option<PathBuf>,
     /// Lease length; heartbeats renew it every third of it. A dead worker's jobs run again
     /// after at most this long.
     #[arg(

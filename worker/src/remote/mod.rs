@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use fleetscan_coordinator::client::{self, Target};
+use fleetscan_coordinator::client;
 use fleetscan_coordinator::http::{self, Ready};
 use fleetscan_coordinator::queue::{self, Queue};
 use fleetscan_proto::v1;
@@ -55,13 +55,13 @@ async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
             {
                 return Err(Refused(format!(
                     "the coordinator at {} refused this worker: {}",
-                    cfg.coordinator,
+                    cfg.connect.coordinator,
                     s.message()
                 ))
                 .into());
             }
             Err(s) => {
-                tracing::warn!(coordinator = %cfg.coordinator, error = %s.message(), "coordinator unreachable, retrying");
+                tracing::warn!(coordinator = %cfg.connect.coordinator, error = %s.message(), "coordinator unreachable, retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -85,12 +85,7 @@ pub async fn serve(
             cfg.cache_dir.display()
         ))
     })?;
-    let target = Target {
-        url: &cfg.coordinator,
-        token: cfg.token.as_deref(),
-        tls_ca: cfg.tls_ca.as_deref(),
-    };
-    let mut client = client::workers(&target).map_err(Refused)?;
+    let mut client = client::workers(&cfg.connect.target()).map_err(Refused)?;
     let ready = Ready::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(addr) = cfg.health_listen {
@@ -106,7 +101,7 @@ pub async fn serve(
     }
     hello(&cfg, &mut client).await?;
     let conn = loop {
-        match queue::connect(&cfg.redis).await {
+        match queue::connect(&cfg.redis.url).await {
             Ok(c) => break c,
             Err(e) if e.is_connection_refusal() || e.is_timeout() || e.is_io_error() => {
                 tracing::warn!(error = %e, "Redis unreachable, retrying");
