@@ -114,15 +114,7 @@ impl CoordinatorService {
 type Stream2<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 fn progress_of(f: &HashMap<String, String>) -> v1::Progress {
-    let n = |k: &str| f.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    v1::Progress {
-        total: n("total") as u32,
-        scanned: n("scanned") as u32,
-        skipped: n("skipped") as u32,
-        dead: n("dead") as u32,
-        running: n("running") as u32,
-        occurrences: n("occurrences"),
-    }
+    crate::store::progress(|k| f.get(k).and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 fn event_of(f: &HashMap<String, String>) -> v1::ScanEvent {

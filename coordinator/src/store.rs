@@ -50,6 +50,18 @@ impl ScanRecord {
     }
 }
 
+/// The counters of a scan, from its hash fields (or an event's) read by `n`.
+pub fn progress(n: impl Fn(&str) -> u64) -> v1::Progress {
+    v1::Progress {
+        total: n("total") as u32,
+        scanned: n("scanned") as u32,
+        skipped: n("skipped") as u32,
+        dead: n("dead") as u32,
+        running: n("running") as u32,
+        occurrences: n("occurrences"),
+    }
+}
+
 /// Scan state names as the scripts write them.
 pub fn scan_state(s: &str) -> v1::ScanState {
     match s {
@@ -231,14 +243,7 @@ impl Store {
             state: s("state"),
             created_ms: n("created_ms") as i64,
             finished_ms: n("finished_ms") as i64,
-            progress: v1::Progress {
-                total: n("total") as u32,
-                scanned: n("scanned") as u32,
-                skipped: n("skipped") as u32,
-                dead: n("dead") as u32,
-                running: n("running") as u32,
-                occurrences: n("occurrences"),
-            },
+            progress: progress(n),
             spec,
         }))
     }

@@ -20,7 +20,7 @@ mod server;
 pub use daemon::GitDaemon;
 pub use model_stub::{ModelStub, Reply, Request};
 pub use repo::{Content, RepoSpec};
-pub use sandbox::{read, report_files, summary_repo, Sandbox};
+pub use sandbox::{assert_failures_reported, read, report_files, summary_repo, Sandbox};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -132,3 +132,24 @@ pub fn summary_repo<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde
         .find(|r| r["repo"] == name)
         .unwrap_or_else(|| panic!("{name} missing from summary"))
 }
+
+/// Checks that `summary.json` of the e2e selection reports its failures and skips with their
+/// reasons: the listed-but-missing repository, the dead host, the empty repository.
+pub fn assert_failures_reported(summary: &serde_json::Value) {
+    let missing = summary_repo(summary, corpus::MISSING);
+    assert_eq!(missing["status"], "failed");
+    assert!(
+        missing["reason"].as_str().unwrap().contains("not found"),
+        "{missing}"
+    );
+    let dead = summary_repo(summary, "openstack/dead-host");
+    assert_eq!(dead["status"], "failed");
+    assert!(
+        dead["reason"].as_str().unwrap().contains("unreachable"),
+        "{dead}"
+    );
+    assert_eq!(
+        summary_repo(summary, "openstack/empty")["status"],
+        "skipped"
+    );
+}
