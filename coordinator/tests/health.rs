@@ -83,3 +83,145 @@ async fn health_is_open_and_the_api_needs_the_token() {
     let _ = tx.send(());
     server.await.unwrap().unwrap();
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test CA and a certificate for localhost / 127.0.0.1 signed by it.
+fn certificates(dir: &std::path::Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=fleetscan test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn grpc_over_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let redis = RedisServer::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = fleetscan_coordinator::Config {
+        listen: addr,
+        redis: fleetscan_coordinator::queue::RedisArgs { url: redis.url() },
+        metrics_listen: None,
+        token: None,
+        tls_cert: Some(dir.path().join("server.pem")),
+        tls_key: Some(dir.path().join("server.key")),
+        retry_backoff_ms: 500,
+        max_occurrences_per_repo: 1000,
+    };
+    tokio::spawn(fleetscan_coordinator::serve(
+        config,
+        listener,
+        std::future::pending(),
+    ));
+    let url = format!("https://localhost:{}", addr.port());
+    let ca = dir.path().join("ca.pem");
+    let trusted = Target {
+        url: &url,
+        token: None,
+        tls_ca: Some(&ca),
+    };
+    let mut c = client::coordinator(&trusted).unwrap();
+    let mut ok = false;
+    for _ in 0..50 {
+        if c.list_scans(v1::ListScansRequest { limit: 1 })
+            .await
+            .is_ok()
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "a client trusting the CA talks TLS to the coordinator");
+    // Without the CA (public roots only) the certificate is refused.
+    let public = Target {
+        url: &url,
+        token: None,
+        tls_ca: None,
+    };
+    let mut c = client::coordinator(&public).unwrap();
+    assert!(c
+        .list_scans(v1::ListScansRequest { limit: 1 })
+        .await
+        .is_err());
+    // Plain HTTP to a TLS port fails too.
+    let plain = format!("http://127.0.0.1:{}", addr.port());
+    let mut c = client::coordinator(&Target {
+        url: &plain,
+        token: None,
+        tls_ca: None,
+    })
+    .unwrap();
+    assert!(c
+        .list_scans(v1::ListScansRequest { limit: 1 })
+        .await
+        .is_err());
+}

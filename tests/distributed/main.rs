@@ -285,6 +285,25 @@ fn a_coordinator_restart_and_a_redis_outage_do_not_change_the_results() {
     );
     assert!(stderr(&out).contains("completed"), "{}", stderr(&out));
     w.check_reports(&id, "out");
+
+    // A second coordinator over the same Redis serves the same scan.
+    let (_second, url) = w.cluster.second_coordinator();
+    let dir = w.sb.path("second");
+    let o = std::process::Command::new(BIN)
+        .args([
+            "report",
+            &id,
+            "--coordinator",
+            &url,
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in report_files(&dir) {
+        assert_golden(&format!("scan/{f}"), &read(&dir.join(&f)));
+    }
 }
 
 #[test]

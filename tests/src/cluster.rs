@@ -62,24 +62,37 @@ impl Cluster {
 
     /// Starts (or restarts) the coordinator on its port and waits until it accepts.
     pub fn start_coordinator(&mut self) {
+        self.coordinator = Some(self.spawn_coordinator(self.port, self.metrics_port));
+    }
+
+    /// Starts a second coordinator over the same Redis; returns it and its URL.
+    pub fn second_coordinator(&self) -> (Proc, String) {
+        let port = crate::free_port();
+        (
+            self.spawn_coordinator(port, crate::free_port()),
+            format!("http://127.0.0.1:{port}"),
+        )
+    }
+
+    fn spawn_coordinator(&self, port: u16, metrics_port: u16) -> Proc {
         let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
         let args: Vec<String> = [
             "coordinator",
             "--listen",
-            &format!("127.0.0.1:{}", self.port),
+            &format!("127.0.0.1:{port}"),
             "--redis",
             &self.redis.url(),
             "--retry-backoff-ms",
             "200",
             "--metrics-listen",
-            &format!("127.0.0.1:{}", self.metrics_port),
+            &format!("127.0.0.1:{metrics_port}"),
         ]
         .map(String::from)
         .to_vec();
         let log = self.dir.join(format!("coordinator-{n}.log"));
         let p = Proc::spawn(&self.bin, &args, log, &self.env());
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "coordinator did not start: {}",
@@ -87,7 +100,7 @@ impl Cluster {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.coordinator = Some(p);
+        p
     }
 
     /// Kills the coordinator with SIGKILL.
