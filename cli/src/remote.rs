@@ -13,6 +13,7 @@ use fleetscan_proto::v1::{self, scan_event::Kind};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::Code;
 
+use crate::llm::LlmArgs;
 use crate::scan::{LinkRefArg, RunArgs, ScanArgs};
 use crate::{output, select, InputError};
 
@@ -45,6 +46,8 @@ pub struct SubmitCmd {
     /// Wait for the scan to end (with a progress bar), then write the reports to --out.
     #[arg(long)]
     pub wait: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -82,6 +85,8 @@ pub struct ReportCmd {
     /// Output formats, comma-separated: md, links, ndjson, csv, summary. Default: all.
     #[arg(long = "format", value_name = "LIST", value_delimiter = ',')]
     pub formats: Vec<String>,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -157,7 +162,15 @@ pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
     }
     let code = watch_scan(&mut client, &cmd.remote, &resp.scan_id, cmd.run.quiet).await?;
     if let Some(out) = &cmd.run.out {
-        write_report(&mut client, &cmd.remote, &resp.scan_id, out, &formats).await?;
+        write_report(
+            &mut client,
+            &cmd.remote,
+            &resp.scan_id,
+            out,
+            &formats,
+            &cmd.llm,
+        )
+        .await?;
         eprintln!("reports in {}", out.display());
     }
     Ok(code)
@@ -310,6 +323,7 @@ pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
         .get_scan(v1::GetScanRequest {
             scan_id: cmd.scan_id.clone(),
             repos: true,
+            spec: false,
         })
         .await
         .map_err(|s| call_error(&cmd.remote, s))?
@@ -380,19 +394,27 @@ pub async fn report(cmd: ReportCmd) -> Result<ExitCode> {
         &cmd.scan_id,
         &cmd.out,
         &cmd.formats,
+        &cmd.llm,
     )
     .await?;
     eprintln!("reports in {}", cmd.out.display());
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes a completed scan's reports into `out`: the coordinator renders them, unless a
+/// model is to add narratives; then this client renders them from the exported results with
+/// the same code, and adds the narratives.
 async fn write_report(
     client: &mut Coordinator,
     remote: &Remote,
     id: &str,
     out: &std::path::Path,
     formats: &[String],
+    llm: &LlmArgs,
 ) -> Result<()> {
+    if llm.llm_url.is_some() {
+        return render_here(client, remote, id, out, formats, llm).await;
+    }
     let mut stream = client
         .get_report(v1::GetReportRequest {
             scan_id: id.to_string(),
@@ -429,4 +451,63 @@ async fn write_report(
         })
         .collect::<Result<_>>()?;
     output::write_all(out, &files)
+}
+
+async fn render_here(
+    client: &mut Coordinator,
+    remote: &Remote,
+    id: &str,
+    out: &std::path::Path,
+    formats: &[String],
+    llm: &LlmArgs,
+) -> Result<()> {
+    let formats = crate::scan::parse_formats(formats)?;
+    let status = client
+        .get_scan(v1::GetScanRequest {
+            scan_id: id.to_string(),
+            repos: false,
+            spec: true,
+        })
+        .await
+        .map_err(|s| call_error(remote, s))?
+        .into_inner();
+    let spec = status.spec.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the coordinator did not send the spec of scan {id}: it is older than this client"
+        )
+    })?;
+    let mut stream = client
+        .export_results(v1::ExportResultsRequest {
+            scan_id: id.to_string(),
+        })
+        .await
+        .map_err(|s| call_error(remote, s))?
+        .into_inner();
+    let mut results = Vec::new();
+    while let Some(r) = stream.message().await.map_err(|s| call_error(remote, s))? {
+        let repo = fleetscan_core::ids::RepoName::parse(&r.repo)?;
+        let occurrences = r.occurrences.into_iter().map(Into::into).collect();
+        let outcome = r.outcome.unwrap_or_default();
+        let result =
+            fleetscan_proto::convert::result(repo, r.url, outcome, occurrences, r.attempts)
+                .ok_or_else(|| anyhow::anyhow!("the result of {} has no status", r.repo))?;
+        results.push(result);
+    }
+    let total = status.progress.unwrap_or_default().total as usize;
+    if results.len() != total {
+        anyhow::bail!("the coordinator sent {} of the {total} results of scan {id}; run `fleetscan report` again", results.len());
+    }
+    let (mut fleet, info) =
+        fleetscan_coordinator::spec::fleet(&spec, status.created_ms, status.finished_ms, results)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    let llm = llm.clone();
+    let fleet = tokio::task::spawn_blocking(move || {
+        llm.narrate(&mut fleet);
+        fleet
+    })
+    .await?;
+    output::write_all(
+        out,
+        &fleetscan_core::report::render(&fleet, &info, &formats),
+    )
 }

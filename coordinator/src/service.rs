@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::pin::Pin;
 use std::time::Duration;
 
-use fleetscan_core::report::{self, Fleet, Format, ScanInfo};
+use fleetscan_core::report::{self, Format};
 use fleetscan_proto::v1::{self, coordinator_server::Coordinator};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -55,24 +55,19 @@ impl CoordinatorService {
         })
     }
 
-    /// The rendered report files of a completed scan.
-    async fn render(
+    /// A completed scan and all its results; anything else is refused, so no report is ever
+    /// rendered from a running, cancelled or damaged scan.
+    async fn complete(
         &self,
         id: &str,
-        formats: &[String],
-    ) -> Result<Vec<report::ReportFile>, Status> {
+    ) -> Result<
+        (
+            crate::store::ScanRecord,
+            Vec<fleetscan_core::result::RepoResult>,
+        ),
+        Status,
+    > {
         let rec = self.record(id).await?;
-        let formats: BTreeSet<Format> = if formats.is_empty() {
-            Format::defaults()
-        } else {
-            formats
-                .iter()
-                .map(|f| {
-                    f.parse()
-                        .map_err(|e: fleetscan_core::Error| Status::invalid_argument(e.to_string()))
-                })
-                .collect::<Result<_, _>>()?
-        };
         match rec.state() {
             v1::ScanState::Completed => {}
             v1::ScanState::Cancelled => {
@@ -97,16 +92,29 @@ impl CoordinatorService {
                 rec.progress.total
             )));
         }
-        let parts = spec::render_parts(&rec.spec).map_err(Status::internal)?;
-        let info = ScanInfo {
-            patterns: rec.spec.patterns.clone(),
-            options: parts.options,
-            git_base: rec.spec.git_base.clone(),
-            governance: parts.governance_names,
-            started: rec.created_ms / 1000,
-            duration_ms: (rec.finished_ms - rec.created_ms).max(0) as u64,
+        Ok((rec, results))
+    }
+
+    /// The rendered report files of a completed scan.
+    async fn render(
+        &self,
+        id: &str,
+        formats: &[String],
+    ) -> Result<Vec<report::ReportFile>, Status> {
+        let formats: BTreeSet<Format> = if formats.is_empty() {
+            Format::defaults()
+        } else {
+            formats
+                .iter()
+                .map(|f| {
+                    f.parse()
+                        .map_err(|e: fleetscan_core::Error| Status::invalid_argument(e.to_string()))
+                })
+                .collect::<Result<_, _>>()?
         };
-        let fleet = Fleet::build(results, &parts.governance, parts.links, parts.profile);
+        let (rec, results) = self.complete(id).await?;
+        let (fleet, info) = spec::fleet(&rec.spec, rec.created_ms, rec.finished_ms, results)
+            .map_err(Status::internal)?;
         Ok(report::render(&fleet, &info, &formats))
     }
 }
@@ -169,6 +177,9 @@ impl Coordinator for CoordinatorService {
         let req = req.into_inner();
         let rec = self.record(&req.scan_id).await?;
         let mut status = rec.status();
+        if req.spec {
+            status.spec = Some(rec.spec.clone());
+        }
         if req.repos {
             let jobs = self
                 .store
@@ -320,8 +331,7 @@ impl Coordinator for CoordinatorService {
         req: Request<v1::ExportResultsRequest>,
     ) -> Result<Response<Self::ExportResultsStream>, Status> {
         let id = req.into_inner().scan_id;
-        self.record(&id).await?;
-        let results = self.store.results(&id).await.map_err(status_of)?;
+        let (_, results) = self.complete(&id).await?;
         let items: Vec<Result<v1::RepoResult, Status>> = results
             .into_iter()
             .map(|r| {

@@ -7,7 +7,8 @@ use fleetscan_core::governance::{Governance, BUILTIN};
 use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::{MatchOptions, Matcher};
 use fleetscan_core::profile::Profile;
-use fleetscan_core::result::ScanOptions;
+use fleetscan_core::report::{Fleet, ScanInfo};
+use fleetscan_core::result::{RepoResult, ScanOptions};
 use fleetscan_core::select::{self, Entry, Target};
 use fleetscan_proto::v1::{self, ScanSpec};
 use serde::{Deserialize, Serialize};
@@ -240,6 +241,28 @@ pub fn render_parts(spec: &ScanSpec) -> Result<RenderParts, String> {
         },
         options: options(spec)?,
     })
+}
+
+/// A scan's results arranged for rendering, with the facts of the run: what the coordinator
+/// renders reports from, and what a client rendering for itself (say, to add narratives)
+/// builds from the same parts, so both give the same bytes.
+pub fn fleet(
+    spec: &ScanSpec,
+    created_ms: i64,
+    finished_ms: i64,
+    results: Vec<RepoResult>,
+) -> Result<(Fleet, ScanInfo), String> {
+    let parts = render_parts(spec)?;
+    let info = ScanInfo {
+        patterns: spec.patterns.clone(),
+        options: parts.options,
+        git_base: spec.git_base.clone(),
+        governance: parts.governance_names,
+        started: created_ms / 1000,
+        duration_ms: (finished_ms - created_ms).max(0) as u64,
+    };
+    let fleet = Fleet::build(results, &parts.governance, parts.links, parts.profile);
+    Ok((fleet, info))
 }
 
 #[cfg(test)]

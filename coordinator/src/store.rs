@@ -46,6 +46,7 @@ impl ScanRecord {
             finished_ms: self.finished_ms,
             patterns: self.spec.patterns.clone(),
             repos: Vec::new(),
+            spec: None,
         }
     }
 }

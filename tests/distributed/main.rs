@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use fleetscan_tests::cluster::{http_get, Cluster};
 use fleetscan_tests::proxy::SlowProxy;
 use fleetscan_tests::{
-    assert_failures_reported, assert_golden, corpus, free_port, read, report_files, summary_repo,
-    Sandbox,
+    assert_failures_reported, assert_golden, corpus, free_port, read, report_files,
+    strip_narratives, summary_repo, ModelStub, Reply, Sandbox, NARRATIVE_HEADING,
 };
 use serde_json::Value;
 
@@ -187,6 +187,29 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
         dead_line.trim_start().starts_with("dead") && dead_line.contains("unreachable"),
         "{dead_line}"
     );
+    // With a model, the client renders from the exported results with the same code and adds
+    // narratives; without them the files are the goldens again.
+    let stub = ModelStub::start(|_| Reply::ollama("Uses eventlet in its service entry points."));
+    let llm = w.sb.path("llm");
+    let o = w.run(&[
+        "report",
+        &id,
+        "--out",
+        llm.to_str().unwrap(),
+        "--llm-url",
+        &stub.url(),
+        "--llm-model",
+        "stub",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stub.requests().is_empty());
+    let mut narrated = 0;
+    for f in report_files(&llm) {
+        let text = read(&llm.join(&f));
+        narrated += text.matches(NARRATIVE_HEADING).count();
+        assert_golden(&format!("scan/{f}"), &strip_narratives(&text));
+    }
+    assert_eq!(narrated, stub.requests().len(), "one narrative per request");
     let list = String::from_utf8(w.run(&["list"]).stdout).unwrap();
     assert!(list.contains(&id) && list.contains("completed"), "{list}");
 

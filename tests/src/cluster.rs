@@ -156,6 +156,10 @@ impl Cluster {
             .arg("--coordinator")
             .arg(self.url())
             .env("FLEETSCAN_LOG", "error")
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -18,7 +18,7 @@ mod sandbox;
 mod server;
 
 pub use daemon::GitDaemon;
-pub use model_stub::{ModelStub, Reply, Request};
+pub use model_stub::{strip_narratives, ModelStub, Reply, Request, NARRATIVE_HEADING};
 pub use repo::{Content, RepoSpec};
 pub use sandbox::{assert_failures_reported, read, report_files, summary_repo, Sandbox};
 
