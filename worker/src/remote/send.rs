@@ -22,6 +22,7 @@ const BATCH: usize = 2000;
 const BATCH_BYTES: usize = 1 << 20;
 
 /// What the coordinator did with the results; `None` when they could not be delivered.
+/// Gives up after `patience`: by then the lease has expired and the job runs elsewhere.
 pub async fn deliver(
     client: &mut WorkersClient,
     job: &str,
@@ -29,8 +30,10 @@ pub async fn deliver(
     worker_id: &str,
     result: Arc<RepoResult>,
     retryable: bool,
+    patience: Duration,
 ) -> Option<v1::Commit> {
     let mut delay = Duration::from_millis(200);
+    let give_up = std::time::Instant::now() + patience;
     loop {
         match send_once(
             client,
@@ -57,8 +60,8 @@ pub async fn deliver(
                 return None;
             }
             Err(s) => {
-                if held.stop.load(Ordering::Relaxed) {
-                    tracing::warn!(%job, "lease lost while delivering results: dropping them");
+                if held.stop.load(Ordering::Relaxed) || std::time::Instant::now() > give_up {
+                    tracing::warn!(%job, "lease lost, or the coordinator unreachable for too long: dropping the results; the job runs again");
                     return None;
                 }
                 tracing::warn!(%job, error = %s.message(), "cannot deliver results yet, retrying");

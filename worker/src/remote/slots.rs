@@ -162,6 +162,7 @@ impl Slots {
             &self.cfg.worker_id(),
             Arc::new(result),
             retryable,
+            self.cfg.lease() * 10,
         )
         .await;
         self.leases.remove(&l.job);
