@@ -176,6 +176,29 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
         "retried once (--retries 1), then dead: {dead}"
     );
 
+    // summary.json too is the embedded scan's, but for timings and the cache.
+    let embedded = w.sb.path("embedded");
+    let mut args = w.args("scan", &w.sb.daemon.base(), &["-q", "--cache-dir"]);
+    args.push(w.sb.path("embedded-cache").to_string_lossy().into_owned());
+    args.extend(["--out".to_string(), embedded.to_string_lossy().into_owned()]);
+    let o = std::process::Command::new(BIN)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let timeless = |dir: &Path| {
+        let mut v: Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+        v["scan"]["started"] = Value::Null;
+        v["scan"]["duration_ms"] = Value::Null;
+        for r in v["repos"].as_array_mut().unwrap() {
+            for k in ["fetch_ms", "scan_ms", "cached"] {
+                r[k] = Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(timeless(&embedded), timeless(&w.sb.path("report")));
+
     // The dead-letter state is visible in `status`, with the error.
     let status = w.status(&id);
     assert!(status.contains("completed"), "{status}");
