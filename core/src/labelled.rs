@@ -66,8 +66,12 @@ pub struct Evaluation {
     pub rules_correct: usize,
     /// Per rule id: (true positives, false positives, false negatives).
     pub per_rule: BTreeMap<String, (usize, usize, usize)>,
+    /// Per path class id of the rows' paths: (rows with the right categories, rows).
+    pub per_class: BTreeMap<String, (usize, usize)>,
     /// Rows whose categories were wrong: (path, text, expected, got).
     pub misses: Vec<(String, String, String, String)>,
+    /// Rows whose rule set was wrong: (path, text, expected, got).
+    pub rule_misses: Vec<(String, String, String, String)>,
 }
 
 impl Evaluation {
@@ -101,8 +105,14 @@ pub fn evaluate(profile: &Profile, rows: &[Row]) -> Evaluation {
             .map(String::from)
             .collect();
         rules.sort();
+        let class = ev
+            .per_class
+            .entry(profile.classes[c.class].id.clone())
+            .or_default();
+        class.1 += 1;
         if cats == row.categories {
             ev.categories_correct += 1;
+            class.0 += 1;
         } else {
             ev.misses.push((
                 row.path.clone(),
@@ -113,6 +123,13 @@ pub fn evaluate(profile: &Profile, rows: &[Row]) -> Evaluation {
         }
         if rules == row.rules {
             ev.rules_correct += 1;
+        } else {
+            ev.rule_misses.push((
+                row.path.clone(),
+                row.text.clone(),
+                row.rules.join(","),
+                rules.join(","),
+            ));
         }
         let union: BTreeSet<&String> = rules.iter().chain(&row.rules).collect();
         for r in union {

@@ -448,6 +448,16 @@ mod tests {
             p.classes[p.class_of("nova/compute/manager.py")].id,
             "production"
         );
+        assert_eq!(
+            p.classes[p.class_of("tools/load_generator.py")].id,
+            "ci_config"
+        );
+        assert_eq!(p.classes[p.class_of("CHANGELOG")].id, "docs");
+        // Assigning a stub is not monkey patching; calling it is.
+        assert_eq!(
+            ids("svc/m.py", "eventlet.monkey_patch = _refuse"),
+            "mention"
+        );
     }
 
     #[test]
@@ -456,7 +466,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("p.toml"), "{e}");
-        let broken = EVENTLET.replace(r"regex = '\bmonkey_patch\b'", "regex = '(('");
+        let broken = EVENTLET.replace(r"regex = '\bmonkey_patch\s*\('", "regex = '(('");
         let e = Profile::from_toml("p.toml", &broken)
             .unwrap_err()
             .to_string();

@@ -19,17 +19,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 mirror=${1:-${FLEETSCAN_BENCH_MIRROR:-/work/.mirror}}
 rounds=${BENCH_ROUNDS:-3}
-all_repos=(nova glance cinder heat oslo.service neutron nova-specs python-novaclient swift oslo.messaging)
 
 say() { echo "bench: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-[[ -d $mirror ]] || { say "skipping: mirror directory '$mirror' not found"; exit 0; }
+# shellcheck source=tests/bench/lib.sh
+source "$here/lib.sh"
+need_mirror_dir
 for tool in git python3 redis-server /usr/bin/time; do
   command -v "$tool" >/dev/null || die "'$tool' is required"
 done
-# shellcheck source=tests/bench/lib.sh
-source "$here/lib.sh"
 find_mirrors
 
 say "building (cargo build --release)"
@@ -48,8 +47,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 serve_mirrors
-repo_args=()
-for r in "${repos[@]}"; do repo_args+=(--repo "openstack/$r"); done
 
 start_redis() { # start_redis DIR: sets redis_url
   local port

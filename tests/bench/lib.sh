@@ -1,10 +1,36 @@
-# Shared by the benchmark scripts (sourced): finding the local mirrors and serving them.
-# Expects `mirror`, `all_repos` and `work` to be set and `say`/`die` to exist.
+# Shared by the benchmark scripts (sourced): finding the local mirrors, serving them and the
+# fleetscan binary. Expects `mirror`, `top` and (for serve_mirrors) `work` to be set and
+# `say`/`die` to exist; `all_repos` defaults to the corpus below.
 
 # The mirrors may belong to another user than the one running the benchmark.
 export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'
 
-# Sets `gitdir` (name -> git directory) and `repos` (the usable names); exits 0 when none is.
+# The corpus: openstack/<name> for each name.
+[[ -v all_repos ]] ||
+  all_repos=(nova glance cinder heat oslo.service neutron nova-specs python-novaclient swift oslo.messaging)
+
+# Exits 0 with a message when the mirror directory is absent (the benchmarks are manual tools).
+need_mirror_dir() {
+  if [[ ! -d "$mirror" ]]; then
+    say "skipping: mirror directory '$mirror' not found (expected $mirror/openstack+<name>/repo bare git dirs)"
+    exit 0
+  fi
+}
+
+# Sets `fs`: $FLEETSCAN_BIN, else a release build of this checkout.
+build_fleetscan() {
+  if [[ -n ${FLEETSCAN_BIN:-} ]]; then
+    fs=$FLEETSCAN_BIN
+  else
+    say "building fleetscan (cargo build --release -p fleetscan-cli)"
+    cargo build --release -q -p fleetscan-cli --manifest-path "$top/Cargo.toml"
+    fs=$top/target/release/fleetscan
+  fi
+  [[ -x $fs ]] || die "no fleetscan binary at $fs"
+}
+
+# Sets `gitdir` (name -> git directory), `repos` (the usable names) and `repo_args` (one
+# `--repo openstack/<name>` per usable name); exits 0 when none is usable.
 find_mirrors() {
   declare -gA gitdir=()
   repos=()
@@ -23,6 +49,8 @@ find_mirrors() {
     say "skipping: no usable mirror under '$mirror'"
     exit 0
   fi
+  repo_args=()
+  for r in "${repos[@]}"; do repo_args+=(--repo "openstack/$r"); done
 }
 
 # A free loopback port.
@@ -52,4 +80,12 @@ serve_mirrors() {
   wait_port "$port"
   kill -0 "$daemon" 2>/dev/null || { cat "$work/daemon.log" >&2; die "git daemon did not start"; }
   base=git://127.0.0.1:$port
+}
+
+# Stops the git daemon that serve_mirrors started, if any (for the scripts' cleanup traps).
+stop_daemon() {
+  if [[ -n ${daemon:-} ]]; then
+    kill "$daemon" 2>/dev/null || true
+    wait "$daemon" 2>/dev/null || true
+  fi
 }

@@ -28,31 +28,18 @@ mirror=${1:-${FLEETSCAN_BENCH_MIRROR:-/work/.mirror}}
 runs=${BENCH_RUNS:-5}
 rounds=${BENCH_ROUNDS:-3}
 pattern=${BENCH_PATTERN:-eventlet}
-all_repos=(nova glance cinder heat oslo.service neutron nova-specs python-novaclient swift oslo.messaging)
 
 say() { echo "bench: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-if [[ ! -d "$mirror" ]]; then
-  say "skipping: mirror directory '$mirror' not found (expected $mirror/openstack+<name>/repo bare git dirs)"
-  exit 0
-fi
+# shellcheck source=tests/bench/lib.sh
+source "$here/lib.sh"
+need_mirror_dir
 for tool in git rg python3 /usr/bin/time; do
   command -v "$tool" >/dev/null || die "'$tool' is required"
 done
-
-# shellcheck source=tests/bench/lib.sh
-source "$here/lib.sh"
 find_mirrors
-
-if [[ -n ${FLEETSCAN_BIN:-} ]]; then
-  fs=$FLEETSCAN_BIN
-else
-  say "building fleetscan (cargo build --release -p fleetscan-cli)"
-  cargo build --release -q -p fleetscan-cli --manifest-path "$top/Cargo.toml"
-  fs=$top/target/release/fleetscan
-fi
-[[ -x $fs ]] || die "no fleetscan binary at $fs"
+build_fleetscan
 
 # A previous run's cleanup deletes ~100k files; see create_cost below for why that matters.
 stamp=${TMPDIR:-/tmp}/fleetscan-bench.cleaned
@@ -67,10 +54,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/fleetscan-bench.XXXXXX")
 daemon=
 cleanup() {
-  if [[ -n $daemon ]]; then
-    kill "$daemon" 2>/dev/null || true
-    wait "$daemon" 2>/dev/null || true
-  fi
+  stop_daemon
   rm -rf "$work"
   date +%s >"$stamp" 2>/dev/null || true
 }
@@ -176,9 +160,6 @@ rec engine.disk_bytes "$(find "$work/tree" -type f -printf '%s\n' | awk '{ s += 
 serve_mirrors
 tck=$(getconf CLK_TCK)
 server_cpu() { sleep 0.3; awk -v t="$tck" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$daemon/stat"; }
-
-repo_args=()
-for r in "${repos[@]}"; do repo_args+=(--repo "openstack/$r"); done
 
 # The contenders. Each writes its matching lines so the counts can be checked afterwards.
 serial_loop() { # DEST BASE PATTERN REPO...
