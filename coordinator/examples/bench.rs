@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
         tls_cert: None,
         tls_key: None,
         retry_backoff_ms: 500,
+        retention_hours: 720,
         max_occurrences_per_repo: 2_000_000,
     };
     tokio::spawn(fleetscan_coordinator::serve(

@@ -62,6 +62,15 @@ pub struct Config {
         env = "FLEETSCAN_RETRY_BACKOFF_MS"
     )]
     pub retry_backoff_ms: u64,
+    /// Hours a finished (completed or cancelled) scan is kept in Redis, with its results; 0
+    /// deletes finished scans at the next sweep (every minute).
+    #[arg(
+        long,
+        default_value_t = 720,
+        value_name = "HOURS",
+        env = "FLEETSCAN_RETENTION_HOURS"
+    )]
+    pub retention_hours: u64,
     /// Occurrences accepted per repository.
     #[arg(
         long,
@@ -134,7 +143,10 @@ pub async fn serve(
             }
         });
     }
-    tokio::spawn(housekeeping(queue, store, reporter, ready, stop_rx));
+    let retention = Duration::from_secs(config.retention_hours.saturating_mul(3600));
+    tokio::spawn(housekeeping(
+        queue, store, reporter, ready, retention, stop_rx,
+    ));
     tracing::info!(addr = %listener.local_addr()?, tls = config.tls_cert.is_some(), "coordinator listening");
     server
         .add_service(health)
@@ -155,7 +167,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Every second: expire stale leases, promote due retries, publish queue depths and health
+/// Every second: expire stale leases, promote due retries, publish queue depths and health;
+/// every minute, delete finished scans older than the retention
 /// (gRPC health, and `/readyz` next to the metrics for clusters whose probes cannot speak
 /// gRPC over TLS).
 async fn housekeeping(
@@ -163,6 +176,7 @@ async fn housekeeping(
     store: Store,
     reporter: tonic_health::server::HealthReporter,
     ready: crate::http::Ready,
+    retention: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -194,6 +208,13 @@ async fn housekeeping(
         if ok && n % 5 == 1 {
             scan_gauges(&store).await;
         }
+        if ok && n % 60 == 2 {
+            match store.delete_finished_before(retention).await {
+                Ok(0) => {}
+                Ok(k) => tracing::info!(scans = k, "deleted finished scans past their retention"),
+                Err(e) => tracing::warn!(error = %e, "cannot delete old scans"),
+            }
+        }
         if ok != healthy {
             healthy = ok;
             ready.set(ok);
@@ -217,7 +238,7 @@ async fn scan_gauges(store: &Store) {
     let mut counts =
         std::collections::BTreeMap::from([("running", 0), ("completed", 0), ("cancelled", 0)]);
     for id in ids {
-        if let Ok(Some(rec)) = store.get(&id).await {
+        if let Ok(Some(rec)) = store.get(&id, false).await {
             if let Some(c) = counts.get_mut(rec.state.as_str()) {
                 *c += 1;
             }

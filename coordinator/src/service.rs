@@ -46,9 +46,9 @@ fn check_id(id: &str) -> Result<(), Status> {
 }
 
 impl CoordinatorService {
-    async fn record(&self, id: &str) -> Result<crate::store::ScanRecord, Status> {
+    async fn record(&self, id: &str, with_spec: bool) -> Result<crate::store::ScanRecord, Status> {
         check_id(id)?;
-        self.store.get(id).await.map_err(status_of)?.ok_or_else(|| {
+        self.store.get(id, with_spec).await.map_err(status_of)?.ok_or_else(|| {
             Status::not_found(format!(
                 "scan {id} is not in Redis: the id is wrong, or Redis lost its data (was it restarted without persistence?)"
             ))
@@ -67,7 +67,7 @@ impl CoordinatorService {
         ),
         Status,
     > {
-        let rec = self.record(id).await?;
+        let rec = self.record(id, true).await?;
         match rec.state() {
             v1::ScanState::Completed => {}
             v1::ScanState::Cancelled => {
@@ -113,8 +113,13 @@ impl CoordinatorService {
                 .collect::<Result<_, _>>()?
         };
         let (rec, results) = self.complete(id).await?;
-        let (fleet, info) = spec::fleet(&rec.spec, rec.created_ms, rec.finished_ms, results)
-            .map_err(Status::internal)?;
+        let (fleet, info) = spec::fleet(
+            rec.spec.as_ref().expect("read with its spec"),
+            rec.created_ms,
+            rec.finished_ms,
+            results,
+        )
+        .map_err(Status::internal)?;
         Ok(report::render(&fleet, &info, &formats))
     }
 }
@@ -175,10 +180,10 @@ impl Coordinator for CoordinatorService {
         req: Request<v1::GetScanRequest>,
     ) -> Result<Response<v1::ScanStatus>, Status> {
         let req = req.into_inner();
-        let rec = self.record(&req.scan_id).await?;
+        let rec = self.record(&req.scan_id, req.spec).await?;
         let mut status = rec.status();
         if req.spec {
-            status.spec = Some(rec.spec.clone());
+            status.spec = rec.spec.clone();
         }
         if req.repos {
             let jobs = self
@@ -211,7 +216,7 @@ impl Coordinator for CoordinatorService {
             check_id(&id)?;
             self.store.last_event_id(&id).await.map_err(status_of)?
         };
-        let rec = self.record(&id).await?;
+        let rec = self.record(&id, false).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let store = self.store.clone();
         let this = self.clone();
@@ -229,7 +234,7 @@ impl Coordinator for CoordinatorService {
                 match store.events_after(&id, &last, 500).await {
                     Ok(events) if events.is_empty() => {
                         // A scan whose key vanished would otherwise be watched forever.
-                        if let Err(s) = this.record(&id).await {
+                        if let Err(s) = this.record(&id, false).await {
                             let _ = tx.send(Err(s)).await;
                             return;
                         }
@@ -271,7 +276,7 @@ impl Coordinator for CoordinatorService {
         let ids = self.store.list(limit).await.map_err(status_of)?;
         let mut scans = Vec::new();
         for id in ids {
-            if let Some(rec) = self.store.get(&id).await.map_err(status_of)? {
+            if let Some(rec) = self.store.get(&id, false).await.map_err(status_of)? {
                 scans.push(rec.status());
             }
         }
@@ -287,14 +292,14 @@ impl Coordinator for CoordinatorService {
         match self.queue.cancel(&id).await.map_err(status_of)? {
             None => {
                 return Err(self
-                    .record(&id)
+                    .record(&id, false)
                     .await
                     .err()
                     .unwrap_or_else(|| Status::not_found(id.clone())))
             }
             Some(state) => tracing::info!(scan = %id, %state, "cancel requested"),
         }
-        Ok(Response::new(self.record(&id).await?.status()))
+        Ok(Response::new(self.record(&id, false).await?.status()))
     }
 
     type GetReportStream = Stream2<v1::ReportChunk>;

@@ -26,8 +26,11 @@ pub struct ScanRecord {
     pub finished_ms: i64,
     /// Counters.
     pub progress: v1::Progress,
-    /// What was submitted.
-    pub spec: ScanSpec,
+    /// The patterns searched.
+    pub patterns: Vec<String>,
+    /// What was submitted; read only when asked for, since it can hold megabytes of
+    /// governance data.
+    pub spec: Option<ScanSpec>,
 }
 
 impl ScanRecord {
@@ -44,7 +47,7 @@ impl ScanRecord {
             progress: Some(self.progress),
             created_ms: self.created_ms,
             finished_ms: self.finished_ms,
-            patterns: self.spec.patterns.clone(),
+            patterns: self.patterns.clone(),
             repos: Vec::new(),
             spec: None,
         }
@@ -207,6 +210,12 @@ impl Store {
             ],
         )
         .ignore();
+        pipe.hset(
+            scan_key(&id),
+            "patterns",
+            serde_json::to_string(&spec.patterns).expect("strings serialize"),
+        )
+        .ignore();
         pipe.hset(scan_key(&id), "spec", spec.encode_to_vec())
             .ignore();
         pipe.zadd(SCANS, &id, now).ignore();
@@ -221,14 +230,43 @@ impl Store {
         Ok(id)
     }
 
-    /// The scan `id`, if Redis has it.
-    pub async fn get(&self, id: &str) -> Result<Option<ScanRecord>, QueueError> {
-        let h: HashMap<String, Vec<u8>> = retrying(|| {
+    /// The scan `id`, if Redis has it; its spec only `with_spec`.
+    pub async fn get(&self, id: &str, with_spec: bool) -> Result<Option<ScanRecord>, QueueError> {
+        const FIELDS: [&str; 11] = [
+            "state",
+            "created_ms",
+            "finished_ms",
+            "total",
+            "scanned",
+            "skipped",
+            "dead",
+            "running",
+            "occurrences",
+            "patterns",
+            "spec",
+        ];
+        let fields = if with_spec {
+            &FIELDS[..]
+        } else {
+            &FIELDS[..10]
+        };
+        let v: Vec<Option<Vec<u8>>> = retrying(|| {
             let mut conn = self.conn.clone();
-            async move { conn.hgetall(scan_key(id)).await }
+            async move {
+                redis::cmd("HMGET")
+                    .arg(scan_key(id))
+                    .arg(fields)
+                    .query_async(&mut conn)
+                    .await
+            }
         })
         .await?;
-        if h.is_empty() {
+        let h: HashMap<&str, Vec<u8>> = fields
+            .iter()
+            .zip(v)
+            .filter_map(|(k, v)| v.map(|v| (*k, v)))
+            .collect();
+        if !h.contains_key("state") {
             return Ok(None);
         }
         let s = |k: &str| {
@@ -237,16 +275,72 @@ impl Store {
                 .unwrap_or_default()
         };
         let n = |k: &str| s(k).parse::<u64>().unwrap_or(0);
-        let spec = ScanSpec::decode(h.get("spec").map_or(&[][..], |v| v.as_slice()))
-            .map_err(|e| QueueError::DataLoss(format!("scan {id} has a damaged spec ({e})")))?;
+        let damaged = |what: &str, e: String| {
+            QueueError::DataLoss(format!("scan {id} has a damaged {what} ({e})"))
+        };
+        let spec = match h.get("spec") {
+            Some(bytes) => Some(
+                ScanSpec::decode(bytes.as_slice()).map_err(|e| damaged("spec", e.to_string()))?,
+            ),
+            None if with_spec => return Err(damaged("spec", "missing".into())),
+            None => None,
+        };
         Ok(Some(ScanRecord {
             id: id.to_string(),
             state: s("state"),
             created_ms: n("created_ms") as i64,
             finished_ms: n("finished_ms") as i64,
             progress: progress(n),
+            patterns: serde_json::from_str(&s("patterns"))
+                .map_err(|e| damaged("pattern list", e.to_string()))?,
             spec,
         }))
+    }
+
+    /// Deletes the completed and cancelled scans created more than `age` ago, with their jobs,
+    /// results and events. Running scans are kept whatever their age. Returns how many went.
+    pub async fn delete_finished_before(
+        &self,
+        age: std::time::Duration,
+    ) -> Result<usize, QueueError> {
+        let cutoff = now_ms() - age.as_millis() as i64;
+        let ids: Vec<String> = retrying(|| {
+            let mut conn = self.conn.clone();
+            async move {
+                conn.zrangebyscore_limit(SCANS, "-inf", cutoff, 0, 100)
+                    .await
+            }
+        })
+        .await?;
+        let mut deleted = 0;
+        for id in ids {
+            let Some(rec) = self.get(&id, false).await? else {
+                let mut conn = self.conn.clone();
+                let _: () = conn.zrem(SCANS, &id).await?;
+                continue;
+            };
+            if rec.state == "running" {
+                continue;
+            }
+            let mut conn = self.conn.clone();
+            for start in (0..rec.progress.total).step_by(1000) {
+                let keys: Vec<String> = (start..(start + 1000).min(rec.progress.total))
+                    .map(|i| job_key(&format!("{id}:{i}")))
+                    .collect();
+                let _: () = conn.del(keys).await?;
+            }
+            let base = scan_key(&id);
+            let _: () = redis::pipe()
+                .atomic()
+                .del(format!("{base}:results"))
+                .del(events_key(&id))
+                .del(&base)
+                .zrem(SCANS, &id)
+                .query_async(&mut conn)
+                .await?;
+            deleted += 1;
+        }
+        Ok(deleted)
     }
 
     /// Scan ids, newest first.

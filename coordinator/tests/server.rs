@@ -1,5 +1,6 @@
 //! The coordinator as a library function, against a real redis-server: gRPC health answers
-//! without the token, everything else needs it.
+//! without the token while everything else needs it, TLS with a private CA, and the
+//! retention of finished scans.
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ async fn health_is_open_and_the_api_needs_the_token() {
         tls_cert: None,
         tls_key: None,
         retry_backoff_ms: 500,
+        retention_hours: 720,
         max_occurrences_per_repo: 1000,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -174,6 +176,7 @@ async fn grpc_over_tls_with_a_private_ca() {
         tls_cert: Some(dir.path().join("server.pem")),
         tls_key: Some(dir.path().join("server.key")),
         retry_backoff_ms: 500,
+        retention_hours: 720,
         max_occurrences_per_repo: 1000,
     };
     tokio::spawn(fleetscan_coordinator::serve(
@@ -224,4 +227,86 @@ async fn grpc_over_tls_with_a_private_ca() {
         .list_scans(v1::ListScansRequest { limit: 1 })
         .await
         .is_err());
+}
+
+#[tokio::test]
+async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
+    let redis = RedisServer::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = fleetscan_coordinator::Config {
+        listen: addr,
+        redis: fleetscan_coordinator::queue::RedisArgs { url: redis.url() },
+        metrics_listen: None,
+        token: None,
+        tls_cert: None,
+        tls_key: None,
+        retry_backoff_ms: 500,
+        retention_hours: 0,
+        max_occurrences_per_repo: 1000,
+    };
+    tokio::spawn(fleetscan_coordinator::serve(
+        config,
+        listener,
+        std::future::pending(),
+    ));
+    let url = format!("http://{addr}");
+    let mut c = client::coordinator(&Target {
+        url: &url,
+        token: None,
+        tls_ca: None,
+    })
+    .unwrap();
+    let spec = v1::ScanSpec {
+        patterns: vec!["eventlet".into()],
+        repos: vec!["openstack/a".into(), "openstack/b".into()],
+        git_base: "git://127.0.0.1:1/".into(),
+        ..Default::default()
+    };
+    let mut submit = async || loop {
+        let req = v1::SubmitScanRequest {
+            spec: Some(spec.clone()),
+        };
+        match c.submit_scan(req).await {
+            Ok(r) => break r.into_inner().scan_id,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let cancelled = submit().await;
+    let running = submit().await;
+    let mut c = client::coordinator(&Target {
+        url: &url,
+        token: None,
+        tls_ca: None,
+    })
+    .unwrap();
+    c.cancel_scan(v1::CancelScanRequest {
+        scan_id: cancelled.clone(),
+    })
+    .await
+    .unwrap();
+    let get = |id: &str| v1::GetScanRequest {
+        scan_id: id.into(),
+        repos: true,
+        spec: false,
+    };
+    let mut gone = false;
+    for _ in 0..100 {
+        if let Err(e) = c.get_scan(get(&cancelled)).await {
+            assert_eq!(e.code(), tonic::Code::NotFound);
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the cancelled scan is deleted at the first sweep");
+    let kept = c.get_scan(get(&running)).await.unwrap().into_inner();
+    assert_eq!(kept.repos.len(), 2, "a running scan keeps its jobs");
+    let listed = c
+        .list_scans(v1::ListScansRequest { limit: 10 })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = listed.scans.iter().map(|s| s.scan_id.as_str()).collect();
+    assert_eq!(ids, [running.as_str()]);
 }
