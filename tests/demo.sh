@@ -2,11 +2,14 @@
 # Offline demo: builds a small local corpus, serves it with `git daemon` on loopback and runs
 # `fleetscan scan` against it. Nothing leaves the machine.
 #   bash tests/demo.sh [OUT_DIR]
+# With DISTRIBUTED=1 it runs the same scan in distributed mode instead: its own redis-server,
+# a coordinator and two workers on loopback, then `fleetscan submit --wait`.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$top/demo-reports}
 work=$(mktemp -d)
-trap 'kill $daemon 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 mk() { # mk ORG/NAME BRANCH FILE CONTENT [FILE CONTENT]...
   local dir=$work/served/$1 branch=$2; shift 2
@@ -27,11 +30,32 @@ mk openstack/demo-specs master \
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 git daemon --export-all --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$work/served" "$work/served" 2>"$work/daemon.log" &
-daemon=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+pids+=($!)
+up() { for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+up "$port"
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 cargo build --release -q -p fleetscan-cli --manifest-path "$top/Cargo.toml"
-"$top/target/release/fleetscan" scan --pattern eventlet --ignore-comments \
-  --repo openstack/demo-service --repo openstack/demo-client --repo openstack/demo-specs \
-  --git-base "git://127.0.0.1:$port/" --cache-dir "$work/cache" --out "$out"
+fs=$top/target/release/fleetscan
+scan=(--pattern eventlet --ignore-comments
+  --repo openstack/demo-service --repo openstack/demo-client --repo openstack/demo-specs
+  --git-base "git://127.0.0.1:$port/" --out "$out")
+if [[ ${DISTRIBUTED:-0} == 1 ]]; then
+  rport=$(free) cport=$(free)
+  redis-server --bind 127.0.0.1 --port "$rport" --save '' --dir "$work" --logfile redis.log &
+  pids+=($!)
+  up "$rport"
+  redis=redis://127.0.0.1:$rport/0
+  "$fs" coordinator --listen "127.0.0.1:$cport" --redis "$redis" 2>"$work/coordinator.log" &
+  pids+=($!)
+  up "$cport"
+  for i in 1 2; do
+    "$fs" worker --coordinator "http://127.0.0.1:$cport" --redis "$redis" --cache-dir "$work/cache$i" \
+      2>"$work/worker$i.log" &
+    pids+=($!)
+  done
+  "$fs" submit --coordinator "http://127.0.0.1:$cport" "${scan[@]}" --wait
+else
+  "$fs" scan "${scan[@]}" --cache-dir "$work/cache"
+fi
 echo "reports written to $out"
