@@ -21,6 +21,7 @@ use crate::{output, select, InputError};
 pub type Remote = Connect;
 
 fn client_of(remote: &Remote) -> Result<Coordinator> {
+    let remote = remote.resolved().map_err(InputError)?;
     client::coordinator(&remote.target()).map_err(|e| InputError(e).into())
 }
 

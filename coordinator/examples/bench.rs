@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "redis://127.0.0.1:6379/15".into());
     let jobs: usize = args.get(2).map_or(Ok(50_000), |s| s.parse())?;
     let occ: usize = args.get(3).map_or(Ok(2_000_000), |s| s.parse())?;
-    let conn = queue::connect(&url).await?;
+    let conn = queue::connect(&url, None).await?;
     let mut c = conn.clone();
     redis::cmd("FLUSHDB").query_async::<()>(&mut c).await?;
     let queue = Queue::new(conn.clone());
@@ -106,7 +106,11 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let config = fleetscan_coordinator::Config {
         listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs { url: url.clone() },
+        redis: fleetscan_coordinator::queue::RedisArgs {
+            url: url.clone(),
+            redis_password_file: None,
+        },
+        token_file: None,
         metrics_listen: None,
         token: None,
         tls_cert: None,

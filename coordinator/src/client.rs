@@ -38,12 +38,29 @@ pub struct Connect {
     /// Shared bearer token of the coordinator.
     #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// File holding the token (as mounted from a Kubernetes Secret), instead of --token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FLEETSCAN_TOKEN_FILE",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
     /// CA certificate (PEM) for an https:// coordinator.
     #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
 }
 
 impl Connect {
+    /// The same flags with the token read from --token-file, when given.
+    pub fn resolved(&self) -> Result<Connect, String> {
+        let mut c = self.clone();
+        if let Some(p) = c.token_file.take() {
+            c.token = Some(crate::queue::read_secret("token", &p)?);
+        }
+        Ok(c)
+    }
+
     /// The target these flags name.
     pub fn target(&self) -> Target<'_> {
         Target {

@@ -179,12 +179,46 @@ pub struct RedisArgs {
         hide_env_values = true
     )]
     pub url: String,
+    /// File holding the Redis password (as mounted from a Kubernetes Secret), instead of a
+    /// password in the URL.
+    #[arg(long, value_name = "FILE", env = "FLEETSCAN_REDIS_PASSWORD_FILE")]
+    pub redis_password_file: Option<std::path::PathBuf>,
 }
 
-/// Connects to Redis at `url` (`redis://`, `rediss://`, with a password if needed). The
+/// Reads a secret from a file: surrounding white space (the final newline) is not part of it.
+pub fn read_secret(what: &str, path: &std::path::Path) -> Result<String, String> {
+    let s = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?;
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(format!("the {what} file {} is empty", path.display()));
+    }
+    Ok(s.to_string())
+}
+
+impl RedisArgs {
+    /// The password from --redis-password-file, when given.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        self.redis_password_file
+            .as_deref()
+            .map(|p| read_secret("Redis password", p))
+            .transpose()
+    }
+}
+
+/// Connects to Redis at `url`, with `password` when given (`redis://`, `rediss://`, with a password if needed). The
 /// connection reconnects with backoff after Redis restarts; commands fail meanwhile.
-pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> {
-    let client = redis::Client::open(url)?;
+pub async fn connect(
+    url: &str,
+    password: Option<&str>,
+) -> Result<ConnectionManager, redis::RedisError> {
+    use redis::IntoConnectionInfo;
+    let mut info = url.into_connection_info()?;
+    if let Some(p) = password {
+        let settings = info.redis_settings().clone().set_password(p);
+        info = info.set_redis_settings(settings);
+    }
+    let client = redis::Client::open(info)?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))
         .set_response_timeout(Some(Duration::from_secs(30)))

@@ -38,6 +38,14 @@ pub struct Config {
     /// Shared bearer token every gRPC call must carry (health checks excepted).
     #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// File holding the token (as mounted from a Kubernetes Secret), instead of --token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FLEETSCAN_TOKEN_FILE",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
     /// TLS certificate chain (PEM); serves gRPC over TLS with --tls-key.
     #[arg(
         long,
@@ -88,9 +96,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let conn = queue::connect(&config.redis.url)
+    let password = config.redis.password().map_err(anyhow::Error::msg)?;
+    let conn = queue::connect(&config.redis.url, password.as_deref())
         .await
         .with_context(|| "cannot connect to Redis given by --redis / FLEETSCAN_REDIS_URL")?;
+    let token = match &config.token_file {
+        Some(p) => Some(queue::read_secret("token", p).map_err(anyhow::Error::msg)?),
+        None => config.token.clone(),
+    };
     let queue = Queue::new(conn.clone());
     let store = Store::new(conn);
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -100,7 +113,7 @@ pub async fn serve(
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let check = TokenCheck::new(config.token.as_deref());
+    let check = TokenCheck::new(token.as_deref());
     let coordinator = CoordinatorServer::new(CoordinatorService {
         queue: queue.clone(),
         store: store.clone(),

@@ -11,16 +11,24 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+/// Also: the token and the Redis password come from files, as Kubernetes mounts Secrets.
 #[tokio::test]
 async fn health_is_open_and_the_api_needs_the_token() {
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with_password(Some("r3dis"));
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("token"), "s3cret\n").unwrap();
+    std::fs::write(secrets.path().join("redis-password"), "r3dis\n").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = fleetscan_coordinator::Config {
         listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs { url: redis.url() },
+        redis: fleetscan_coordinator::queue::RedisArgs {
+            url: redis.url(),
+            redis_password_file: Some(secrets.path().join("redis-password")),
+        },
+        token_file: Some(secrets.path().join("token")),
         metrics_listen: None,
-        token: Some("s3cret".into()),
+        token: None,
         tls_cert: None,
         tls_key: None,
         retry_backoff_ms: 500,
@@ -170,7 +178,11 @@ async fn grpc_over_tls_with_a_private_ca() {
     let addr = listener.local_addr().unwrap();
     let config = fleetscan_coordinator::Config {
         listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs { url: redis.url() },
+        redis: fleetscan_coordinator::queue::RedisArgs {
+            url: redis.url(),
+            redis_password_file: None,
+        },
+        token_file: None,
         metrics_listen: None,
         token: None,
         tls_cert: Some(dir.path().join("server.pem")),
@@ -236,7 +248,11 @@ async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
     let addr = listener.local_addr().unwrap();
     let config = fleetscan_coordinator::Config {
         listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs { url: redis.url() },
+        redis: fleetscan_coordinator::queue::RedisArgs {
+            url: redis.url(),
+            redis_password_file: None,
+        },
+        token_file: None,
         metrics_listen: None,
         token: None,
         tls_cert: None,

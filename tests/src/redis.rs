@@ -30,16 +30,23 @@ fn ping(port: u16) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
     let mut buf = [0u8; 64];
+    // Without the password a protected server answers NOAUTH: it is up all the same.
     s.write_all(b"PING\r\n").is_ok()
         && s.read(&mut buf)
-            .map(|n| buf[..n].starts_with(b"+PONG"))
+            .map(|n| buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
             .unwrap_or(false)
 }
 
 impl RedisServer {
     /// Starts a server with `appendonly yes` and `appendfsync always`, so a stop loses nothing.
     pub fn start() -> RedisServer {
+        RedisServer::start_with_password(None)
+    }
+
+    /// [`RedisServer::start`], with `requirepass` when a password is given.
+    pub fn start_with_password(password: Option<&str>) -> RedisServer {
         let dir = tempfile::tempdir().expect("tempdir");
+        let password = password.map(String::from);
         let data = dir.path().to_path_buf();
         let server = Server::start(
             "redis-server",
@@ -57,6 +64,9 @@ impl RedisServer {
                     .arg("--dir")
                     .arg(&data)
                     .args(["--daemonize", "no", "--logfile", "redis.log"]);
+                if let Some(p) = &password {
+                    c.args(["--requirepass", p]);
+                }
                 c
             },
             ping,

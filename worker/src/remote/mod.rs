@@ -76,6 +76,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     cfg.worker_id = Some(cfg.worker_id());
+    cfg.connect = cfg.connect.resolved().map_err(Refused)?;
     if cfg.concurrency == 0 {
         bail!(Refused("--concurrency must be at least 1".into()));
     }
@@ -100,8 +101,9 @@ pub async fn serve(
         });
     }
     hello(&cfg, &mut client).await?;
+    let password = cfg.redis.password().map_err(Refused)?;
     let conn = loop {
-        match queue::connect(&cfg.redis.url).await {
+        match queue::connect(&cfg.redis.url, password.as_deref()).await {
             Ok(c) => break c,
             Err(e) if e.is_connection_refusal() || e.is_timeout() || e.is_io_error() => {
                 tracing::warn!(error = %e, "Redis unreachable, retrying");
