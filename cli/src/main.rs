@@ -103,7 +103,7 @@ fn main() -> ExitCode {
 
 fn async_main(command: Command) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         match command {
             Command::Submit(c) => remote::submit(*c).await,
             Command::Watch(c) => remote::watch(c).await,
@@ -119,5 +119,9 @@ fn async_main(command: Command) -> anyhow::Result<ExitCode> {
                 .map(|()| ExitCode::SUCCESS),
             Command::Scan(_) | Command::Grep(_) => unreachable!("run without a runtime"),
         }
-    })
+    });
+    // A worker stopping after its grace period has handed back the jobs still running on
+    // blocking threads: do not wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
 }

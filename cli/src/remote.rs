@@ -208,10 +208,12 @@ async fn watch_scan(
     bar.enable_steady_tick(Duration::from_millis(250));
     let mut delay = Duration::from_millis(200);
     let mut reported = std::collections::BTreeSet::new();
+    let mut last_event = String::new();
     loop {
         let stream = client
             .watch_scan(v1::WatchScanRequest {
                 scan_id: id.to_string(),
+                after_event: last_event.clone(),
             })
             .await;
         let mut stream = match stream {
@@ -230,6 +232,9 @@ async fn watch_scan(
             match stream.message().await {
                 Ok(Some(ev)) => {
                     delay = Duration::from_millis(200);
+                    if !ev.event_id.is_empty() {
+                        last_event = ev.event_id.clone();
+                    }
                     let p = ev.progress.unwrap_or_default();
                     bar.set_length(u64::from(p.total));
                     bar.set_position(done(&p));

@@ -116,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
         tls_cert: None,
         tls_key: None,
         retry_backoff_ms: 500,
+        max_result_bytes: 128 << 20,
         retention_hours: 720,
         max_occurrences_per_repo: 2_000_000,
     };

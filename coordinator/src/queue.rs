@@ -251,12 +251,16 @@ impl Queue {
     /// Takes the next ready job for `worker`, holding it for `lease`. Also expires stale leases
     /// and promotes due retries, so the queue keeps moving while no coordinator runs.
     pub async fn lease(&self, worker: &str, lease: Duration) -> Result<Option<Leased>, QueueError> {
+        // Random, so that a lease cannot be guessed, and a retried call after a lost reply
+        // does not take a second job under the same token.
+        let token = uuid::Uuid::new_v4().as_u64_pair().0;
         let v: Value = retrying(|| {
             let mut conn = self.conn.clone();
             let mut inv = self.scripts.lease.prepare_invoke();
             inv.arg(worker)
                 .arg(lease.as_millis() as u64)
-                .arg(REAP_LIMIT);
+                .arg(REAP_LIMIT)
+                .arg(token);
             async move { inv.invoke_async(&mut conn).await }
         })
         .await?;

@@ -70,6 +70,15 @@ pub struct Config {
         env = "FLEETSCAN_RETRY_BACKOFF_MS"
     )]
     pub retry_backoff_ms: u64,
+    /// Bytes of occurrences (paths and lines) accepted per repository; a repository over it
+    /// fails with the reason.
+    #[arg(
+        long,
+        default_value_t = 128 << 20,
+        value_name = "BYTES",
+        env = "FLEETSCAN_MAX_RESULT_BYTES"
+    )]
+    pub max_result_bytes: usize,
     /// Hours a finished (completed or cancelled) scan is kept in Redis, with its results; 0
     /// deletes finished scans at the next sweep (every minute).
     #[arg(
@@ -114,10 +123,16 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let check = TokenCheck::new(token.as_deref());
+    let (down_tx, down) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = down_tx.send(true);
+    };
     let coordinator = CoordinatorServer::new(CoordinatorService {
         queue: queue.clone(),
         store: store.clone(),
         backoff_ms: config.retry_backoff_ms,
+        down,
     })
     .max_decoding_message_size(MAX_MESSAGE);
     let workers = WorkersServer::new(WorkersService {
@@ -125,6 +140,7 @@ pub async fn serve(
         store: store.clone(),
         limits: IngestLimits {
             occurrences: config.max_occurrences_per_repo,
+            bytes: config.max_result_bytes,
             ..IngestLimits::default()
         },
     })

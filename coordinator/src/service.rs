@@ -26,6 +26,9 @@ pub struct CoordinatorService {
     pub(crate) queue: Queue,
     pub(crate) store: Store,
     pub(crate) backoff_ms: u64,
+    /// Set when the server shuts down: open watch streams end, so that shutdown need not wait
+    /// for clients that would watch forever (they reconnect to another coordinator).
+    pub(crate) down: tokio::sync::watch::Receiver<bool>,
 }
 
 pub(crate) fn status_of(e: QueueError) -> Status {
@@ -149,6 +152,7 @@ fn event_of(f: &HashMap<String, String>) -> v1::ScanEvent {
         worker: g("worker"),
         scan_state: scan_state(&g("state")) as i32,
         progress: Some(progress_of(f)),
+        event_id: String::new(),
     }
 }
 
@@ -211,11 +215,27 @@ impl Coordinator for CoordinatorService {
         &self,
         req: Request<v1::WatchScanRequest>,
     ) -> Result<Response<Self::WatchScanStream>, Status> {
-        let id = req.into_inner().scan_id;
-        let mut last = {
-            check_id(&id)?;
-            self.store.last_event_id(&id).await.map_err(status_of)?
+        let req = req.into_inner();
+        let id = req.scan_id;
+        check_id(&id)?;
+        // A client reconnecting after a coordinator restart resumes after the last event it
+        // saw, so that no failure goes unreported.
+        let resume = req.after_event;
+        let valid = |e: &str| {
+            e.split_once('-').is_some_and(|(a, b)| {
+                !a.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            })
         };
+        let mut last = if resume.is_empty() {
+            self.store.last_event_id(&id).await.map_err(status_of)?
+        } else if valid(&resume) {
+            resume
+        } else {
+            return Err(Status::invalid_argument(format!(
+                "after_event {resume:?} is not an event id"
+            )));
+        };
+        let mut down = self.down.clone();
         let rec = self.record(&id, false).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let store = self.store.clone();
@@ -238,12 +258,20 @@ impl Coordinator for CoordinatorService {
                             let _ = tx.send(Err(s)).await;
                             return;
                         }
-                        tokio::time::sleep(WATCH_POLL).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(WATCH_POLL) => {}
+                            _ = down.changed() => {
+                                let bye = Status::unavailable("the coordinator is shutting down: reconnect");
+                                let _ = tx.send(Err(bye)).await;
+                                return;
+                            }
+                        }
                     }
                     Ok(events) => {
                         for (eid, fields) in events {
+                            let mut ev = event_of(&fields);
+                            ev.event_id = eid.clone();
                             last = eid;
-                            let ev = event_of(&fields);
                             let end = ev.kind == v1::scan_event::Kind::ScanEnded as i32;
                             if tx.send(Ok(ev)).await.is_err() || end {
                                 return;

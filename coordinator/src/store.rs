@@ -187,7 +187,6 @@ impl Store {
                     ("repo", t.repo.as_str()),
                     ("url", t.url.as_str()),
                     ("attempts", "0"),
-                    ("leases", "0"),
                 ],
             )
             .ignore();
@@ -222,11 +221,10 @@ impl Store {
         for chunk in ids.chunks(1000) {
             pipe.lpush(READY, chunk).ignore();
         }
-        let () = retrying(|| {
-            let (mut conn, pipe) = (self.conn.clone(), &pipe);
-            async move { pipe.query_async(&mut conn).await }
-        })
-        .await?;
+        // Not retried: if the reply was lost after the transaction ran, running it again would
+        // queue every job a second time. The client sees the error and can submit again.
+        let mut conn = self.conn.clone();
+        let () = pipe.query_async(&mut conn).await?;
         Ok(id)
     }
 
@@ -297,7 +295,7 @@ impl Store {
         }))
     }
 
-    /// Deletes the completed and cancelled scans created more than `age` ago, with their jobs,
+    /// Deletes the completed and cancelled scans finished more than `age` ago, with their jobs,
     /// results and events. Running scans are kept whatever their age. Returns how many went.
     pub async fn delete_finished_before(
         &self,
@@ -319,7 +317,7 @@ impl Store {
                 let _: () = conn.zrem(SCANS, &id).await?;
                 continue;
             };
-            if rec.state == "running" {
+            if rec.state == "running" || rec.finished_ms > cutoff {
                 continue;
             }
             let mut conn = self.conn.clone();

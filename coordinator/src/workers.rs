@@ -21,8 +21,8 @@ pub struct IngestLimits {
     pub occurrences: u64,
     /// Bytes of one occurrence's path.
     pub path_bytes: usize,
-    /// Bytes of one occurrence's line text.
-    pub text_bytes: usize,
+    /// Bytes of paths and line texts of one job, together.
+    pub bytes: usize,
 }
 
 impl Default for IngestLimits {
@@ -30,7 +30,7 @@ impl Default for IngestLimits {
         IngestLimits {
             occurrences: 2_000_000,
             path_bytes: 4096,
-            text_bytes: 1 << 20,
+            bytes: 128 << 20,
         }
     }
 }
@@ -51,6 +51,23 @@ pub fn check_protocol(theirs: u32) -> Result<(), Status> {
         )));
     }
     Ok(())
+}
+
+/// How a result stream ended.
+enum End {
+    /// With the worker's outcome.
+    Sent(v1::Outcome),
+    /// Over a limit, with the reason.
+    Refused(String),
+}
+
+/// The outcome of a job whose results broke a limit: failed, for good, with the reason.
+fn refused(why: String) -> v1::Outcome {
+    v1::Outcome {
+        status: v1::RepoStatus::Failed as i32,
+        reason: format!("results refused by the coordinator: {why}"),
+        ..Default::default()
+    }
 }
 
 fn bad(m: String) -> Status {
@@ -140,31 +157,43 @@ impl Workers for WorkersService {
             return reply(v1::Commit::Stale);
         }
         let mut occurrences: Vec<Occurrence> = Vec::new();
-        let outcome = loop {
+        let mut bytes = 0usize;
+        let end = loop {
             match stream.message().await?.and_then(|p| p.part) {
                 Some(Part::Batch(b)) => {
                     if occurrences.len() as u64 + b.occurrences.len() as u64
                         > self.limits.occurrences
                     {
-                        return Err(Status::resource_exhausted(format!(
-                            "{} has more than {} occurrences: narrow the pattern or raise --max-occurrences-per-repo",
-                            job.repo, self.limits.occurrences
-                        )));
+                        break End::Refused(format!(
+                            "more than {} occurrences: narrow the pattern, or raise the coordinator's --max-occurrences-per-repo",
+                            self.limits.occurrences
+                        ));
                     }
-                    for o in b.occurrences {
-                        if o.path.len() > self.limits.path_bytes
-                            || o.text.len() > self.limits.text_bytes
-                        {
-                            return Err(bad(format!(
-                                "an occurrence of {} at {}:{} exceeds the path ({}) or line ({}) size limit",
-                                job.repo, o.path.chars().take(200).collect::<String>(), o.line,
-                                self.limits.path_bytes, self.limits.text_bytes
-                            )));
-                        }
-                        occurrences.push(o.into());
+                    bytes += b
+                        .occurrences
+                        .iter()
+                        .map(|o| o.path.len() + o.text.len())
+                        .sum::<usize>();
+                    if bytes > self.limits.bytes {
+                        break End::Refused(format!(
+                            "more than {} bytes of occurrences: narrow the pattern, lower --max-file-size, or raise the coordinator's --max-result-bytes",
+                            self.limits.bytes
+                        ));
                     }
+                    if let Some(o) = b
+                        .occurrences
+                        .iter()
+                        .find(|o| o.path.len() > self.limits.path_bytes)
+                    {
+                        break End::Refused(format!(
+                            "a path longer than {} bytes ({}...)",
+                            self.limits.path_bytes,
+                            o.path.chars().take(100).collect::<String>()
+                        ));
+                    }
+                    occurrences.extend(b.occurrences.into_iter().map(Occurrence::from));
                 }
-                Some(Part::Outcome(o)) => break o,
+                Some(Part::Outcome(o)) => break End::Sent(o),
                 Some(Part::Header(_)) => {
                     return Err(bad("a second header in one result stream".into()))
                 }
@@ -175,14 +204,21 @@ impl Workers for WorkersService {
                 }
             }
         };
-        if outcome.occurrences != occurrences.len() as u64 {
-            return Err(bad(format!(
-                "the outcome of {} counts {} occurrences but {} arrived",
-                job.repo,
-                outcome.occurrences,
-                occurrences.len()
-            )));
-        }
+        // A result over the limits ends the job as failed, with the reason, rather than being
+        // refused: a refused worker would only try again, and the repository would end as a
+        // lease expiry with no word of the real cause.
+        let (outcome, occurrences) = match end {
+            End::Refused(why) => (refused(why), Vec::new()),
+            End::Sent(o) if o.occurrences != occurrences.len() as u64 => {
+                return Err(bad(format!(
+                    "the outcome of {} counts {} occurrences but {} arrived",
+                    job.repo,
+                    o.occurrences,
+                    occurrences.len()
+                )))
+            }
+            End::Sent(o) => (o, occurrences),
+        };
         let retryable = outcome.retryable;
         let repo = RepoName::parse(&job.repo).map_err(|e| Status::internal(e.to_string()))?;
         let n = occurrences.len() as u64;

@@ -9,7 +9,7 @@ use crate::process::Proc;
 use crate::redis::RedisServer;
 
 /// Lease length the workers use, seconds: short, so a killed worker's jobs come back fast.
-pub const LEASE_SECS: u64 = 3;
+pub const LEASE_SECS: u64 = 5;
 
 /// Redis, a coordinator and workers.
 pub struct Cluster {
@@ -151,6 +151,17 @@ impl Cluster {
 
     /// Runs `fleetscan ARGS --coordinator URL` to its end (at most `timeout`).
     pub fn cli(&self, args: &[String], timeout: Duration) -> Output {
+        let out = self.cli_command(args).spawn().expect("spawn fleetscan");
+        finish_within(out, timeout).unwrap_or_else(|| {
+            panic!(
+                "fleetscan {args:?} did not finish in {timeout:?}\n{}",
+                self.logs()
+            )
+        })
+    }
+
+    /// The command [`Cluster::cli`] runs, to start it in the background.
+    pub fn cli_command(&self, args: &[String]) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .arg("--coordinator")
@@ -166,22 +177,7 @@ impl Cluster {
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("spawn fleetscan");
-        let pid = child.id();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        match rx.recv_timeout(timeout) {
-            Ok(out) => out.expect("fleetscan output"),
-            Err(_) => {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                panic!(
-                    "fleetscan {args:?} did not finish in {timeout:?}\n{}",
-                    self.logs()
-                );
-            }
-        }
+        cmd
     }
 
     /// Every process log, for failure messages.
@@ -204,6 +200,22 @@ impl Cluster {
             }
         }
         s
+    }
+}
+
+/// Waits for `child` for at most `timeout`; kills it and returns `None` when it takes longer.
+pub fn finish_within(child: std::process::Child, timeout: Duration) -> Option<Output> {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(out) => Some(out.expect("fleetscan output")),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            None
+        }
     }
 }
 

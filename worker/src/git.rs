@@ -69,10 +69,10 @@ impl Head {
 }
 
 /// Asks `url` for its default branch. `Ok(None)` means the repository has no branches.
-pub fn probe(url: &str, deadline: Instant) -> Result<Option<Head>, RepoError> {
+pub fn probe(url: &str, budget: Budget<'_>) -> Result<Option<Head>, RepoError> {
     let mut remote = Remote::create_detached(url).map_err(|e| RepoError::from_git("url", &e))?;
     let conn = remote
-        .connect_auth(Direction::Fetch, Some(callbacks(deadline)), None)
+        .connect_auth(Direction::Fetch, Some(callbacks(budget)), None)
         .map_err(|e| RepoError::from_git("connect", &e))?;
     let heads = conn
         .list()
@@ -143,7 +143,7 @@ pub fn fetch(
     path: &Path,
     url: &str,
     head: &Head,
-    deadline: Instant,
+    budget: Budget<'_>,
 ) -> Result<Repository, RepoError> {
     let repo = match Repository::open_bare(path) {
         Ok(r) => r,
@@ -162,7 +162,7 @@ pub fn fetch(
         let mut fo = FetchOptions::new();
         fo.depth(1)
             .download_tags(AutotagOption::None)
-            .remote_callbacks(callbacks(deadline));
+            .remote_callbacks(callbacks(budget));
         let spec = format!("+{0}:{0}", head.refname);
         remote
             .fetch(&[spec.as_str()], Some(&mut fo), None)
@@ -185,13 +185,39 @@ pub fn scanned_commit(repo: &Repository, head: &Head) -> Result<Oid, RepoError> 
     })
 }
 
-fn callbacks<'a>(deadline: Instant) -> RemoteCallbacks<'a> {
+fn callbacks(budget: Budget<'_>) -> RemoteCallbacks<'_> {
     let mut cb = RemoteCallbacks::new();
-    // Returning false aborts the transfer: that is how the per-repository time budget is
-    // enforced while objects stream in.
-    cb.transfer_progress(move |_| Instant::now() < deadline);
-    cb.sideband_progress(move |_| Instant::now() < deadline);
+    // Returning false aborts the transfer: that is how the per-repository time budget, and a
+    // stop request, are enforced while objects stream in.
+    cb.transfer_progress(move |_| !budget.over());
+    cb.sideband_progress(move |_| !budget.over());
     cb
+}
+
+/// When an attempt must end: at its deadline, or as soon as `stop` is set (the scan was
+/// cancelled, or the worker lost the job's lease).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget<'a> {
+    /// The attempt's time limit.
+    pub deadline: Instant,
+    /// A stop request.
+    pub stop: &'a std::sync::atomic::AtomicBool,
+}
+
+impl Budget<'_> {
+    /// True once the attempt must end.
+    pub fn over(&self) -> bool {
+        Instant::now() >= self.deadline || self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Why it ended.
+    pub fn reason(&self) -> &'static str {
+        if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            "stopped: the scan was cancelled or the job's lease was lost"
+        } else {
+            "timed out"
+        }
+    }
 }
 
 #[cfg(test)]

@@ -86,7 +86,11 @@ pub fn run_attempts(job: &Job, ctx: &Context, cancel: &AtomicBool) -> (RepoResul
     loop {
         attempt += 1;
         let started = Instant::now();
-        let outcome = attempt_once(job, ctx, started + ctx.opts.timeout);
+        let budget = git::Budget {
+            deadline: started + ctx.opts.timeout,
+            stop: cancel,
+        };
+        let outcome = attempt_once(job, ctx, budget);
         let (mut result, retryable) = match outcome {
             Ok(r) => (r, false),
             Err(e)
@@ -113,10 +117,14 @@ pub fn run_attempts(job: &Job, ctx: &Context, cancel: &AtomicBool) -> (RepoResul
     }
 }
 
-fn attempt_once(job: &Job, ctx: &Context, deadline: Instant) -> Result<RepoResult, RepoError> {
+fn attempt_once(
+    job: &Job,
+    ctx: &Context,
+    budget: git::Budget<'_>,
+) -> Result<RepoResult, RepoError> {
     let mut r = RepoResult::new(job.repo.clone(), job.url.clone());
     let t0 = Instant::now();
-    let Some(head) = git::probe(&job.url, deadline)? else {
+    let Some(head) = git::probe(&job.url, budget)? else {
         r.status = RepoStatus::Skipped;
         r.reason = Some("empty repository (no branches)".into());
         return Ok(r);
@@ -133,11 +141,11 @@ fn attempt_once(job: &Job, ctx: &Context, deadline: Instant) -> Result<RepoResul
         return Ok(r);
     }
     let path = git::cache_path(&ctx.cache_root, &job.url);
-    let repo = match git::fetch(&path, &job.url, &head, deadline) {
+    let repo = match git::fetch(&path, &job.url, &head, budget) {
         Err(e) if e.kind == Kind::Cache => {
             // A damaged cache is rebuilt from scratch once, within this attempt.
             let _ = std::fs::remove_dir_all(&path);
-            git::fetch(&path, &job.url, &head, deadline)?
+            git::fetch(&path, &job.url, &head, budget)?
         }
         other => other?,
     };
@@ -149,14 +157,9 @@ fn attempt_once(job: &Job, ctx: &Context, deadline: Instant) -> Result<RepoResul
     let t1 = Instant::now();
     r.fetch_ms = (t1 - t0).as_millis() as u64;
     let mut occurrences = Vec::new();
-    let stats = scan_commit(
-        &repo,
-        commit,
-        &ctx.matcher,
-        &ctx.filter,
-        deadline,
-        &mut |o| occurrences.push(o),
-    )?;
+    let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, budget, &mut |o| {
+        occurrences.push(o)
+    })?;
     occurrences.sort();
     r.scan_ms = t1.elapsed().as_millis() as u64;
     let entry = Entry {

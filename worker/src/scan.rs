@@ -5,7 +5,6 @@
 //! BENCHMARKS.md compares this with a checkout followed by a file scan.
 
 use std::ops::ControlFlow;
-use std::time::Instant;
 
 use fleetscan_core::filter::{FileFilter, Skip};
 use fleetscan_core::matcher::{line_text, Matcher};
@@ -13,6 +12,7 @@ use fleetscan_core::result::{Occurrence, ScanStats};
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use crate::error::{Kind, RepoError};
+use crate::git::Budget;
 
 const MODE_LINK: i32 = 0o120000;
 const MODE_COMMIT: i32 = 0o160000;
@@ -24,7 +24,7 @@ pub fn scan_commit(
     commit: Oid,
     matcher: &Matcher,
     filter: &FileFilter,
-    deadline: Instant,
+    budget: Budget<'_>,
     sink: &mut dyn FnMut(Occurrence),
 ) -> Result<ScanStats, RepoError> {
     let git = |what: &'static str| move |e: git2::Error| RepoError::from_git(what, &e);
@@ -41,8 +41,9 @@ pub fn scan_commit(
             (MODE_LINK, _) => stats.symlinks += 1,
             (MODE_COMMIT, _) => stats.submodules.push(path),
             (_, Some(ObjectType::Blob)) => {
-                if Instant::now() >= deadline {
-                    failure = Some(RepoError::new(Kind::Timeout, "timed out while scanning"));
+                if budget.over() {
+                    let why = format!("{} while scanning", budget.reason());
+                    failure = Some(RepoError::new(Kind::Timeout, why));
                     return TreeWalkResult::Abort;
                 }
                 if let Err(e) = scan_blob(&odb, entry.id(), path, matcher, filter, &mut stats, sink)

@@ -1,8 +1,10 @@
--- ARGV: worker id, lease ms, reap limit. Returns {job, token, scan, repo, url, job_spec} or nil.
+-- ARGV: worker id, lease ms, reap limit, token (random, chosen by the worker, so that nobody
+-- can guess it). Returns {job, token, scan, repo, url, job_spec} or nil. Drops at most 1000
+-- jobs of cancelled or deleted scans per call, so one call never blocks Redis for long.
 -- Expired leases and due retries are handled here only when no job is ready: the
 -- coordinators do it every second anyway, and the hot path stays short.
 local now = now_ms()
-while true do
+for _ = 1, 1000 do
   local job = redis.call('RPOP', P .. 'queue:ready')
   if not job then
     reap(now, tonumber(ARGV[3]))
@@ -18,7 +20,7 @@ while true do
     local s = redis.call('HMGET', sk, 'state', 'job_spec')
     if s[1] == 'running' then
       redis.call('HINCRBY', jk, 'attempts', 1)
-      local token = redis.call('HINCRBY', jk, 'leases', 1)
+      local token = ARGV[4]
       redis.call('HSET', jk, 'state', 'running', 'token', token, 'worker', ARGV[1])
       redis.call('ZADD', P .. 'queue:leases', now + tonumber(ARGV[2]), job)
       redis.call('LPUSH', P .. 'queue:active', job)
@@ -29,3 +31,4 @@ while true do
     end
   end
 end
+return false

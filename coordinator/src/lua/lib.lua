@@ -78,16 +78,47 @@ local function retry_or_dead(job, err, now, result)
   return 'retry'
 end
 
+-- A job whose lease ran out goes back to the queue at once. The attempt does not count: the
+-- worker may have died, or lost Redis, for reasons that have nothing to do with the
+-- repository. A job that outlives MAX_EXPIRIES leases is dead-lettered all the same, so a
+-- repository that kills every worker that touches it cannot loop forever.
+local MAX_EXPIRIES = 5
+local function expired(job, worker)
+  local jk = P .. 'job:' .. job
+  local attempts = redis.call('HINCRBY', jk, 'attempts', -1)
+  local n = redis.call('HINCRBY', jk, 'expiries', 1)
+  local err = 'lease expired: worker ' .. (worker or '?') .. ' stopped renewing it'
+  if n >= MAX_EXPIRIES then
+    dead(job, err .. ' (' .. n .. ' times: does the repository make workers crash?)')
+    return
+  end
+  local v = redis.call('HMGET', jk, 'scan', 'repo')
+  redis.call('HSET', jk, 'state', 'queued', 'error', err)
+  redis.call('LPUSH', P .. 'queue:ready', job)
+  event(v[1], 'retry', v[2], 'queued', attempts, err)
+end
+
 -- Expired leases go back to the queue (or die); due retries become ready. Bounded per call.
 local function reap(now, limit)
-  local expired = redis.call('ZRANGEBYSCORE', P .. 'queue:leases', '-inf', now, 'LIMIT', 0, limit)
-  for _, job in ipairs(expired) do
+  -- When nobody reaped for a while, Redis or every reaper was down, and no lease could be
+  -- renewed meanwhile either: give the running leases that time back instead of expiring
+  -- them all at once.
+  local last = tonumber(redis.call('GET', P .. 'queue:reaped_ms') or '0')
+  redis.call('SET', P .. 'queue:reaped_ms', now)
+  if last > 0 and now - last > 5000 then
+    local all = redis.call('ZRANGE', P .. 'queue:leases', 0, -1, 'WITHSCORES')
+    for i = 1, #all, 2 do
+      redis.call('ZADD', P .. 'queue:leases', tonumber(all[i + 1]) + (now - last), all[i])
+    end
+  end
+  local expiring = redis.call('ZRANGEBYSCORE', P .. 'queue:leases', '-inf', now, 'LIMIT', 0, limit)
+  for _, job in ipairs(expiring) do
     local jk = P .. 'job:' .. job
     local v = redis.call('HMGET', jk, 'state', 'scan', 'worker')
     if v[1] == 'running' then
       leave_running(job, v[2])
       if redis.call('HGET', P .. 'scan:' .. v[2], 'state') == 'running' then
-        retry_or_dead(job, 'lease expired: worker ' .. (v[3] or '?') .. ' stopped renewing it', now)
+        expired(job, v[3])
       else
         redis.call('HSET', jk, 'state', 'cancelled')
       end

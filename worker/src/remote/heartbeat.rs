@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fleetscan_coordinator::client::WorkersClient;
+use fleetscan_coordinator::queue::{LeaseState, Queue};
 use fleetscan_proto::v1;
 
 use super::Config;
@@ -20,9 +21,10 @@ pub struct Held {
     pub stop: Arc<AtomicBool>,
 }
 
-/// The leases this worker holds.
+/// The leases this worker holds, by (job, token): a job whose lease expired may come back to
+/// another slot of the same worker under a new token while the old slot still runs.
 #[derive(Debug, Clone, Default)]
-pub struct Leases(Arc<Mutex<HashMap<String, Held>>>);
+pub struct Leases(Arc<Mutex<HashMap<(String, u64), Held>>>);
 
 impl Leases {
     /// Starts holding `job`.
@@ -34,36 +36,41 @@ impl Leases {
         self.0
             .lock()
             .expect("leases")
-            .insert(job.to_string(), held.clone());
+            .insert((job.to_string(), token), held.clone());
         held
     }
 
-    /// Stops holding `job`.
-    pub fn remove(&self, job: &str) {
-        self.0.lock().expect("leases").remove(job);
+    /// Stops holding `job` under `token`.
+    pub fn remove(&self, job: &str, token: u64) {
+        self.0
+            .lock()
+            .expect("leases")
+            .remove(&(job.to_string(), token));
     }
 
     /// Every held (job, token).
     pub fn all(&self) -> Vec<(String, u64)> {
-        self.0
-            .lock()
-            .expect("leases")
-            .iter()
-            .map(|(j, h)| (j.clone(), h.token))
-            .collect()
+        self.0.lock().expect("leases").keys().cloned().collect()
     }
 
-    fn stop(&self, job: &str) {
-        if let Some(h) = self.0.lock().expect("leases").get(job) {
+    fn stop(&self, job: &str, token: u64) {
+        if let Some(h) = self
+            .0
+            .lock()
+            .expect("leases")
+            .get(&(job.to_string(), token))
+        {
             h.stop.store(true, Ordering::Relaxed);
         }
     }
 }
 
-/// Renews leases until `stop` changes.
+/// Renews leases until `stop` changes: through the coordinator, or straight in Redis while
+/// the coordinator cannot be reached, so a coordinator restart costs no lease.
 pub async fn run(
     cfg: Arc<Config>,
     mut client: WorkersClient,
+    queue: Queue,
     leases: Leases,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -90,24 +97,48 @@ pub async fn run(
                 .collect(),
             lease_secs: cfg.lease().as_secs() as u32,
         };
-        match tokio::time::timeout(every.max(Duration::from_secs(1)), client.heartbeat(req)).await {
-            Ok(Ok(resp)) => {
-                for ((job, _), state) in held.iter().zip(resp.into_inner().states) {
-                    match v1::LeaseState::try_from(state) {
-                        Ok(v1::LeaseState::Held) => {}
-                        Ok(v1::LeaseState::Cancelled) => {
-                            tracing::info!(%job, "scan cancelled: stopping the job");
-                            leases.stop(job);
-                        }
-                        _ => {
-                            tracing::warn!(%job, "lease lost: stopping the job");
-                            leases.stop(job);
-                        }
+        let via_coordinator =
+            match tokio::time::timeout(every.max(Duration::from_secs(1)), client.heartbeat(req))
+                .await
+            {
+                Ok(Ok(resp)) => Ok(resp
+                    .into_inner()
+                    .states
+                    .into_iter()
+                    .map(|s| match v1::LeaseState::try_from(s) {
+                        Ok(v1::LeaseState::Held) => LeaseState::Held,
+                        Ok(v1::LeaseState::Cancelled) => LeaseState::Cancelled,
+                        _ => LeaseState::Lost,
+                    })
+                    .collect::<Vec<_>>()),
+                Ok(Err(s)) => Err(s.message().to_string()),
+                Err(_) => Err("timed out".to_string()),
+            };
+        let states = match via_coordinator {
+            Ok(states) => states,
+            Err(why) => {
+                tracing::warn!(error = %why, "heartbeat through the coordinator failed; renewing in Redis");
+                match queue.heartbeat(cfg.lease(), &held).await {
+                    Ok(states) => states,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot renew leases; retrying");
+                        continue;
                     }
                 }
             }
-            Ok(Err(s)) => tracing::warn!(error = %s.message(), "heartbeat refused; retrying"),
-            Err(_) => tracing::warn!("heartbeat timed out; retrying"),
+        };
+        for ((job, token), state) in held.iter().zip(states) {
+            match state {
+                LeaseState::Held => {}
+                LeaseState::Cancelled => {
+                    tracing::info!(%job, "scan cancelled: stopping the job");
+                    leases.stop(job, *token);
+                }
+                LeaseState::Lost => {
+                    tracing::warn!(%job, "lease lost: stopping the job");
+                    leases.stop(job, *token);
+                }
+            }
         }
     }
 }

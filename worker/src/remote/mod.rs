@@ -125,6 +125,7 @@ pub async fn serve(
     let hb = tokio::spawn(heartbeat::run(
         cfg.clone(),
         client.clone(),
+        queue.clone(),
         leases.clone(),
         stop_rx.clone(),
     ));

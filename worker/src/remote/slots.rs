@@ -69,6 +69,11 @@ impl Slots {
         let mut idle = Duration::from_millis(100);
         while !*stop.borrow() {
             match self.queue.lease(&worker_id, self.cfg.lease()).await {
+                Ok(Some(job)) if *stop.borrow() => {
+                    // Taken while stopping began: hand it straight back.
+                    let _ = self.queue.release(&job.job, job.token, &worker_id).await;
+                    break;
+                }
                 Ok(Some(job)) => {
                     self.ready.set(true);
                     idle = Duration::from_millis(100);
@@ -165,7 +170,7 @@ impl Slots {
             self.cfg.lease() * 10,
         )
         .await;
-        self.leases.remove(&l.job);
+        self.leases.remove(&l.job, l.token);
         metrics::gauge!("fleetscan_worker_busy").decrement(1.0);
         metrics::counter!("fleetscan_worker_jobs_total", "outcome" => outcome).increment(1);
         tracing::info!(job = %l.job, repo = %l.repo, outcome, commit = ?commit, ms = started.elapsed().as_millis() as u64, "job done");
