@@ -74,7 +74,7 @@ pub struct Config {
     /// fails with the reason.
     #[arg(
         long,
-        default_value_t = 128 << 20,
+        default_value_t = 64 << 20,
         value_name = "BYTES",
         env = "FLEETSCAN_MAX_RESULT_BYTES"
     )]

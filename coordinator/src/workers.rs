@@ -30,7 +30,7 @@ impl Default for IngestLimits {
         IngestLimits {
             occurrences: 2_000_000,
             path_bytes: 4096,
-            bytes: 128 << 20,
+            bytes: 64 << 20,
         }
     }
 }
