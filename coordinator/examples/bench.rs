@@ -104,22 +104,7 @@ async fn main() -> anyhow::Result<()> {
     redis::cmd("FLUSHDB").query_async::<()>(&mut c).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = fleetscan_coordinator::Config {
-        listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs {
-            url: url.clone(),
-            redis_password_file: None,
-        },
-        token_file: None,
-        metrics_listen: None,
-        token: None,
-        tls_cert: None,
-        tls_key: None,
-        retry_backoff_ms: 500,
-        max_result_bytes: 128 << 20,
-        retention_hours: 720,
-        max_occurrences_per_repo: 2_000_000,
-    };
+    let config = fleetscan_coordinator::Config::with_defaults(addr, &url);
     tokio::spawn(fleetscan_coordinator::serve(
         config,
         listener,

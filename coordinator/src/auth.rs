@@ -5,6 +5,33 @@ use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
+/// The token flags, shared by the coordinator, workers and the CLI.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TokenArgs {
+    /// Shared bearer token of the coordinator: every gRPC call carries it (health checks
+    /// excepted).
+    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// File holding the token (as mounted from a Kubernetes Secret), instead of --token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FLEETSCAN_TOKEN_FILE",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl TokenArgs {
+    /// The token, read from --token-file when that is given.
+    pub fn resolve(&self) -> Result<Option<String>, String> {
+        match &self.token_file {
+            Some(p) => crate::queue::read_secret("token", p).map(Some),
+            None => Ok(self.token.clone()),
+        }
+    }
+}
+
 /// Checks `authorization: Bearer TOKEN` on every call.
 #[derive(Clone)]
 pub struct TokenCheck {

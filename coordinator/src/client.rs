@@ -35,17 +35,9 @@ pub struct Connect {
         env = "FLEETSCAN_COORDINATOR"
     )]
     pub coordinator: String,
-    /// Shared bearer token of the coordinator.
-    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// File holding the token (as mounted from a Kubernetes Secret), instead of --token.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "FLEETSCAN_TOKEN_FILE",
-        conflicts_with = "token"
-    )]
-    pub token_file: Option<PathBuf>,
+    /// The token.
+    #[command(flatten)]
+    pub token: crate::auth::TokenArgs,
     /// CA certificate (PEM) for an https:// coordinator.
     #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
@@ -55,9 +47,10 @@ impl Connect {
     /// The same flags with the token read from --token-file, when given.
     pub fn resolved(&self) -> Result<Connect, String> {
         let mut c = self.clone();
-        if let Some(p) = c.token_file.take() {
-            c.token = Some(crate::queue::read_secret("token", &p)?);
-        }
+        c.token = crate::auth::TokenArgs {
+            token: self.token.resolve()?,
+            token_file: None,
+        };
         Ok(c)
     }
 
@@ -65,7 +58,7 @@ impl Connect {
     pub fn target(&self) -> Target<'_> {
         Target {
             url: &self.coordinator,
-            token: self.token.as_deref(),
+            token: self.token.token.as_deref(),
             tls_ca: self.tls_ca.as_deref(),
         }
     }

@@ -35,17 +35,9 @@ pub struct Config {
     /// Redis answers).
     #[arg(long, value_name = "ADDR", env = "FLEETSCAN_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Shared bearer token every gRPC call must carry (health checks excepted).
-    #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// File holding the token (as mounted from a Kubernetes Secret), instead of --token.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "FLEETSCAN_TOKEN_FILE",
-        conflicts_with = "token"
-    )]
-    pub token_file: Option<PathBuf>,
+    /// The token.
+    #[command(flatten)]
+    pub token: crate::auth::TokenArgs,
     /// TLS certificate chain (PEM); serves gRPC over TLS with --tls-key.
     #[arg(
         long,
@@ -98,6 +90,21 @@ pub struct Config {
     pub max_occurrences_per_repo: u64,
 }
 
+impl Config {
+    /// The settings `--listen LISTEN --redis REDIS` give, every other flag at its default (for
+    /// tests and benchmarks, so that defaults are defined once, on the flags).
+    pub fn with_defaults(listen: SocketAddr, redis: &str) -> Config {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        let listen = listen.to_string();
+        <Only as clap::Parser>::parse_from(["coordinator", "--listen", &listen, "--redis", redis])
+            .config
+    }
+}
+
 /// Connects to Redis, then serves gRPC on `listener` (and metrics, when configured) until
 /// `shutdown` completes.
 pub async fn serve(
@@ -109,10 +116,7 @@ pub async fn serve(
     let conn = queue::connect(&config.redis.url, password.as_deref())
         .await
         .with_context(|| "cannot connect to Redis given by --redis / FLEETSCAN_REDIS_URL")?;
-    let token = match &config.token_file {
-        Some(p) => Some(queue::read_secret("token", p).map_err(anyhow::Error::msg)?),
-        None => config.token.clone(),
-    };
+    let token = config.token.resolve().map_err(anyhow::Error::msg)?;
     let queue = Queue::new(conn.clone());
     let store = Store::new(conn);
     let (reporter, health) = tonic_health::server::health_reporter();

@@ -12,34 +12,45 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 /// Also: the token and the Redis password come from files, as Kubernetes mounts Secrets.
+/// Serves a coordinator over `redis` on a free port, with the command line's defaults changed
+/// by `tweak`, until `shutdown`.
+async fn start(
+    redis: &RedisServer,
+    tweak: impl FnOnce(&mut fleetscan_coordinator::Config),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = fleetscan_coordinator::Config::with_defaults(addr, &redis.url());
+    tweak(&mut config);
+    (
+        addr,
+        tokio::spawn(fleetscan_coordinator::serve(config, listener, shutdown)),
+    )
+}
+
 #[tokio::test]
 async fn health_is_open_and_the_api_needs_the_token() {
     let redis = RedisServer::start_with_password(Some("r3dis"));
     let secrets = tempfile::tempdir().unwrap();
     std::fs::write(secrets.path().join("token"), "s3cret\n").unwrap();
     std::fs::write(secrets.path().join("redis-password"), "r3dis\n").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = fleetscan_coordinator::Config {
-        listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs {
-            url: redis.url(),
-            redis_password_file: Some(secrets.path().join("redis-password")),
-        },
-        token_file: Some(secrets.path().join("token")),
-        metrics_listen: None,
-        token: None,
-        tls_cert: None,
-        tls_key: None,
-        retry_backoff_ms: 500,
-        max_result_bytes: 128 << 20,
-        retention_hours: 720,
-        max_occurrences_per_repo: 1000,
-    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(fleetscan_coordinator::serve(config, listener, async {
-        let _ = rx.await;
-    }));
+    let (addr, server) = start(
+        &redis,
+        |config| {
+            config.redis.redis_password_file = Some(secrets.path().join("redis-password"));
+            config.token.token_file = Some(secrets.path().join("token"));
+            config.max_occurrences_per_repo = 1000;
+        },
+        async {
+            let _ = rx.await;
+        },
+    )
+    .await;
     let url = format!("http://{addr}");
     let channel = tonic::transport::Endpoint::from_shared(url.clone())
         .unwrap()
@@ -175,29 +186,15 @@ async fn grpc_over_tls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
     certificates(dir.path());
     let redis = RedisServer::start();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = fleetscan_coordinator::Config {
-        listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs {
-            url: redis.url(),
-            redis_password_file: None,
+    let (addr, _server) = start(
+        &redis,
+        |config| {
+            config.tls_cert = Some(dir.path().join("server.pem"));
+            config.tls_key = Some(dir.path().join("server.key"));
         },
-        token_file: None,
-        metrics_listen: None,
-        token: None,
-        tls_cert: Some(dir.path().join("server.pem")),
-        tls_key: Some(dir.path().join("server.key")),
-        retry_backoff_ms: 500,
-        max_result_bytes: 128 << 20,
-        retention_hours: 720,
-        max_occurrences_per_repo: 1000,
-    };
-    tokio::spawn(fleetscan_coordinator::serve(
-        config,
-        listener,
         std::future::pending(),
-    ));
+    )
+    .await;
     let url = format!("https://localhost:{}", addr.port());
     let ca = dir.path().join("ca.pem");
     let trusted = Target {
@@ -246,29 +243,14 @@ async fn grpc_over_tls_with_a_private_ca() {
 #[tokio::test]
 async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
     let redis = RedisServer::start();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = fleetscan_coordinator::Config {
-        listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs {
-            url: redis.url(),
-            redis_password_file: None,
+    let (addr, _server) = start(
+        &redis,
+        |config| {
+            config.retention_hours = 0;
         },
-        token_file: None,
-        metrics_listen: None,
-        token: None,
-        tls_cert: None,
-        tls_key: None,
-        retry_backoff_ms: 500,
-        max_result_bytes: 128 << 20,
-        retention_hours: 0,
-        max_occurrences_per_repo: 1000,
-    };
-    tokio::spawn(fleetscan_coordinator::serve(
-        config,
-        listener,
         std::future::pending(),
-    ));
+    )
+    .await;
     let url = format!("http://{addr}");
     let mut c = client::coordinator(&Target {
         url: &url,
@@ -334,29 +316,14 @@ async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
 #[tokio::test]
 async fn results_over_the_limits_fail_the_repository_with_the_reason() {
     let redis = RedisServer::start();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = fleetscan_coordinator::Config {
-        listen: addr,
-        redis: fleetscan_coordinator::queue::RedisArgs {
-            url: redis.url(),
-            redis_password_file: None,
+    let (addr, _server) = start(
+        &redis,
+        |config| {
+            config.max_occurrences_per_repo = 10;
         },
-        token_file: None,
-        metrics_listen: None,
-        token: None,
-        tls_cert: None,
-        tls_key: None,
-        retry_backoff_ms: 500,
-        max_result_bytes: 128 << 20,
-        retention_hours: 720,
-        max_occurrences_per_repo: 10,
-    };
-    tokio::spawn(fleetscan_coordinator::serve(
-        config,
-        listener,
         std::future::pending(),
-    ));
+    )
+    .await;
     let url = format!("http://{addr}");
     let target = Target {
         url: &url,
