@@ -71,6 +71,15 @@ pub struct Config {
         env = "FLEETSCAN_MAX_RESULT_BYTES"
     )]
     pub max_result_bytes: usize,
+    /// Repositories' results read at once; with --max-result-bytes it bounds the memory that
+    /// results take here (worst case about three times their product).
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_name = "N",
+        env = "FLEETSCAN_MAX_CONCURRENT_RESULTS"
+    )]
+    pub max_concurrent_results: usize,
     /// Hours a finished (completed or cancelled) scan is kept in Redis, with its results; 0
     /// deletes finished scans at the next sweep (every minute).
     #[arg(
@@ -147,6 +156,9 @@ pub async fn serve(
             bytes: config.max_result_bytes,
             ..IngestLimits::default()
         },
+        ingesting: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_results.max(1),
+        )),
     })
     .max_decoding_message_size(MAX_MESSAGE);
 

@@ -41,6 +41,9 @@ pub struct WorkersService {
     pub(crate) queue: Queue,
     pub(crate) store: Store,
     pub(crate) limits: IngestLimits,
+    /// Result streams read at once. With the per-repository byte cap this bounds the memory
+    /// results can take in a coordinator; more streams wait (backpressure on their workers).
+    pub(crate) ingesting: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Checks a worker's protocol version.
@@ -128,6 +131,11 @@ impl Workers for WorkersService {
         req: Request<Streaming<v1::ResultPart>>,
     ) -> Result<Response<v1::ReportResultsResponse>, Status> {
         let mut stream = req.into_inner();
+        let _permit = self
+            .ingesting
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("the coordinator is shutting down"))?;
         let header = match stream.message().await?.and_then(|p| p.part) {
             Some(Part::Header(h)) => h,
             _ => return Err(bad("a result stream must start with its header".into())),
