@@ -137,6 +137,27 @@ fn warm_rerun_reuses_the_cache_and_writes_the_same_bytes() {
 }
 
 #[test]
+fn two_scans_sharing_one_cache_at_once_both_get_the_goldens() {
+    let sb = sandbox();
+    let repos = sb.all_repos();
+    let mut a = sb.command("a", &repos);
+    let mut b = sb.command("b", &repos);
+    let (a, b) = (a.spawn().unwrap(), b.spawn().unwrap());
+    for (name, child) in [("a", a), ("b", b)] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for f in report_files(&sb.path(name)) {
+            assert_golden(&format!("scan/{f}"), &read(&sb.path(name).join(&f)));
+        }
+    }
+}
+
+#[test]
 fn a_server_restart_between_runs_only_costs_a_reconnect() {
     let mut sb = sandbox();
     sb.daemon.restart();

@@ -194,6 +194,45 @@ fn callbacks(budget: Budget<'_>) -> RemoteCallbacks<'_> {
     cb
 }
 
+/// Holds the clone cache of one repository for this attempt: an exclusive lock on
+/// `<path>.lock`, so that processes (or slots) sharing a cache directory never fetch into the
+/// same bare repository at once. The lock goes with the process if it dies.
+pub fn lock_cache(path: &Path, budget: Budget<'_>) -> Result<std::fs::File, RepoError> {
+    let cache_err = |what: &str, e: std::io::Error| {
+        RepoError::new(Kind::Cache, format!("{what} {}: {e}", path.display()))
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| cache_err("cannot create", e))?;
+    }
+    let lock_path = path.with_extension("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| cache_err("cannot open the lock of", e))?;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if !budget.over() => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(RepoError::new(
+                    Kind::Timeout,
+                    format!(
+                        "{} waiting for the cache of this repository, held by another process",
+                        budget.reason()
+                    ),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(cache_err("cannot lock the cache", e))
+            }
+        }
+    }
+}
+
 /// When an attempt must end: at its deadline, or as soon as `stop` is set (the scan was
 /// cancelled, or the worker lost the job's lease).
 #[derive(Debug, Clone, Copy)]

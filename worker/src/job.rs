@@ -141,6 +141,7 @@ fn attempt_once(
         return Ok(r);
     }
     let path = git::cache_path(&ctx.cache_root, &job.url);
+    let _lock = git::lock_cache(&path, budget)?;
     let repo = match git::fetch(&path, &job.url, &head, budget) {
         Err(e) if e.kind == Kind::Cache => {
             // A damaged cache is rebuilt from scratch once, within this attempt.

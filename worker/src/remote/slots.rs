@@ -28,8 +28,6 @@ pub struct Slots {
     leases: Leases,
     ready: Ready,
     contexts: Arc<Mutex<HashMap<String, Arc<Context>>>>,
-    /// One job per clone-cache directory at a time: two scans may hold the same repository.
-    repo_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Slots {
@@ -47,7 +45,6 @@ impl Slots {
             leases,
             ready,
             contexts: Arc::default(),
-            repo_locks: Arc::default(),
         }
     }
 
@@ -134,11 +131,6 @@ impl Slots {
         tracing::info!(job = %l.job, repo = %l.repo, "job started");
         let (result, retryable) = match (RepoName::parse(&l.repo), self.context(&l)) {
             (Ok(repo), Ok(ctx)) => {
-                let lock = {
-                    let mut locks = self.repo_locks.lock().expect("locks");
-                    locks.entry(l.url.clone()).or_default().clone()
-                };
-                let _guard = lock.lock().await;
                 let job = Job {
                     repo,
                     url: l.url.clone(),
