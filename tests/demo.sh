@@ -29,7 +29,7 @@ mk openstack/demo-specs master \
   specs/remove.rst 'Replace eventlet.GreenPool with concurrent.futures.\n'
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-git daemon --export-all --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$work/served" "$work/served" 2>"$work/daemon.log" &
+"$(git --exec-path)/git-daemon" --export-all --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$work/served" "$work/served" 2>"$work/daemon.log" &
 pids+=($!)
 up() { for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 up "$port"

@@ -6,6 +6,17 @@ use std::process::Command;
 
 use crate::server::Server;
 
+/// The `git-daemon` program itself. `git daemon` would run it as a child of the `git`
+/// wrapper, and killing the wrapper would leave the daemon running.
+fn daemon_program() -> std::path::PathBuf {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("run git (is it installed?)");
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::path::Path::new(&dir).join("git-daemon")
+}
+
 /// A running `git daemon`; killed on drop.
 pub struct GitDaemon(Server);
 
@@ -13,12 +24,12 @@ impl GitDaemon {
     /// Serves every repository under `root` (as `git://127.0.0.1:PORT/<path>`).
     pub fn start(root: &Path) -> GitDaemon {
         let root = root.to_path_buf();
+        let program = daemon_program();
         GitDaemon(Server::start(
             "git daemon (is git-daemon installed?)",
             move |port| {
-                let mut c = Command::new("git");
-                c.arg("daemon")
-                    .arg("--export-all")
+                let mut c = Command::new(&program);
+                c.arg("--export-all")
                     .arg("--reuseaddr")
                     .arg("--informative-errors")
                     .arg("--listen=127.0.0.1")
