@@ -64,16 +64,7 @@ enum Command {
 }
 
 /// An error the user caused and can fix: exit code 2.
-#[derive(Debug)]
-pub struct InputError(pub String);
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
+pub use fleetscan_worker::InputError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -88,11 +79,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.chain().any(|c| {
-                c.is::<InputError>()
-                    || c.is::<fleetscan_core::Error>()
-                    || c.is::<fleetscan_worker::remote::Refused>()
-            }) {
+            if e.chain()
+                .any(|c| c.is::<InputError>() || c.is::<fleetscan_core::Error>())
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(3)

@@ -10,6 +10,23 @@ use fleetscan_core::result::RepoStatus;
 use fleetscan_worker::runner::Event;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The bar both `scan` and `watch` draw: repositories done out of the total, and a message.
+pub fn repos_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(total, target);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
 pub struct Bar {
     bar: ProgressBar,
     in_flight: Cell<usize>,
@@ -19,20 +36,8 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(total: usize, quiet: bool) -> Bar {
-        let target = if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        };
-        let bar = ProgressBar::with_draw_target(Some(total as u64), target);
-        bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.enable_steady_tick(Duration::from_millis(250));
         Bar {
-            bar,
+            bar: repos_bar(Some(total as u64), quiet),
             in_flight: Cell::new(0),
             failed: Cell::new(0),
             occurrences: Cell::new(0),

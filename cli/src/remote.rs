@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use fleetscan_coordinator::client::{self, Connect, Coordinator};
+use fleetscan_core::profile::Profile;
 use fleetscan_core::report::ReportFile;
 use fleetscan_proto::v1::{self, scan_event::Kind};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tonic::Code;
 
 use crate::llm::LlmArgs;
@@ -95,21 +95,15 @@ pub struct ReportCmd {
 /// The wire form of the scan flags, checked here first so mistakes name the flag or file line.
 fn spec(args: &ScanArgs, run: &RunArgs) -> Result<v1::ScanSpec> {
     let options = args.options()?;
-    args.load_profile()?;
+    let profile_text = args.profile_text()?;
+    Profile::named(&args.profile, profile_text.as_deref())?;
     let docs = select::governance_docs(&args.governance)?;
     let (gov, _) = select::parse_governance(&docs)?;
     let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
     select::targets(&gov, &entries, &args.repo_pattern, &args.git_base)?;
-    let profile = match args.profile.as_str() {
-        name @ ("none" | "eventlet") => v1::Document {
-            name: name.into(),
-            text: String::new(),
-        },
-        path => v1::Document {
-            name: path.into(),
-            text: std::fs::read_to_string(path)
-                .map_err(|e| InputError(format!("cannot read --profile {path}: {e}")))?,
-        },
+    let profile = v1::Document {
+        name: args.profile.clone(),
+        text: profile_text.unwrap_or_default(),
     };
     Ok(v1::ScanSpec {
         patterns: args.patterns.clone(),
@@ -194,18 +188,7 @@ async fn watch_scan(
     id: &str,
     quiet: bool,
 ) -> Result<ExitCode> {
-    let target = if quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    };
-    let bar = ProgressBar::with_draw_target(None, target);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(250));
+    let bar = crate::progress::repos_bar(None, quiet);
     let mut delay = Duration::from_millis(200);
     let mut reported = std::collections::BTreeSet::new();
     let mut last_event = String::new();
@@ -392,7 +375,7 @@ pub async fn cancel(cmd: IdCmd) -> Result<ExitCode> {
 
 pub async fn report(cmd: ReportCmd) -> Result<ExitCode> {
     output::check_writable(&cmd.out)?;
-    crate::scan::parse_formats(&cmd.formats)?;
+    fleetscan_core::report::Format::parse_list(&cmd.formats)?;
     let mut client = client_of(&cmd.remote)?;
     write_report(
         &mut client,
@@ -418,9 +401,20 @@ async fn write_report(
     formats: &[String],
     llm: &LlmArgs,
 ) -> Result<()> {
-    if llm.llm_url.is_some() {
-        return render_here(client, remote, id, out, formats, llm).await;
-    }
+    let files = match llm.llm_url {
+        Some(_) => render_here(client, remote, id, formats, llm).await?,
+        None => fetch_report(client, remote, id, formats).await?,
+    };
+    output::write_all(out, &files)
+}
+
+/// The report files as the coordinator rendered them.
+async fn fetch_report(
+    client: &mut Coordinator,
+    remote: &Remote,
+    id: &str,
+    formats: &[String],
+) -> Result<Vec<ReportFile>> {
     let mut stream = client
         .get_report(v1::GetReportRequest {
             scan_id: id.to_string(),
@@ -444,7 +438,7 @@ async fn write_report(
             "the report stream ended in the middle of {name}; run `fleetscan report` again"
         );
     }
-    let files: Vec<ReportFile> = files
+    files
         .into_iter()
         .map(|(path, data, _)| {
             if path.split('/').any(|c| c == ".." || c.is_empty()) || path.starts_with('/') {
@@ -455,19 +449,18 @@ async fn write_report(
                 contents: String::from_utf8(data)?,
             })
         })
-        .collect::<Result<_>>()?;
-    output::write_all(out, &files)
+        .collect()
 }
 
+/// The report files rendered here from the exported results, with narratives added.
 async fn render_here(
     client: &mut Coordinator,
     remote: &Remote,
     id: &str,
-    out: &std::path::Path,
     formats: &[String],
     llm: &LlmArgs,
-) -> Result<()> {
-    let formats = crate::scan::parse_formats(formats)?;
+) -> Result<Vec<ReportFile>> {
+    let formats = fleetscan_core::report::Format::parse_list(formats)?;
     let status = client
         .get_scan(v1::GetScanRequest {
             scan_id: id.to_string(),
@@ -512,8 +505,5 @@ async fn render_here(
         fleet
     })
     .await?;
-    output::write_all(
-        out,
-        &fleetscan_core::report::render(&fleet, &info, &formats),
-    )
+    Ok(fleetscan_core::report::render(&fleet, &info, &formats))
 }

@@ -178,17 +178,8 @@ pub struct RunArgs {
 impl RunArgs {
     /// The chosen formats, checked.
     pub fn formats(&self) -> Result<BTreeSet<Format>> {
-        parse_formats(&self.formats)
+        Ok(Format::parse_list(&self.formats)?)
     }
-}
-
-/// Format names, checked; none means all.
-pub fn parse_formats(names: &[String]) -> Result<BTreeSet<Format>> {
-    Ok(if names.is_empty() {
-        Format::defaults()
-    } else {
-        names.iter().map(|f| f.parse()).collect::<Result<_, _>>()?
-    })
 }
 
 impl ScanArgs {
@@ -203,22 +194,30 @@ impl ScanArgs {
                 .with_exclude(self.exclude_files.clone())
                 .with_max_file_size(self.max_file_size),
         };
-        fleetscan_core::matcher::Matcher::new(&opts.matching)?;
-        fleetscan_core::filter::FileFilter::new(&opts.files)?;
+        opts.check()?;
         Ok(opts)
+    }
+
+    /// The text of the `--profile` file; `None` for the built-in names.
+    pub fn profile_text(&self) -> Result<Option<String>> {
+        let path = &self.profile;
+        if Profile::is_builtin_name(path) {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InputError(format!(
+                "cannot read --profile {path}: {e}: give `eventlet`, `none` or a TOML profile file"
+            ))
+        })?;
+        Ok(Some(text))
     }
 
     /// The analysis profile, or None for `--profile none`.
     pub fn load_profile(&self) -> Result<Option<Profile>> {
-        match self.profile.as_str() {
-            "none" => Ok(None),
-            "eventlet" => Ok(Some(Profile::eventlet())),
-            path => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| InputError(format!("cannot read --profile {path}: {e}: give `eventlet`, `none` or a TOML profile file")))?;
-                Ok(Some(Profile::from_toml(path, &text)?))
-            }
-        }
+        Ok(Profile::named(
+            &self.profile,
+            self.profile_text()?.as_deref(),
+        )?)
     }
 
     /// The link options.

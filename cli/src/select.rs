@@ -29,18 +29,9 @@ pub fn governance_docs(sources: &[String]) -> Result<Vec<(String, String)>> {
 /// Parses governance documents; none means the built-in snapshot. Returns the data and the
 /// names of its sources.
 pub fn parse_governance(docs: &[(String, String)]) -> Result<(Governance, Vec<String>)> {
-    if docs.is_empty() {
-        let names = fleetscan_core::governance::BUILTIN
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect();
-        return Ok((Governance::builtin()?, names));
-    }
-    let mut g = Governance::default();
-    for (src, text) in docs {
-        g.add_yaml(src, text)?;
-    }
-    Ok((g, docs.iter().map(|(n, _)| n.clone()).collect()))
+    Ok(Governance::from_documents(
+        docs.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+    )?)
 }
 
 /// The explicit entries: `--repo` values, then the lines of `--repos-file`.

@@ -72,6 +72,30 @@ pub enum LeaseState {
     Cancelled,
 }
 
+impl From<LeaseState> for i32 {
+    /// The wire form (`fleetscan.v1.LeaseState`).
+    fn from(s: LeaseState) -> i32 {
+        use fleetscan_proto::v1;
+        (match s {
+            LeaseState::Held => v1::LeaseState::Held,
+            LeaseState::Lost => v1::LeaseState::Lost,
+            LeaseState::Cancelled => v1::LeaseState::Cancelled,
+        }) as i32
+    }
+}
+
+impl LeaseState {
+    /// From the wire form; anything unknown counts as lost, so the job stops.
+    pub fn from_wire(v: i32) -> LeaseState {
+        use fleetscan_proto::v1;
+        match v1::LeaseState::try_from(v) {
+            Ok(v1::LeaseState::Held) => LeaseState::Held,
+            Ok(v1::LeaseState::Cancelled) => LeaseState::Cancelled,
+            _ => LeaseState::Lost,
+        }
+    }
+}
+
 /// What committing a job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {

@@ -1,6 +1,6 @@
 //! The Coordinator service: what the CLI calls.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -104,17 +104,8 @@ impl CoordinatorService {
         id: &str,
         formats: &[String],
     ) -> Result<Vec<report::ReportFile>, Status> {
-        let formats: BTreeSet<Format> = if formats.is_empty() {
-            Format::defaults()
-        } else {
-            formats
-                .iter()
-                .map(|f| {
-                    f.parse()
-                        .map_err(|e: fleetscan_core::Error| Status::invalid_argument(e.to_string()))
-                })
-                .collect::<Result<_, _>>()?
-        };
+        let formats =
+            Format::parse_list(formats).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let (rec, results) = self.complete(id).await?;
         let (fleet, info) = spec::fleet(
             rec.spec.as_ref().expect("read with its spec"),

@@ -2,10 +2,10 @@
 //! report renderer need. Everything that arrives over the network has limits, so one bad or
 //! hostile request cannot exhaust the coordinator or Redis.
 
-use fleetscan_core::filter::{FileFilter, FileOptions};
-use fleetscan_core::governance::{Governance, BUILTIN};
+use fleetscan_core::filter::FileOptions;
+use fleetscan_core::governance::Governance;
 use fleetscan_core::link::{LinkOptions, LinkRef};
-use fleetscan_core::matcher::{MatchOptions, Matcher};
+use fleetscan_core::matcher::MatchOptions;
 use fleetscan_core::profile::Profile;
 use fleetscan_core::report::{Fleet, ScanInfo};
 use fleetscan_core::result::{RepoResult, ScanOptions};
@@ -111,35 +111,31 @@ pub fn options(spec: &ScanSpec) -> Result<ScanOptions, String> {
             .with_exclude(spec.exclude_files.clone())
             .with_max_file_size(spec.max_file_size),
     };
-    Matcher::new(&opts.matching).map_err(|e| e.to_string())?;
-    FileFilter::new(&opts.files).map_err(|e| e.to_string())?;
+    opts.check().map_err(|e| e.to_string())?;
     Ok(opts)
 }
 
 fn governance(spec: &ScanSpec) -> Result<(Governance, Vec<String>), String> {
-    if spec.governance.is_empty() {
-        let g = Governance::builtin().map_err(|e| e.to_string())?;
-        return Ok((g, BUILTIN.iter().map(|(n, _)| n.to_string()).collect()));
-    }
-    let mut g = Governance::default();
-    for d in &spec.governance {
-        g.add_yaml(&d.name, &d.text).map_err(|e| e.to_string())?;
-    }
-    Ok((g, spec.governance.iter().map(|d| d.name.clone()).collect()))
+    let docs = spec
+        .governance
+        .iter()
+        .map(|d| (d.name.as_str(), d.text.as_str()));
+    Governance::from_documents(docs).map_err(|e| e.to_string())
 }
 
 fn profile(spec: &ScanSpec) -> Result<Option<Profile>, String> {
-    let Some(d) = &spec.profile else {
-        return Ok(Some(Profile::eventlet()));
+    let (name, text) = match &spec.profile {
+        None => ("eventlet", None),
+        Some(d) => (
+            if d.name.is_empty() {
+                "eventlet"
+            } else {
+                d.name.as_str()
+            },
+            (!d.text.is_empty()).then_some(d.text.as_str()),
+        ),
     };
-    match (d.name.as_str(), d.text.is_empty()) {
-        ("none", true) => Ok(None),
-        ("eventlet" | "", true) => Ok(Some(Profile::eventlet())),
-        (name, true) => Err(format!(
-            "profile {name:?} is not built in and came without its text: give `eventlet`, `none` or the TOML"
-        )),
-        (name, false) => Profile::from_toml(name, &d.text).map(Some).map_err(|e| e.to_string()),
-    }
+    Profile::named(name, text).map_err(|e| e.to_string())
 }
 
 /// Checks `spec` and plans its jobs. The error is one line naming the field and the fix.

@@ -10,7 +10,7 @@ use fleetscan_proto::v1::{self, result_part::Part, workers_server::Workers};
 use fleetscan_proto::{convert, PROTOCOL_VERSION};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::queue::{Committed, LeaseState, Outcome, Queue};
+use crate::queue::{Committed, Outcome, Queue};
 use crate::service::status_of;
 use crate::store::Store;
 
@@ -115,14 +115,7 @@ impl Workers for WorkersService {
             .await
             .map_err(status_of)?;
         Ok(Response::new(v1::HeartbeatResponse {
-            states: states
-                .into_iter()
-                .map(|s| match s {
-                    LeaseState::Held => v1::LeaseState::Held,
-                    LeaseState::Lost => v1::LeaseState::Lost,
-                    LeaseState::Cancelled => v1::LeaseState::Cancelled,
-                } as i32)
-                .collect(),
+            states: states.into_iter().map(i32::from).collect(),
         }))
     }
 

@@ -50,11 +50,25 @@ pub struct Governance {
 impl Governance {
     /// Parses the bundled snapshot.
     pub fn builtin() -> Result<Governance, Error> {
+        Governance::from_documents([]).map(|(g, _)| g)
+    }
+
+    /// Parses governance documents, (source, text) pairs, in order; none means the built-in
+    /// snapshot. Returns the data and the names of its sources, for the reports.
+    pub fn from_documents<'a>(
+        docs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(Governance, Vec<String>), Error> {
+        let docs: Vec<(&str, &str)> = docs.into_iter().collect();
+        let docs = if docs.is_empty() {
+            BUILTIN.to_vec()
+        } else {
+            docs
+        };
         let mut g = Governance::default();
-        for (name, text) in BUILTIN {
+        for (name, text) in &docs {
             g.add_yaml(name, text)?;
         }
-        Ok(g)
+        Ok((g, docs.iter().map(|(n, _)| n.to_string()).collect()))
     }
 
     /// Adds one governance file. `source` names it in errors.

@@ -171,6 +171,25 @@ impl Profile {
             .expect("built-in profile is valid")
     }
 
+    /// The profile a user named: `none` (no analysis), `eventlet` (built in), or the TOML
+    /// `text` of the file `name`. Both modes of running a scan choose the profile here.
+    pub fn named(name: &str, text: Option<&str>) -> Result<Option<Profile>, Error> {
+        match (name, text) {
+            ("none", None) => Ok(None),
+            ("eventlet", None) => Ok(Some(Profile::eventlet())),
+            (name, Some(text)) => Profile::from_toml(name, text).map(Some),
+            (name, None) => Err(Error::Profile {
+                source_name: name.to_string(),
+                why: "not built in and came without its text: give `eventlet`, `none` or a TOML profile file".into(),
+            }),
+        }
+    }
+
+    /// Whether `name` is one that [`Profile::named`] knows without a file.
+    pub fn is_builtin_name(name: &str) -> bool {
+        matches!(name, "none" | "eventlet")
+    }
+
     /// Parses and checks a profile; `source` names it in errors.
     pub fn from_toml(source: &str, text: &str) -> Result<Profile, Error> {
         let bad = |why: String| Error::Profile {

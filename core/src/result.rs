@@ -29,6 +29,13 @@ pub struct ScanOptions {
 }
 
 impl ScanOptions {
+    /// Compiles the regexes once, so that a bad one is an error before any work starts.
+    pub fn check(&self) -> Result<(), crate::Error> {
+        crate::matcher::Matcher::new(&self.matching)?;
+        crate::filter::FileFilter::new(&self.files)?;
+        Ok(())
+    }
+
     /// A stable text form of the options, for cache keys.
     pub fn fingerprint(&self) -> String {
         serde_json::to_string(self).expect("options serialize")

@@ -129,3 +129,9 @@ mod tests {
         assert!(RepoError::new(Kind::Timeout, "x").retryable());
     }
 }
+
+/// An error the user caused and can fix (a flag, a file, a token, a protocol mismatch): the
+/// binaries exit with code 2 for it, so a misconfigured worker does not look like a crash.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);

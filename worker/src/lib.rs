@@ -16,5 +16,5 @@ pub mod remote;
 pub mod runner;
 pub mod scan;
 
-pub use error::{Kind, RepoError};
+pub use error::{InputError, Kind, RepoError};
 pub use job::{Context, Job, JobOptions};

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use fleetscan_coordinator::logging::{self, LogFormat};
-use fleetscan_worker::remote::{self, Refused};
+use fleetscan_worker::{remote, InputError};
 
 /// A fleetscan worker: takes scan jobs from Redis and reports results to the coordinator.
 #[derive(Debug, Parser)]
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(if e.is::<Refused>() { 2 } else { 3 })
+            ExitCode::from(if e.is::<InputError>() { 2 } else { 3 })
         }
     }
 }

@@ -54,6 +54,14 @@ impl Format {
         Format::ALL.into_iter().collect()
     }
 
+    /// The formats named, checked; none named means all of them.
+    pub fn parse_list(names: &[String]) -> Result<BTreeSet<Format>, Error> {
+        if names.is_empty() {
+            return Ok(Format::defaults());
+        }
+        names.iter().map(|n| n.parse()).collect()
+    }
+
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {

@@ -105,11 +105,7 @@ pub async fn run(
                     .into_inner()
                     .states
                     .into_iter()
-                    .map(|s| match v1::LeaseState::try_from(s) {
-                        Ok(v1::LeaseState::Held) => LeaseState::Held,
-                        Ok(v1::LeaseState::Cancelled) => LeaseState::Cancelled,
-                        _ => LeaseState::Lost,
-                    })
+                    .map(LeaseState::from_wire)
                     .collect::<Vec<_>>()),
                 Ok(Err(s)) => Err(s.message().to_string()),
                 Err(_) => Err("timed out".to_string()),

@@ -17,24 +17,14 @@ use fleetscan_coordinator::client;
 use fleetscan_coordinator::http::{self, Ready};
 use fleetscan_coordinator::queue::{self, Queue};
 use fleetscan_proto::v1;
+
+use crate::InputError;
 use tonic::Code;
 
 pub use config::Config;
 
 use heartbeat::Leases;
 use slots::Slots;
-
-/// Something the user must fix (wrong token, protocol, URL): exit code 2, not a crash loop.
-#[derive(Debug)]
-pub struct Refused(pub String);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
 
 /// Checks the protocol with the coordinator, retrying while it is unreachable.
 async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
@@ -53,7 +43,7 @@ async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
                     Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied
                 ) =>
             {
-                return Err(Refused(format!(
+                return Err(InputError(format!(
                     "the coordinator at {} refused this worker: {}",
                     cfg.connect.coordinator,
                     s.message()
@@ -76,17 +66,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     cfg.worker_id = Some(cfg.worker_id());
-    cfg.connect = cfg.connect.resolved().map_err(Refused)?;
+    cfg.connect = cfg.connect.resolved().map_err(InputError)?;
     if cfg.concurrency == 0 {
-        bail!(Refused("--concurrency must be at least 1".into()));
+        bail!(InputError("--concurrency must be at least 1".into()));
     }
     std::fs::create_dir_all(&cfg.cache_dir).map_err(|e| {
-        Refused(format!(
+        InputError(format!(
             "cannot create --cache-dir {}: {e}",
             cfg.cache_dir.display()
         ))
     })?;
-    let mut client = client::workers(&cfg.connect.target()).map_err(Refused)?;
+    let mut client = client::workers(&cfg.connect.target()).map_err(InputError)?;
     let ready = Ready::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(addr) = cfg.health_listen {
@@ -101,7 +91,7 @@ pub async fn serve(
         });
     }
     hello(&cfg, &mut client).await?;
-    let password = cfg.redis.password().map_err(Refused)?;
+    let password = cfg.redis.password().map_err(InputError)?;
     let conn = loop {
         match queue::connect(&cfg.redis.url, password.as_deref()).await {
             Ok(c) => break c,
