@@ -58,14 +58,7 @@ done <"$labels"
 find_mirrors
 build_fleetscan
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/fleetscan-accuracy.XXXXXX")
-daemon=
-cleanup() {
-  stop_daemon
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work fleetscan-accuracy
 
 # The snapshot of openstack/$1: a fresh bare repository whose `master` is one orphan commit with
 # the labelled commit's tree, so that the scan sees exactly the labelled files (and not the

@@ -82,6 +82,15 @@ serve_mirrors() {
   base=git://127.0.0.1:$port
 }
 
+# Sets `work` to a new temporary directory named after $1, removed on exit together with the git
+# daemon that serve_mirrors may start (for scripts with nothing else to clean up).
+make_work() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  daemon=
+  trap 'stop_daemon; rm -rf "$work"' EXIT
+  trap 'exit 130' INT TERM
+}
+
 # Stops the git daemon that serve_mirrors started, if any (for the scripts' cleanup traps).
 stop_daemon() {
   if [[ -n ${daemon:-} ]]; then

@@ -35,14 +35,7 @@ build_fleetscan
 
 out=${REVIEW_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/fleetscan-review.XXXXXX")}
 mkdir -p "$out"
-work=$(mktemp -d "${TMPDIR:-/tmp}/fleetscan-review-work.XXXXXX")
-daemon=
-cleanup() {
-  stop_daemon
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work fleetscan-review-work
 serve_mirrors
 
 say "scanning ${#repos[@]} repositories into $out/reports"

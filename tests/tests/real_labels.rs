@@ -80,6 +80,15 @@ fn set<'a>(field: &'a str, vocabulary: &[&str], what: &str, at: &str) -> BTreeSe
         .collect()
 }
 
+/// Fails unless `repo` is listed in real-repos.tsv at `commit`.
+fn assert_listed(commits: &BTreeMap<String, String>, repo: &str, commit: &str, at: &str) {
+    assert_eq!(
+        commits.get(repo).map(String::as_str),
+        Some(commit),
+        "{at}: {repo} at {commit} is not in real-repos.tsv"
+    );
+}
+
 /// repo -> commit, from real-repos.tsv.
 fn repo_commits() -> BTreeMap<String, String> {
     let text = testdata("real-repos.tsv");
@@ -107,11 +116,7 @@ fn real_labels_follow_the_spec_vocabulary_and_rules() {
     for (i, f) in &rows {
         let at = format!("real-labels.tsv:{i}");
         let (repo, commit, path, line, split, class) = (f[0], f[1], f[2], f[3], f[4], f[5]);
-        assert_eq!(
-            commits.get(repo).map(String::as_str),
-            Some(commit),
-            "{at}: {repo} at {commit} is not in real-repos.tsv"
-        );
+        assert_listed(&commits, repo, commit, &at);
         assert!(
             line.parse::<u32>().is_ok_and(|n| n > 0),
             "{at}: line '{line}'"
@@ -172,13 +177,7 @@ fn real_verdicts_are_complete_and_cite_locations() {
     let mut seen = BTreeMap::new();
     for (i, f) in &rows {
         let at = format!("real-verdicts.tsv:{i}");
-        assert_eq!(
-            commits.get(f[0]).map(String::as_str),
-            Some(f[1]),
-            "{at}: {} at {} is not in real-repos.tsv",
-            f[0],
-            f[1]
-        );
+        assert_listed(&commits, f[0], f[1], &at);
         let status = f[2];
         assert!(
             [
