@@ -10,6 +10,7 @@
 //! - `summary.json`: per repository its status, commit, counts and durations.
 
 mod csv;
+pub mod escape;
 mod fleet;
 mod index;
 mod ndjson;
