@@ -77,22 +77,6 @@ impl TeamName {
     pub fn unknown() -> TeamName {
         TeamName("Unknown Team".to_string())
     }
-
-    /// The name as a file name: path separators and other awkward characters become `_`.
-    pub fn file_stem(&self) -> String {
-        self.0
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect::<String>()
-            .trim_start_matches('.')
-            .to_string()
-    }
 }
 
 impl fmt::Display for TeamName {
@@ -120,12 +104,5 @@ mod tests {
         ] {
             assert!(RepoName::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn team_file_stem_has_no_separators() {
-        assert_eq!(TeamName("a/b".into()).file_stem(), "a_b");
-        assert_eq!(TeamName("..x".into()).file_stem(), "x");
-        assert_eq!(TeamName::unknown().file_stem(), "Unknown Team");
     }
 }

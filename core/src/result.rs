@@ -71,6 +71,10 @@ pub struct ScanStats {
     pub symlinks: u64,
     /// Submodule paths: recorded, not cloned.
     pub submodules: Vec<String>,
+    /// Paths of the files counted in `skipped_too_large`, so a report can say which files
+    /// it could not read instead of "no occurrences".
+    #[serde(default)]
+    pub too_large: Vec<String>,
 }
 
 /// The result of one repository.

@@ -46,6 +46,7 @@ impl From<&core::ScanStats> for v1::ScanStats {
             skipped_too_large: s.skipped_too_large,
             symlinks: s.symlinks,
             submodules: s.submodules.clone(),
+            too_large: s.too_large.clone(),
         }
     }
 }
@@ -60,6 +61,7 @@ impl From<v1::ScanStats> for core::ScanStats {
             skipped_too_large: s.skipped_too_large,
             symlinks: s.symlinks,
             submodules: s.submodules,
+            too_large: s.too_large,
         }
     }
 }

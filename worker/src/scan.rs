@@ -75,13 +75,13 @@ fn scan_blob(
     let git = |e: git2::Error| RepoError::from_git("read blob", &e);
     let (size, _) = odb.read_header(id).map_err(git)?;
     if let Err(skip) = filter.check_meta(&path, size as u64) {
-        count(stats, skip);
+        count(stats, skip, path);
         return Ok(());
     }
     let obj = odb.read(id).map_err(git)?;
     let data = obj.data();
     if let Err(skip) = filter.check_content(data) {
-        count(stats, skip);
+        count(stats, skip, path);
         return Ok(());
     }
     stats.files_scanned += 1;
@@ -97,10 +97,13 @@ fn scan_blob(
     Ok(())
 }
 
-fn count(stats: &mut ScanStats, skip: Skip) {
+fn count(stats: &mut ScanStats, skip: Skip, path: String) {
     match skip {
         Skip::Path => stats.skipped_by_path += 1,
-        Skip::TooLarge => stats.skipped_too_large += 1,
+        Skip::TooLarge => {
+            stats.skipped_too_large += 1;
+            stats.too_large.push(path);
+        }
         Skip::Binary => stats.skipped_binary += 1,
     }
 }

@@ -1,4 +1,7 @@
-//! `occurrences.csv`: the occurrences for spreadsheets (RFC 4180 quoting).
+//! `occurrences.csv`: the occurrences for spreadsheets (RFC 4180 quoting). A cell a
+//! spreadsheet would run as a formula is neutralised as OWASP advises ("CSV Injection"): a
+//! cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'` and is
+//! quoted, so `=HYPERLINK(...)` in a matched line or a file named `=1+1.py` stays text.
 
 use super::Fleet;
 
@@ -27,7 +30,9 @@ pub(super) fn render(fleet: &Fleet) -> String {
 }
 
 fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("\"'{}\"", s.replace('"', "\"\""))
+    } else if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -40,5 +45,21 @@ mod tests {
     fn quoting() {
         assert_eq!(super::quote("a,b \"c\""), "\"a,b \"\"c\"\"\"");
         assert_eq!(super::quote("plain"), "plain");
+    }
+
+    #[test]
+    fn formulas_are_neutralised() {
+        use super::quote;
+        assert_eq!(
+            quote("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(quote("=1+1.py"), "\"'=1+1.py\"");
+        assert_eq!(quote("+1"), "\"'+1\"");
+        assert_eq!(quote("-2+3"), "\"'-2+3\"");
+        assert_eq!(quote("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(quote("\tx"), "\"'\tx\"");
+        assert_eq!(quote("\rx"), "\"'\rx\"");
+        assert_eq!(quote("a=b"), "a=b");
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use fleetscan_core::report::escape::{cell, code, plural, text};
-//! assert_eq!(text("**kwargs <b>"), r"\*\*kwargs \<b>");
+//! assert_eq!(text("**kwargs <b>"), r"\*\*kwargs \<b\>");
 //! assert_eq!(code("a`b"), "``a`b``");
 //! assert_eq!(cell(&code("a|b")), r"`a\|b`");
 //! assert_eq!(plural(1, "file"), "1 file");

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::escape::{code, link_target};
+use super::file_name::team_file_names;
 use crate::analysis::{analyze, Analysis};
 use crate::governance::Governance;
 use crate::ids::TeamName;
@@ -13,7 +15,8 @@ use crate::result::{RepoResult, RepoStatus};
 /// All teams of a scan.
 #[derive(Debug, Clone)]
 pub struct Fleet {
-    /// Teams sorted by name, "Unknown Team" among them.
+    /// Project teams, then SIGs, each sorted by name without regard to case, then
+    /// "Unknown Team".
     pub teams: Vec<Team>,
     /// How links are written.
     pub links: LinkOptions,
@@ -21,11 +24,27 @@ pub struct Fleet {
     pub profile: Option<Profile>,
 }
 
+/// What kind of owner a team is; governance tells them apart, and the index lists them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TeamKind {
+    /// A project team (`projects.yaml`, `legacy.yaml`).
+    Project,
+    /// A special interest group (`sigs-repos.yaml`).
+    Sig,
+    /// Repositories governance does not list.
+    Unknown,
+}
+
 /// One team and its scanned repositories.
 #[derive(Debug, Clone)]
 pub struct Team {
     /// The team (or SIG) name.
     pub name: TeamName,
+    /// Project team, SIG or unknown.
+    pub kind: TeamKind,
+    /// Its report, relative to the output directory: `teams/<name>.md`, unique and safe
+    /// whatever the name holds (see `file_name.rs`).
+    pub file: String,
     /// Its repositories, sorted by name.
     pub projects: Vec<Project>,
 }
@@ -59,25 +78,46 @@ impl Fleet {
         links: LinkOptions,
         profile: Option<Profile>,
     ) -> Fleet {
-        let mut teams: BTreeMap<TeamName, Vec<Project>> = BTreeMap::new();
+        let mut teams: BTreeMap<TeamName, (TeamKind, Vec<Project>)> = BTreeMap::new();
         for mut result in results {
             result.occurrences.sort();
             result.occurrences.dedup();
             let owner = governance.owner(&result.repo);
-            let team = owner.map_or_else(TeamName::unknown, |o| o.team.clone());
+            let (team, kind) = match owner {
+                Some(o) if o.sig => (o.team.clone(), TeamKind::Sig),
+                Some(o) => (o.team.clone(), TeamKind::Project),
+                None => (TeamName::unknown(), TeamKind::Unknown),
+            };
             let analysis = profile.as_ref().map(|p| analyze(p, &result.occurrences));
-            teams.entry(team).or_default().push(Project {
+            let entry = teams.entry(team).or_insert((kind, Vec::new()));
+            // A name that is both a team and a SIG is listed once, as the team.
+            entry.0 = entry.0.min(kind);
+            entry.1.push(Project {
                 deliverable: owner.and_then(|o| o.deliverable.clone()),
                 result,
                 analysis,
                 narrative: None,
             });
         }
+        let mut teams: Vec<(TeamName, TeamKind, Vec<Project>)> =
+            teams.into_iter().map(|(n, (k, p))| (n, k, p)).collect();
+        // Readers look names up alphabetically: "adjutant" before "Telemetry".
+        teams.sort_by(|a, b| {
+            (a.1, a.0 .0.to_lowercase(), &a.0).cmp(&(b.1, b.0 .0.to_lowercase(), &b.0))
+        });
+        let names: Vec<&str> = teams.iter().map(|t| t.0 .0.as_str()).collect();
+        let files = team_file_names(&names);
         let teams = teams
             .into_iter()
-            .map(|(name, mut projects)| {
+            .zip(files)
+            .map(|((name, kind, mut projects), file)| {
                 projects.sort_by(|a, b| a.result.repo.cmp(&b.result.repo));
-                Team { name, projects }
+                Team {
+                    name,
+                    kind,
+                    file: format!("teams/{file}"),
+                    projects,
+                }
             })
             .collect();
         Fleet {
@@ -112,10 +152,9 @@ impl Fleet {
     pub fn cite(&self, p: &Project, i: usize) -> String {
         let o = &p.result.occurrences[i];
         format!(
-            "[`{}#L{}`]({})",
-            o.path,
-            o.line,
-            self.links.url(&p.result, o)
+            "[{}]({})",
+            code(&format!("{}#L{}", o.path, o.line)),
+            link_target(&self.links.url(&p.result, o))
         )
     }
 

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{Fleet, ScanInfo};
+use super::escape::{cell, code, link_target, plural, text};
+use super::{Fleet, ScanInfo, Team, TeamKind};
 use crate::result::RepoStatus;
 
 pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
@@ -15,36 +16,41 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
         "Patterns: {}\n",
         info.patterns
             .iter()
-            .map(|p| format!("`{p}`"))
+            .map(|p| code(p))
             .collect::<Vec<_>>()
             .join(", ")
     );
     let _ = writeln!(
         out,
-        "{} repositories: {scanned} scanned, {failed} failed, {skipped} skipped; {occ} occurrences.\n",
-        scanned + failed + skipped
+        "{}: {scanned} scanned, {failed} failed, {skipped} skipped; {}.\n",
+        plural(scanned + failed + skipped, "repository"),
+        plural(occ, "occurrence")
     );
-    out.push_str("| Team | Repositories | With occurrences | Failed | Occurrences |\n");
-    out.push_str("| --- | ---: | ---: | ---: | ---: |\n");
-    for t in &fleet.teams {
-        let with = t
-            .projects
+    for (kind, heading, first) in [
+        (TeamKind::Project, "Project teams", "Team"),
+        (TeamKind::Sig, "SIGs", "SIG"),
+    ] {
+        // Unknown Team closes the project teams' table.
+        let teams: Vec<&Team> = fleet
+            .teams
             .iter()
-            .filter(|p| !p.result.occurrences.is_empty())
-            .count();
-        let failed = t
-            .projects
-            .iter()
-            .filter(|p| p.result.status == RepoStatus::Failed)
-            .count();
-        let n: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
+            .filter(|t| {
+                t.kind == kind || (kind == TeamKind::Project && t.kind == TeamKind::Unknown)
+            })
+            .collect();
+        if teams.is_empty() {
+            continue;
+        }
+        blank_line(&mut out);
+        let _ = writeln!(out, "## {heading}\n");
         let _ = writeln!(
             out,
-            "| [{}](teams/{}.md) | {} | {with} | {failed} | {n} |",
-            t.name,
-            t.name.file_stem().replace(' ', "%20"),
-            t.projects.len()
+            "| {first} | Repositories | With occurrences | Failed | Occurrences |"
         );
+        out.push_str("| --- | ---: | ---: | ---: | ---: |\n");
+        for t in teams {
+            out.push_str(&team_row(t));
+        }
     }
     let mut projects: Vec<_> = fleet
         .projects()
@@ -62,7 +68,8 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             .then(a.1.result.repo.cmp(&b.1.result.repo))
     });
     if !projects.is_empty() {
-        out.push_str("\n## Projects ranked by complexity\n\n| Project | Team | Complexity | Deactivable | Occurrences |\n| --- | --- | ---: | --- | ---: |\n");
+        blank_line(&mut out);
+        out.push_str("## Projects ranked by complexity\n\n| Project | Team | Complexity | Deactivable | Occurrences |\n| --- | --- | ---: | --- | ---: |\n");
         for (t, p) in projects {
             let (c, v) = p.analysis.as_ref().map_or(("-".to_string(), "-"), |a| {
                 (a.score.to_string(), a.verdict.as_str())
@@ -70,14 +77,15 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {c} | {v} | {} |",
-                p.result.repo,
-                t.name,
+                cell(&text(p.result.repo.as_str())),
+                cell(&text(&t.name.0)),
                 p.result.occurrences.len()
             );
         }
     }
     if let Some(prof) = &fleet.profile {
-        out.push_str("\n## Occurrences per category\n\n| Category | Occurrences | Projects |\n| --- | ---: | ---: |\n");
+        blank_line(&mut out);
+        out.push_str("## Occurrences per category\n\n| Category | Occurrences | Projects |\n| --- | ---: | ---: |\n");
         for cat in &prof.categories {
             let per: Vec<usize> = fleet
                 .projects()
@@ -101,15 +109,137 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
         .filter(|(_, p)| p.result.status == RepoStatus::Failed)
         .collect();
     if !failures.is_empty() {
-        out.push_str("\n## Failed repositories\n\n");
+        blank_line(&mut out);
+        out.push_str("## Failed repositories\n\n");
         for (_, p) in failures {
             let _ = writeln!(
                 out,
                 "- {}: {}",
-                p.result.repo,
-                p.result.reason.as_deref().unwrap_or("")
+                text(p.result.repo.as_str()),
+                text(p.result.reason.as_deref().unwrap_or("no reason recorded"))
             );
         }
     }
     out
+}
+
+/// One team's row: its name linking to its file, and its counts. When none of its
+/// repositories could be scanned, the occurrence counts are "-": unknown, not zero.
+fn team_row(t: &Team) -> String {
+    let count =
+        |f: &dyn Fn(&crate::report::Project) -> bool| t.projects.iter().filter(|p| f(p)).count();
+    let failed = count(&|p| p.result.status == RepoStatus::Failed);
+    let scanned = count(&|p| p.result.status == RepoStatus::Scanned);
+    let (with, n) = if scanned == 0 && failed > 0 {
+        ("-".to_string(), "-".to_string())
+    } else {
+        let with = count(&|p| !p.result.occurrences.is_empty());
+        let n: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
+        (with.to_string(), n.to_string())
+    };
+    format!(
+        "| [{}]({}) | {} | {with} | {failed} | {n} |\n",
+        cell(&text(&t.name.0)),
+        link_target(&t.file),
+        t.projects.len()
+    )
+}
+
+/// Ends `out` with exactly one blank line, so sections are apart whichever come before.
+fn blank_line(out: &mut String) {
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::governance::Governance;
+    use crate::ids::RepoName;
+    use crate::link::LinkOptions;
+    use crate::result::{Occurrence, RepoResult, ScanOptions};
+
+    const GOV: &str = "
+Telemetry:
+  deliverables:
+    ceilometer:
+      repos: [openstack/ceilometer]
+adjutant:
+  deliverables:
+    adjutant:
+      repos: [openstack/adjutant]
+'a|b <script>':
+  deliverables:
+    gone:
+      repos: [openstack/gone]
+Ansible SIG:
+  - repo: openstack/ansible-x
+";
+
+    fn result(name: &str, status: RepoStatus, occurrences: usize) -> RepoResult {
+        let mut r = RepoResult::new(RepoName::parse(name).unwrap(), String::new());
+        r.status = status;
+        r.occurrences = (1..=occurrences as u32)
+            .map(|line| Occurrence {
+                path: "a.py".into(),
+                line,
+                text: "import eventlet".into(),
+            })
+            .collect();
+        r
+    }
+
+    fn index() -> String {
+        let (gov, _) = Governance::from_documents([("gov.yaml", GOV)]).unwrap();
+        let results = vec![
+            result("openstack/ceilometer", RepoStatus::Scanned, 1),
+            result("openstack/adjutant", RepoStatus::Scanned, 0),
+            result("openstack/gone", RepoStatus::Failed, 0),
+            result("openstack/ansible-x", RepoStatus::Scanned, 2),
+            result("openstack/stray", RepoStatus::Scanned, 0),
+        ];
+        let fleet = Fleet::build(results, &gov, LinkOptions::default(), None);
+        let info = ScanInfo {
+            patterns: vec!["eventlet".into()],
+            options: ScanOptions {
+                matching: crate::matcher::MatchOptions::new(["eventlet"]),
+                files: Default::default(),
+            },
+            git_base: String::new(),
+            governance: vec![],
+            started: 0,
+            duration_ms: 0,
+        };
+        render(&fleet, &info)
+    }
+
+    #[test]
+    fn teams_sort_without_regard_to_case_and_sigs_stand_apart() {
+        let idx = index();
+        let at = |needle: &str| {
+            idx.find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {idx}"))
+        };
+        assert!(at("[adjutant]") < at("[Telemetry]"), "{idx}");
+        assert!(at("[Telemetry]") < at("[Unknown Team]"), "{idx}");
+        assert!(at("[Unknown Team]") < at("## SIGs"), "{idx}");
+        assert!(at("## SIGs") < at("[Ansible SIG]"), "{idx}");
+        assert!(idx.contains("5 repositories: 4 scanned"), "{idx}");
+    }
+
+    #[test]
+    fn a_team_whose_repositories_all_failed_shows_a_dash() {
+        let idx = index();
+        let row = idx.lines().find(|l| l.contains("script")).unwrap();
+        assert!(row.ends_with("| 1 | - | 1 | - |"), "{row}");
+        // The name is escaped for the cell and the link follows the safe file name.
+        assert!(
+            row.starts_with(r"| [a\|b \<script\>](teams/a_b%20_script_-"),
+            "{row}"
+        );
+        let row = idx.lines().find(|l| l.contains("[adjutant]")).unwrap();
+        assert!(row.ends_with("| 1 | 0 | 0 | 0 |"), "{row}");
+    }
 }

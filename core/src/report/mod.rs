@@ -2,7 +2,8 @@
 //! and the caller writes them, so the embedded CLI and the coordinator render the same bytes.
 //!
 //! Files:
-//! - `teams/<Team>.md`: one per team, in the shape maintainers already read;
+//! - `teams/<Team>.md`: one per team, in the shape maintainers already read (the name made
+//!   safe and unique, see `file_name.rs`);
 //! - `index.md`: the fleet summary;
 //! - `<name>-usage.txt`: every occurrence as a beagle `link` line;
 //! - `occurrences.ndjson`: one JSON object per occurrence;
@@ -11,6 +12,7 @@
 
 mod csv;
 pub mod escape;
+mod file_name;
 mod fleet;
 mod index;
 mod ndjson;
@@ -20,7 +22,7 @@ mod team;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-pub use fleet::{Fleet, Project, Team};
+pub use fleet::{Fleet, Project, Team, TeamKind};
 pub use summary::ScanInfo;
 
 use crate::Error;
@@ -132,7 +134,7 @@ pub fn render(fleet: &Fleet, info: &ScanInfo, formats: &BTreeSet<Format>) -> Vec
             Format::Markdown => {
                 for t in &fleet.teams {
                     files.push(ReportFile {
-                        path: format!("teams/{}.md", t.name.file_stem()),
+                        path: t.file.clone(),
                         contents: team::render(fleet, t),
                     });
                 }

@@ -48,6 +48,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             "skipped_by_path": r.stats.skipped_by_path,
             "skipped_binary": r.stats.skipped_binary,
             "skipped_too_large": r.stats.skipped_too_large,
+            "too_large": r.stats.too_large,
             "symlinks": r.stats.symlinks,
             "submodules": r.stats.submodules,
             "fetch_ms": r.fetch_ms,

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::escape::{cell, code, fence, plural, text};
 use super::fleet::date;
 use super::{Fleet, Project, Team};
 use crate::analysis::level;
 use crate::narrative::{Narrative, UNVERIFIED};
 use crate::profile::Profile;
-use crate::result::RepoStatus;
+use crate::result::{RepoStatus, ScanStats};
 
 /// Files listed per project before the rest are only counted.
 const MAX_FILES: usize = 25;
@@ -20,7 +21,7 @@ const MAX_LINES: usize = 12;
 
 pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Analysis for Team: {}\n", team.name);
+    let _ = writeln!(out, "# Analysis for Team: {}\n", text(&team.name.0));
     let mut found: Vec<&Project> = team
         .projects
         .iter()
@@ -37,11 +38,33 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
     for p in &found {
         project(&mut out, fleet, p);
     }
-    let clean: Vec<_> = team
+    let scanned_empty =
+        |p: &&Project| p.result.status == RepoStatus::Scanned && p.result.occurrences.is_empty();
+    let unread: Vec<&Project> = team
         .projects
         .iter()
-        .filter(|p| p.result.status == RepoStatus::Scanned && p.result.occurrences.is_empty())
-        .map(|p| p.result.repo.short())
+        .filter(scanned_empty)
+        .filter(|p| p.result.stats.skipped_too_large > 0)
+        .collect();
+    if !unread.is_empty() {
+        // Not "no occurrences": files were left unread, and they may hold some.
+        out.push_str("## Projects with files not read\n\n");
+        for p in unread {
+            let _ = writeln!(
+                out,
+                "- {}: no occurrences in the files read; {}",
+                text(p.result.repo.short()),
+                too_large(&p.result.stats)
+            );
+        }
+        out.push('\n');
+    }
+    let clean: Vec<String> = team
+        .projects
+        .iter()
+        .filter(scanned_empty)
+        .filter(|p| p.result.stats.skipped_too_large == 0)
+        .map(|p| text(p.result.repo.short()))
         .collect();
     if !clean.is_empty() {
         let _ = writeln!(
@@ -67,8 +90,8 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
             let _ = writeln!(
                 out,
                 "- {} ({state}): {}",
-                r.repo.short(),
-                r.reason.as_deref().unwrap_or("no reason recorded")
+                text(r.repo.short()),
+                text(r.reason.as_deref().unwrap_or("no reason recorded"))
             );
         }
         out.push('\n');
@@ -88,7 +111,7 @@ fn summary_table(out: &mut String, prof: &Profile, found: &[&Project]) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            p.result.repo.short(),
+            cell(&text(p.result.repo.short())),
             a.verdict.as_str(),
             a.score,
             g("production"),
@@ -121,19 +144,24 @@ fn top_categories(prof: &Profile, counts: &BTreeMap<String, usize>, n: usize) ->
 
 fn project(out: &mut String, fleet: &Fleet, p: &Project) {
     let r = &p.result;
-    let _ = writeln!(out, "## Project: {}\n", r.repo.short());
+    let short = text(r.repo.short());
+    let full = text(r.repo.as_str());
+    let _ = writeln!(out, "## Project: {short}\n");
     let scanned = format!(
-        "branch `{}` at commit `{}`{}",
-        r.branch.as_deref().unwrap_or("unknown"),
-        r.commit.as_deref().unwrap_or("unknown"),
+        "branch {} at commit {}{}",
+        code(r.branch.as_deref().unwrap_or("unknown")),
+        code(r.commit.as_deref().unwrap_or("unknown")),
         r.commit_time
             .map(|t| format!(" ({})", date(t)))
             .unwrap_or_default()
     );
     match (&p.analysis, &fleet.profile) {
         (Some(a), Some(prof)) => {
-            let _ = writeln!(out, "- **Project:** {} ({})", r.repo.short(), r.repo);
+            let _ = writeln!(out, "- **Project:** {short} ({full})");
             let _ = writeln!(out, "  - **Scanned:** {scanned}");
+            if r.stats.skipped_too_large > 0 {
+                let _ = writeln!(out, "  - **Not read:** {}", too_large(&r.stats));
+            }
             let _ = writeln!(
                 out,
                 "  - **Is {} globally deactivable for this project:** {}",
@@ -159,20 +187,18 @@ fn project(out: &mut String, fleet: &Fleet, p: &Project) {
             let _ = writeln!(out, "    - {}", capitalize(level(a.score)));
             let _ = writeln!(
                 out,
-                "    - Factors (raw score {:.1}; {} production file{} x {}):",
+                "    - Factors (raw score {:.1}; {} x {}):",
                 a.raw,
-                a.production_files,
-                if a.production_files == 1 { "" } else { "s" },
+                plural(a.production_files, "production file"),
                 prof.complexity.file_weight
             );
             for f in a.factors.iter().filter(|f| f.contribution > 0.0).take(8) {
                 let _ = writeln!(
                     out,
-                    "      - `{}` in {}: {} occurrence{}, {:.1}",
-                    f.rule,
-                    f.class,
-                    f.count,
-                    if f.count == 1 { "" } else { "s" },
+                    "      - {} in {}: {}, {:.1}",
+                    code(&f.rule),
+                    text(&f.class),
+                    plural(f.count, "occurrence"),
                     f.contribution
                 );
             }
@@ -183,15 +209,22 @@ fn project(out: &mut String, fleet: &Fleet, p: &Project) {
             }
         }
         _ => {
-            let _ = writeln!(out, "- **Project:** {} ({})", r.repo.short(), r.repo);
+            let _ = writeln!(out, "- **Project:** {short} ({full})");
             let _ = writeln!(out, "  - **Scanned:** {scanned}");
+            if r.stats.skipped_too_large > 0 {
+                let _ = writeln!(out, "  - **Not read:** {}", too_large(&r.stats));
+            }
         }
     }
+    // Each line exactly as beagle prints it, so scripts still find them; the fence keeps
+    // Markdown from joining them into one paragraph or reading anything in them.
     out.push_str("\nOccurrences Found:\n");
-    for o in &r.occurrences {
-        out.push_str(&fleet.links.line(r, o));
-        out.push('\n');
-    }
+    let lines: Vec<String> = r
+        .occurrences
+        .iter()
+        .map(|o| fleet.links.line(r, o))
+        .collect();
+    out.push_str(&fence(&lines));
     out.push_str("\n***\n\n");
 }
 
@@ -202,8 +235,9 @@ fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
     for f in ordered.iter().take(MAX_FILES) {
         let _ = writeln!(
             out,
-            "    - **File:** `{}` ({})",
-            f.path, prof.classes[f.class].id
+            "    - **File:** {} ({})",
+            code(&f.path),
+            text(&prof.classes[f.class].id)
         );
         out.push_str("      - **Identified Patterns:**\n");
         for (ci, rules) in &f.patterns {
@@ -221,9 +255,9 @@ fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
                 };
                 let _ = writeln!(
                     out,
-                    "          - **Description:** {} (rule `{}`) at {}{more}",
+                    "          - **Description:** {} (rule {}) at {}{more}",
                     prof.rules[*r].title,
-                    prof.rules[*r].id,
+                    code(&prof.rules[*r].id),
                     lines.join(", ")
                 );
             }
@@ -232,16 +266,16 @@ fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
     if ordered.len() > MAX_FILES {
         let _ = writeln!(
             out,
-            "    - {} more files not listed (see Occurrences Found)",
-            ordered.len() - MAX_FILES
+            "    - {} more not listed (see Occurrences Found)",
+            plural(ordered.len() - MAX_FILES, "file")
         );
     }
     let mentions = a.classified.iter().filter(|c| c.rules.is_empty()).count();
     if mentions > 0 {
         let _ = writeln!(
             out,
-            "    - {mentions} occurrence{} matched no rule (plain mentions)",
-            if mentions == 1 { "" } else { "s" }
+            "    - {} matched no rule (plain mentions)",
+            plural(mentions, "occurrence")
         );
     }
 }
@@ -252,10 +286,10 @@ fn conclusion(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
     out.push_str("- **Overall Conclusion:**\n");
     let _ = writeln!(
         out,
-        "  - **Summary of Key Points:** {} occurrences: {} in production code ({} files), {} in tests, {} in documentation, {} in configuration and dependencies. Deactivable: {}. Complexity {}/10.",
-        p.result.occurrences.len(),
+        "  - **Summary of Key Points:** {}: {} in production code ({}), {} in tests, {} in documentation, {} in configuration and dependencies. Deactivable: {}. Complexity {}/10.",
+        plural(p.result.occurrences.len(), "occurrence"),
         g("production"),
-        a.production_files,
+        plural(a.production_files, "file"),
         g("tests"),
         g("docs"),
         g("config"),
@@ -288,10 +322,9 @@ fn conclusion(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
         for (r, idx) in &heavy {
             let _ = writeln!(
                 out,
-                "    - {} in production code: {} occurrence{}, first at {}",
+                "    - {} in production code: {}, first at {}",
                 prof.rules[**r].title,
-                idx.len(),
-                if idx.len() == 1 { "" } else { "s" },
+                plural(idx.len(), "occurrence"),
                 fleet.cite(p, idx[0])
             );
         }
@@ -302,8 +335,9 @@ fn conclusion(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
         .into_iter()
         .map(|r| {
             format!(
-                "    - {} (`{}`)",
-                prof.rules[r].replacement, prof.rules[r].id
+                "    - {} ({})",
+                prof.rules[r].replacement,
+                code(&prof.rules[r].id)
             )
         })
         .collect();
@@ -324,11 +358,7 @@ fn conclusion(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
 /// naming the model, a line saying what it is, the reply quoted (so nothing in it can pass for
 /// a heading or an `Occurrences Found:` line), then the unverified paths.
 fn narrative(out: &mut String, n: &Narrative) {
-    let _ = writeln!(
-        out,
-        "\n### Narrative (generated by `{}`)\n",
-        n.model.replace('`', "'").replace(['\n', '\r'], " ")
-    );
+    let _ = writeln!(out, "\n### Narrative (generated by {})\n", code(&n.model));
     let _ = writeln!(
         out,
         "*Written by a language model from the findings above; not part of the grounded analysis. Paths it names that are not occurrences of this project are marked {UNVERIFIED}.*\n"
@@ -342,7 +372,7 @@ fn narrative(out: &mut String, n: &Narrative) {
         out.push('\n');
     }
     if !n.unverified.is_empty() {
-        let list: Vec<String> = n.unverified.iter().map(|u| format!("`{u}`")).collect();
+        let list: Vec<String> = n.unverified.iter().map(|u| code(u)).collect();
         let _ = writeln!(out, "\nUnverified paths: {}", list.join(", "));
     }
 }
@@ -352,4 +382,26 @@ fn capitalize(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
+}
+
+/// "N files skipped (too large): `a`, `b`", the paths cut after [`MAX_FILES`].
+fn too_large(stats: &ScanStats) -> String {
+    let mut s = format!(
+        "{} skipped (too large)",
+        plural(stats.skipped_too_large as usize, "file")
+    );
+    let listed: Vec<String> = stats
+        .too_large
+        .iter()
+        .take(MAX_FILES)
+        .map(|p| code(p))
+        .collect();
+    if !listed.is_empty() {
+        s.push_str(": ");
+        s.push_str(&listed.join(", "));
+    }
+    if stats.too_large.len() > MAX_FILES {
+        s.push_str(&format!(" and {} more", stats.too_large.len() - MAX_FILES));
+    }
+    s
 }
