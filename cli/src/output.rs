@@ -1,7 +1,8 @@
 //! Writing reports, and the checks that fail fast before a long scan starts.
 
+use std::collections::BTreeSet;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -74,19 +75,195 @@ pub fn check_reachable(base: &str, timeout: Duration) -> Result<()> {
     Err(unreachable(last).into())
 }
 
+/// Where `write_all` records the files it wrote, relative to the output directory, one a
+/// line. A re-run removes what it finds there and no longer writes; files that are not
+/// listed there (the user's own) are never touched.
+pub const MANIFEST: &str = ".fleetscan-files";
+
 /// Writes every file under `dir`, each through a temporary name and a rename, so readers
-/// never see half a report.
+/// never see half a report. A file that cannot be written does not stop the others: every
+/// one that can be is written, and the error lists the rest with their reasons.
+///
+/// Files an earlier run wrote (per [`MANIFEST`]) and this one did not are removed when they
+/// sit in a directory this run wrote to with the same extension: a team that is gone or was
+/// renamed leaves no stale `teams/<Team>.md`, and a run asking for other formats keeps the
+/// files of the formats it did not ask for.
 pub fn write_all(dir: &Path, files: &[ReportFile]) -> Result<()> {
+    let previous = read_manifest(dir);
+    let mut failed: Vec<String> = Vec::new();
+    let mut written: BTreeSet<String> = BTreeSet::new();
     for f in files {
-        let path = dir.join(&f.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| InputError(format!("cannot create {}: {e}", parent.display())))?;
+        match write_one(dir, f) {
+            Ok(()) => {
+                written.insert(f.path.clone());
+            }
+            Err(e) => failed.push(format!("{}: {e}", f.path)),
         }
-        let tmp = path.with_extension("tmp-fleetscan");
-        std::fs::write(&tmp, &f.contents)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| InputError(format!("cannot write {}: {e}", path.display())))?;
     }
-    Ok(())
+    let family = |p: &str| {
+        let p = Path::new(p);
+        (
+            p.parent().map(Path::to_path_buf),
+            p.extension().map(|e| e.to_os_string()),
+        )
+    };
+    let families: BTreeSet<_> = files.iter().map(|f| family(&f.path)).collect();
+    let mut kept: BTreeSet<String> = written.clone();
+    for old in previous.difference(&written) {
+        if !families.contains(&family(old)) {
+            kept.insert(old.clone());
+            continue;
+        }
+        match std::fs::remove_file(dir.join(old)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                failed.push(format!(
+                    "{old}: stale file from an earlier run not removed: {e}"
+                ));
+                kept.insert(old.clone());
+            }
+        }
+    }
+    let list: String = kept.iter().map(|p| format!("{p}\n")).collect();
+    if let Err(e) = write_one(
+        dir,
+        &ReportFile {
+            path: MANIFEST.into(),
+            contents: list,
+        },
+    ) {
+        failed.push(format!("{MANIFEST}: {e}"));
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(InputError(format!(
+        "could not write {} of the report files in {} ({} written):\n  {}\nfix the cause and run the same command again: the scan's results are cached, so only the reports are redone",
+        failed.len(),
+        dir.display(),
+        written.len(),
+        failed.join("\n  ")
+    ))
+    .into())
+}
+
+fn write_one(dir: &Path, f: &ReportFile) -> std::io::Result<()> {
+    let path = dir.join(&f.path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(format!(".tmp-fleetscan-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let result = std::fs::write(&tmp, &f.contents).and_then(|()| std::fs::rename(&tmp, &path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The paths the last run listed in [`MANIFEST`]; only plain relative paths are taken, so an
+/// edited manifest cannot make a re-run delete anything outside `dir`.
+fn read_manifest(dir: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(dir.join(MANIFEST)).unwrap_or_default();
+    text.lines()
+        .filter(|l| {
+            !l.is_empty()
+                && *l != MANIFEST
+                && Path::new(l)
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_)))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> ReportFile {
+        ReportFile {
+            path: path.into(),
+            contents: format!("{path}\n"),
+        }
+    }
+
+    #[test]
+    fn a_rerun_removes_only_its_own_stale_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_all(
+            d,
+            &[
+                file("index.md"),
+                file("teams/Old.md"),
+                file("teams/Kept.md"),
+                file("occurrences.csv"),
+            ],
+        )
+        .unwrap();
+        std::fs::write(d.join("teams/mine.md"), "the user's notes").unwrap();
+        std::fs::write(d.join("notes.txt"), "the user's notes").unwrap();
+        // The second run writes Markdown only: its team files replace the first run's, and
+        // the CSV it did not ask for stays.
+        write_all(
+            d,
+            &[
+                file("index.md"),
+                file("teams/Kept.md"),
+                file("teams/New.md"),
+            ],
+        )
+        .unwrap();
+        assert!(!d.join("teams/Old.md").exists());
+        for kept in [
+            "teams/Kept.md",
+            "teams/New.md",
+            "teams/mine.md",
+            "notes.txt",
+            "occurrences.csv",
+        ] {
+            assert!(d.join(kept).exists(), "{kept}");
+        }
+        let manifest = read_manifest(d);
+        assert!(manifest.contains("occurrences.csv") && !manifest.contains("teams/Old.md"));
+    }
+
+    #[test]
+    fn a_manifest_cannot_point_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST),
+            "../x.md\n/etc/passwd\nteams/A.md\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read_manifest(dir.path()),
+            BTreeSet::from(["teams/A.md".to_string()])
+        );
+    }
+
+    #[test]
+    fn one_file_that_cannot_be_written_does_not_stop_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("teams"), "a file where the directory should be").unwrap();
+        let err = write_all(
+            d,
+            &[
+                file("teams/A.md"),
+                file("summary.json"),
+                file("occurrences.csv"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("teams/A.md") && err.contains("1 of the report files"),
+            "{err}"
+        );
+        assert!(d.join("summary.json").exists() && d.join("occurrences.csv").exists());
+    }
 }
