@@ -9,6 +9,7 @@
 pub mod cluster;
 pub mod corpus;
 mod daemon;
+pub mod hostile;
 mod model_stub;
 pub mod process;
 pub mod proxy;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::{corpus, free_port, tests_dir, GitDaemon};
+use crate::{corpus, free_port, hostile, tests_dir, GitDaemon};
 
 /// The corpus, served; everything lives in a temporary directory removed on drop.
 pub struct Sandbox {
@@ -14,6 +14,8 @@ pub struct Sandbox {
     /// The `fleetscan` binary under test (`env!("CARGO_BIN_EXE_fleetscan")`), which only the
     /// test targets of the CLI package know.
     bin: PathBuf,
+    /// The governance files the scans read.
+    governance: Vec<PathBuf>,
 }
 
 impl Sandbox {
@@ -23,10 +25,29 @@ impl Sandbox {
         let root = dir.path().join("served");
         corpus::build(&root);
         let daemon = GitDaemon::start(&root);
+        let testdata = tests_dir().join("testdata");
         Sandbox {
             dir,
             daemon,
             bin: bin.into(),
+            governance: ["governance.yaml", "sigs-repos.yaml"]
+                .map(|g| testdata.join(g))
+                .to_vec(),
+        }
+    }
+
+    /// Builds and serves the hostile corpus ([`crate::hostile`]) with its governance.
+    pub fn hostile(bin: impl Into<PathBuf>) -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("served");
+        let governance = dir.path().join("hostile-governance.yaml");
+        hostile::build(&root, &governance);
+        let daemon = GitDaemon::start(&root);
+        Sandbox {
+            dir,
+            daemon,
+            bin: bin.into(),
+            governance: vec![governance],
         }
     }
 
@@ -56,15 +77,14 @@ impl Sandbox {
     /// The selection and matching flags every e2e scan uses, shared by `scan` and `submit`:
     /// the repositories of `repos_file`, fetched from `git_base`.
     pub fn selection(&self, git_base: &str, repos_file: &Path) -> Vec<String> {
-        let testdata = tests_dir().join("testdata");
         let path = |p: &Path| p.to_string_lossy().into_owned();
         let mut v: Vec<String> = vec![
             "--pattern".into(),
             "eventlet".into(),
             "--ignore-comments".into(),
         ];
-        for g in ["governance.yaml", "sigs-repos.yaml"] {
-            v.extend(["--governance".into(), path(&testdata.join(g))]);
+        for g in &self.governance {
+            v.extend(["--governance".into(), path(g)]);
         }
         v.extend(["--repos-file".into(), path(repos_file)]);
         for (k, val) in [
