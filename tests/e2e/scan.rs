@@ -260,3 +260,71 @@ fn bad_input_is_one_clear_error() {
         "pdf",
     );
 }
+
+/// A report that cannot be written (here `teams` is a file) used to end the run with no
+/// `summary.json`, CSV or NDJSON at all. Every other file must be written, the failure named,
+/// and the results kept in the cache so that the re-run after the fix fetches nothing.
+#[test]
+fn a_report_that_cannot_be_written_costs_only_that_report() {
+    let sb = sandbox();
+    std::fs::create_dir_all(sb.path("out")).unwrap();
+    std::fs::write(sb.path("out/teams"), "a file where the directory should be").unwrap();
+    let out = sb.scan("out", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("could not write") && stderr.contains("teams/Compute.md"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    for f in [
+        "summary.json",
+        "occurrences.csv",
+        "occurrences.ndjson",
+        "index.md",
+        "eventlet-usage.txt",
+    ] {
+        assert!(sb.path("out").join(f).is_file(), "{f} not written");
+    }
+
+    std::fs::remove_file(sb.path("out/teams")).unwrap();
+    let again = sb.scan("out", &[]);
+    assert_eq!(again.status.code(), Some(1));
+    let summary: Value = serde_json::from_str(&read(&sb.path("out/summary.json"))).unwrap();
+    for r in summary["repos"].as_array().unwrap() {
+        assert_eq!(r["cached"], r["status"] == "scanned", "{r}");
+    }
+    for f in report_files(&sb.path("out")) {
+        assert_golden(&format!("scan/{f}"), &read(&sb.path("out").join(&f)));
+    }
+}
+
+/// Re-scanning into the same --out used to leave the previous run's team files beside the new
+/// ones. Files the previous run wrote and this one did not are removed; the user's are not.
+#[test]
+fn a_rescan_into_the_same_out_leaves_no_stale_team_files() {
+    let sb = sandbox();
+    let first = sb.scan("out", &[]);
+    assert_eq!(first.status.code(), Some(1));
+    assert!(sb.path("out/teams/Fillers.md").is_file());
+    std::fs::write(sb.path("out/teams/our-notes.md"), "kept").unwrap();
+    std::fs::write(sb.path("out/notes.txt"), "kept").unwrap();
+
+    let second = sb
+        .command("out", &["openstack/compute".to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let mut teams: Vec<String> = std::fs::read_dir(sb.path("out/teams"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    teams.sort();
+    assert_eq!(teams, ["Compute.md", "our-notes.md"]);
+    assert_eq!(read(&sb.path("out/notes.txt")), "kept");
+    assert!(!read(&sb.path("out/index.md")).contains("Fillers"));
+}
