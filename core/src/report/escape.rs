@@ -129,6 +129,52 @@ pub fn fence(lines: &[String]) -> String {
     out
 }
 
+/// One line of Markdown written by a language model (which read repository content, so it
+/// may repeat it): its emphasis, lists and code spans stay, but outside code spans `<`, `[`,
+/// `]` and an entity-like `&` are escaped, so it can hold no raw HTML, link, image or entity.
+pub fn model_line(line: &str) -> String {
+    let b: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut i = 0;
+    let mut backslashes = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == '`' && backslashes % 2 == 0 {
+            let run = b[i..].iter().take_while(|&&x| x == '`').count();
+            // The span ends at the next run of exactly the same length, if any.
+            let mut j = i + run;
+            let mut end = None;
+            while j < b.len() {
+                let r = b[j..].iter().take_while(|&&x| x == '`').count();
+                if r == run {
+                    end = Some(j + r);
+                    break;
+                }
+                j += r.max(1);
+            }
+            let stop = end.unwrap_or(i + run);
+            out.extend(&b[i..stop]);
+            i = stop;
+            backslashes = 0;
+            continue;
+        }
+        let escape = match c {
+            '<' | '[' | ']' => true,
+            '&' => b
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_alphanumeric() || *n == '#'),
+            _ => false,
+        };
+        if escape && backslashes % 2 == 0 {
+            out.push('\\');
+        }
+        backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 fn one_line(s: &str) -> String {
     s.replace("\r\n", NEWLINE).replace(['\n', '\r'], NEWLINE)
 }
@@ -278,6 +324,31 @@ mod tests {
                 "{v:?}"
             );
         }
+    }
+
+    #[test]
+    fn model_lines_keep_their_formatting_but_no_html_or_links() {
+        use pulldown_cmark::{Event, Parser, Tag};
+        for line in [
+            "Use **threads** and `<queue>` here <script>alert(1)</script>",
+            "[click](javascript:alert(1)) ![x](http://127.0.0.1/x.png) <http://127.0.0.1/>",
+            "\\`<img src=x onerror=alert(1)>` and \\[x](javascript:y)",
+            "&#60;script&#62; ``a ` <b>`` <!-- c",
+        ] {
+            let md = format!("> {}\n", model_line(line));
+            for ev in Parser::new(&md) {
+                assert!(
+                    !matches!(
+                        ev,
+                        Event::Html(_)
+                            | Event::InlineHtml(_)
+                            | Event::Start(Tag::Link { .. } | Tag::Image { .. })
+                    ),
+                    "{line:?} gave {ev:?}"
+                );
+            }
+        }
+        assert_eq!(model_line("**bold** `<x>` <y>"), r"**bold** `<x>` \<y>");
     }
 
     #[test]
