@@ -80,9 +80,14 @@ impl LinkOptions {
 
 /// Percent-encodes what would break a URL path; `/` and the usual path characters stay.
 fn encode(s: &str) -> String {
+    percent_encode(s, b"-._~/!$&'()*+,;=:@")
+}
+
+/// Percent-encodes every byte of `s` but ASCII letters, digits and `keep`.
+pub(crate) fn percent_encode(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

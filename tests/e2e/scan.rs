@@ -123,16 +123,21 @@ fn warm_rerun_reuses_the_cache_and_writes_the_same_bytes() {
     sb.scan("cold", &[]);
     let warm = sb.scan("warm", &[]);
     assert_eq!(warm.status.code(), Some(1));
-    let summary: Value = serde_json::from_str(&read(&sb.path("warm/summary.json"))).unwrap();
-    for r in summary["repos"].as_array().unwrap() {
-        assert_eq!(r["cached"], r["status"] == "scanned", "{r}");
-    }
+    assert_scanned_from_cache(&sb.path("warm"));
     for f in report_files(&sb.path("cold")) {
         assert_eq!(
             read(&sb.path("cold").join(&f)),
             read(&sb.path("warm").join(&f)),
             "{f}"
         );
+    }
+}
+
+/// Every repository that was scanned came from the cache: nothing fetched or scanned again.
+fn assert_scanned_from_cache(out: &std::path::Path) {
+    let summary: Value = serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
+    for r in summary["repos"].as_array().unwrap() {
+        assert_eq!(r["cached"], r["status"] == "scanned", "{r}");
     }
 }
 
@@ -290,10 +295,7 @@ fn a_report_that_cannot_be_written_costs_only_that_report() {
     std::fs::remove_file(sb.path("out/teams")).unwrap();
     let again = sb.scan("out", &[]);
     assert_eq!(again.status.code(), Some(1));
-    let summary: Value = serde_json::from_str(&read(&sb.path("out/summary.json"))).unwrap();
-    for r in summary["repos"].as_array().unwrap() {
-        assert_eq!(r["cached"], r["status"] == "scanned", "{r}");
-    }
+    assert_scanned_from_cache(&sb.path("out"));
     for f in report_files(&sb.path("out")) {
         assert_golden(&format!("scan/{f}"), &read(&sb.path("out").join(&f)));
     }

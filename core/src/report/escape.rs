@@ -102,15 +102,7 @@ pub fn cell(markdown: &str) -> String {
 /// read as something else (space, parentheses, `<`, `>`, quotes, backslash, backtick, control
 /// characters, non-ASCII) is percent-encoded; existing `%XX` escapes stay.
 pub fn link_target(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    for b in url.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/?#[]@!$&'*+,;=:%".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::link::percent_encode(url, b"-._~/?#[]@!$&'*+,;=:%")
 }
 
 /// `lines`, each kept byte for byte, in a fenced code block whose fence is longer than any

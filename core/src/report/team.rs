@@ -237,7 +237,7 @@ fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
         let _ = writeln!(
             out,
             "    - **File:** {} ({})",
-            code(&f.path),
+            code(f.path),
             text(&prof.classes[f.class].id)
         );
         out.push_str("      - **Identified Patterns:**\n");
