@@ -137,9 +137,14 @@ fn team_row(t: &Team) -> String {
         let n: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
         (with.to_string(), n.to_string())
     };
+    // An empty name would make a link nobody can click.
+    let shown = match t.name.0.as_str() {
+        "" => "\"\"".to_string(),
+        name => text(name),
+    };
     format!(
         "| [{}]({}) | {} | {with} | {failed} | {n} |\n",
-        cell(&text(&t.name.0)),
+        cell(&shown),
         link_target(&t.file),
         t.projects.len()
     )
