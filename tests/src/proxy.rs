@@ -1,5 +1,6 @@
-//! A TCP proxy that holds every new connection for a while before forwarding it, so that jobs
-//! take long enough for a test to kill something in the middle of them.
+//! Misbehaving servers on loopback: a TCP proxy that holds every new connection for a while
+//! before forwarding it, so that jobs take long enough for a test to kill something in the
+//! middle of them, and a server that accepts and then stalls (silent, or trickling bytes).
 
 use std::io::copy;
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -58,6 +59,75 @@ fn forward(client: TcpStream, target: u16, delay: Duration) {
 }
 
 impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How a [`StallServer`] treats the connections it accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Stall {
+    /// Accepts and never sends a byte.
+    Silent,
+    /// Sends one byte of a never-ending ref advertisement every `interval`.
+    Trickle(Duration),
+}
+
+/// A git server that accepts connections and then stalls, so tests can check that a scan's
+/// time budget holds while connecting and listing refs. Stops on drop.
+pub struct StallServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl StallServer {
+    /// Listens on a free loopback port.
+    pub fn start(stall: Stall) -> StallServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stall server");
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let s = s.clone();
+                        std::thread::spawn(move || hold(client, stall, &s));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        StallServer { port, stop }
+    }
+
+    /// `git://127.0.0.1:PORT/`.
+    pub fn base(&self) -> String {
+        format!("git://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn hold(mut client: TcpStream, stall: Stall, stop: &AtomicBool) {
+    use std::io::Write;
+    // The start of a plausible advertisement: a pkt-line length that promises more bytes.
+    let advert = b"00ff".iter().chain(std::iter::repeat(&b'a'));
+    let mut advert = advert.copied();
+    while !stop.load(Ordering::Relaxed) {
+        match stall {
+            Stall::Silent => std::thread::sleep(Duration::from_millis(50)),
+            Stall::Trickle(every) => {
+                std::thread::sleep(every);
+                let byte = advert.next().unwrap_or(b'a');
+                if client.write_all(&[byte]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for StallServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }

@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 use git2::{AutotagOption, Direction, FetchOptions, Oid, Remote, RemoteCallbacks, Repository};
 
 use crate::error::{Kind, RepoError};
+use crate::net;
 
-/// Time limits for git network work.
+/// Time limits for git network work, per scan. The attempt's budget ([`Budget`]) bounds them
+/// all.
 #[derive(Debug, Clone)]
 pub struct GitOptions {
     /// Limit for opening a connection. Default 10 s.
     pub connect_timeout: Duration,
-    /// Limit for a server to answer a read. Default 60 s.
+    /// Limit for a server to send nothing at all while it should. Default 60 s.
     pub io_timeout: Duration,
 }
 
@@ -31,19 +33,14 @@ impl Default for GitOptions {
     }
 }
 
-/// Sets libgit2's process-wide limits, once. Pack windows are capped so that scanning a large
-/// repository keeps resident memory bounded; the object cache is left to libgit2's default,
-/// which does not cache blobs.
-pub fn init(opts: &GitOptions) {
+/// Sets libgit2's process-wide memory limits, once. Pack windows are capped so that scanning a
+/// large repository keeps resident memory bounded; the object cache is left to libgit2's
+/// default, which does not cache blobs. Network limits are not set here: they belong to each
+/// scan and are applied per call by [`crate::net`].
+pub fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| unsafe {
         // SAFETY: called once, before any other libgit2 use in this process.
-        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(
-            opts.connect_timeout.as_millis().min(i32::MAX as u128) as i32,
-        );
-        let _ = git2::opts::set_server_timeout_in_milliseconds(
-            opts.io_timeout.as_millis().min(i32::MAX as u128) as i32,
-        );
         let _ = git2::opts::set_mwindow_mapped_limit(64 << 20);
         let _ = git2::opts::set_mwindow_size(16 << 20);
         let _ = git2::opts::set_verify_owner_validation(false);
@@ -69,14 +66,13 @@ impl Head {
 }
 
 /// Asks `url` for its default branch. `Ok(None)` means the repository has no branches.
-pub fn probe(url: &str, budget: Budget<'_>) -> Result<Option<Head>, RepoError> {
+pub fn probe(url: &str, opts: &GitOptions, budget: Budget<'_>) -> Result<Option<Head>, RepoError> {
+    let _limits = net::enter(opts, budget, "listing refs");
     let mut remote = Remote::create_detached(url).map_err(|e| RepoError::from_git("url", &e))?;
     let conn = remote
         .connect_auth(Direction::Fetch, Some(callbacks(budget)), None)
-        .map_err(|e| RepoError::from_git("connect", &e))?;
-    let heads = conn
-        .list()
-        .map_err(|e| RepoError::from_git("list refs", &e))?;
+        .map_err(git_error("connect"))?;
+    let heads = conn.list().map_err(git_error("list refs"))?;
     if heads.is_empty() {
         return Ok(None);
     }
@@ -143,6 +139,7 @@ pub fn fetch(
     path: &Path,
     url: &str,
     head: &Head,
+    opts: &GitOptions,
     budget: Budget<'_>,
 ) -> Result<Repository, RepoError> {
     let repo = match Repository::open_bare(path) {
@@ -156,6 +153,7 @@ pub fn fetch(
         return Ok(repo);
     }
     {
+        let _limits = net::enter(opts, budget, "negotiating");
         let mut remote = repo
             .remote_anonymous(url)
             .map_err(|e| RepoError::from_git("url", &e))?;
@@ -166,7 +164,7 @@ pub fn fetch(
         let spec = format!("+{0}:{0}", head.refname);
         remote
             .fetch(&[spec.as_str()], Some(&mut fo), None)
-            .map_err(|e| RepoError::from_git("fetch", &e))?;
+            .map_err(git_error("fetch"))?;
     }
     Ok(repo)
 }
@@ -185,12 +183,21 @@ pub fn scanned_commit(repo: &Repository, head: &Head) -> Result<Oid, RepoError> 
     })
 }
 
+/// Maps a git2 error of `context`, preferring the reason the stream or a callback recorded
+/// when they gave up (a timeout or a stop, with its phase) over libgit2's rewording of it.
+fn git_error(context: &'static str) -> impl Fn(git2::Error) -> RepoError {
+    move |e| net::take_abort().unwrap_or_else(|| RepoError::from_git(context, &e))
+}
+
 fn callbacks(budget: Budget<'_>) -> RemoteCallbacks<'_> {
     let mut cb = RemoteCallbacks::new();
-    // Returning false aborts the transfer: that is how the per-repository time budget, and a
-    // stop request, are enforced while objects stream in.
-    cb.transfer_progress(move |_| !budget.over());
-    cb.sideband_progress(move |_| !budget.over());
+    // Returning false aborts the transfer; the stream ([`net`]) enforces the budget while
+    // waiting for bytes, these between the bytes that do arrive.
+    cb.transfer_progress(move |_| {
+        net::set_phase("transferring");
+        net::keep_going(budget)
+    });
+    cb.sideband_progress(move |_| net::keep_going(budget));
     cb
 }
 

@@ -60,7 +60,7 @@ impl Context {
         cache_root: PathBuf,
         opts: JobOptions,
     ) -> Result<Context, CoreError> {
-        git::init(&opts.git);
+        git::init();
         Ok(Context {
             matcher: Matcher::new(&scan.matching)?,
             filter: FileFilter::new(&scan.files)?,
@@ -124,7 +124,7 @@ fn attempt_once(
 ) -> Result<RepoResult, RepoError> {
     let mut r = RepoResult::new(job.repo.clone(), job.url.clone());
     let t0 = Instant::now();
-    let Some(head) = git::probe(&job.url, budget)? else {
+    let Some(head) = git::probe(&job.url, &ctx.opts.git, budget)? else {
         r.status = RepoStatus::Skipped;
         r.reason = Some("empty repository (no branches)".into());
         return Ok(r);
@@ -142,11 +142,11 @@ fn attempt_once(
     }
     let path = git::cache_path(&ctx.cache_root, &job.url);
     let _lock = git::lock_cache(&path, budget)?;
-    let repo = match git::fetch(&path, &job.url, &head, budget) {
+    let repo = match git::fetch(&path, &job.url, &head, &ctx.opts.git, budget) {
         Err(e) if e.kind == Kind::Cache => {
             // A damaged cache is rebuilt from scratch once, within this attempt.
             let _ = std::fs::remove_dir_all(&path);
-            git::fetch(&path, &job.url, &head, budget)?
+            git::fetch(&path, &job.url, &head, &ctx.opts.git, budget)?
         }
         other => other?,
     };

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod error;
 pub mod git;
 pub mod job;
+pub mod net;
 pub mod remote;
 pub mod runner;
 pub mod scan;
