@@ -203,6 +203,60 @@ fn sleep_unless_cancelled(d: Duration, cancel: &AtomicBool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use fleetscan_core::filter::FileOptions;
+    use fleetscan_core::ids::RepoName;
+    use fleetscan_core::matcher::MatchOptions;
+
+    /// Runs `job` on another thread and gives up after `limit`, so a hang fails the test.
+    fn run_bounded(job: Job, ctx: Arc<Context>, limit: Duration) -> RepoResult {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run(&job, &ctx, &AtomicBool::new(false)));
+        });
+        rx.recv_timeout(limit)
+            .expect("the job ended within the watchdog")
+    }
+
+    /// Network limits used to be set process-wide by the first scan, so a long-running worker
+    /// applied the first scan's limits to every later one.
+    #[test]
+    fn two_scans_in_one_process_keep_their_own_network_limits() {
+        // Accepts connections (the kernel does, into the backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("git://{}/openstack/silent", silent.local_addr().unwrap());
+        let job = Job {
+            repo: RepoName::parse("openstack/silent").unwrap(),
+            url,
+        };
+        let scan = ScanOptions {
+            matching: MatchOptions::new(["eventlet".to_string()]),
+            files: FileOptions::default(),
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let ctx = |timeout: u64, io: u64| {
+            let opts = JobOptions {
+                timeout: Duration::from_secs(timeout),
+                retries: 0,
+                git: GitOptions {
+                    io_timeout: Duration::from_secs(io),
+                    ..GitOptions::default()
+                },
+                ..JobOptions::default()
+            };
+            Arc::new(Context::new(&scan, cache.path().to_path_buf(), opts).unwrap())
+        };
+        let (patient, impatient) = (ctx(2, 120), ctx(120, 1));
+        let limit = Duration::from_secs(60);
+        let first = run_bounded(job.clone(), patient, limit);
+        let reason = first.reason.unwrap_or_default();
+        assert!(reason.contains("--timeout ran out"), "{reason}");
+        let second = run_bounded(job, impatient, limit);
+        let reason = second.reason.unwrap_or_default();
+        assert!(reason.contains("sent nothing for 1s"), "{reason}");
+        assert!(reason.contains("listing refs"), "{reason}");
+    }
 
     #[test]
     fn backoff_grows_and_jitter_is_bounded() {
