@@ -250,7 +250,10 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         .iter()
         .any(|j| j.url.starts_with(args.git_base.trim_end_matches('/')))
     {
-        output::check_reachable(&args.git_base, Duration::from_secs(cmd.run.connect_timeout))?;
+        output::check_reachable(
+            &fleetscan_core::select::redact_url(&args.git_base),
+            Duration::from_secs(cmd.run.connect_timeout),
+        )?;
     }
     let cache = match &cmd.cache_dir {
         Some(d) => d.clone(),
@@ -258,12 +261,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
             .ok_or_else(|| InputError("no per-user cache directory: give --cache-dir DIR".into()))?
             .join("fleetscan"),
     };
-    std::fs::create_dir_all(&cache).map_err(|e| {
-        InputError(format!(
-            "cannot create --cache-dir {}: {e}",
-            cache.display()
-        ))
-    })?;
+    fleetscan_worker::cache::check_writable(&cache)?;
     let job_opts = JobOptions {
         timeout: Duration::from_secs(cmd.run.timeout.max(1)),
         retries: cmd.run.retries,
@@ -293,7 +291,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let info = ScanInfo {
         patterns: args.patterns.clone(),
         options,
-        git_base: args.git_base.clone(),
+        git_base: fleetscan_core::select::redact_url(&args.git_base),
         governance: gov_sources,
         started: started
             .duration_since(SystemTime::UNIX_EPOCH)

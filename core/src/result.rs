@@ -116,6 +116,14 @@ pub struct RepoResult {
     /// True when the results came from the cache: same commit, same options.
     #[serde(default)]
     pub cached: bool,
+    /// Why the local clone of this repository was thrown away and fetched again (a truncated,
+    /// missing or corrupt pack), when it was: the results are complete, but the cache was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_repaired: Option<String>,
+    /// Where the scan stopped when the repository had more occurrences than the cap allows
+    /// (the file and line of the last one kept): the occurrences listed are only the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
 }
 
 impl RepoResult {
@@ -135,6 +143,8 @@ impl RepoResult {
             scan_ms: 0,
             attempts: 0,
             cached: false,
+            cache_repaired: None,
+            truncated: None,
         }
     }
 

@@ -27,6 +27,24 @@ pub struct Entry {
     pub origin: String,
 }
 
+/// `url` with the password of its user information, if any, replaced by `***`, for every
+/// place a URL is shown or stored: reports, errors, logs, cache names.
+pub fn redact_url(url: &str) -> String {
+    match url_password(url) {
+        Some(p) => url.replacen(&format!(":{p}@"), ":***@", 1),
+        None => url.to_string(),
+    }
+}
+
+/// The password in `url`'s user information (`scheme://user:password@host/...`), if any.
+pub fn url_password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
 /// The fetch URL of `repo` under `git_base`.
 pub fn url_for(git_base: &str, repo: &RepoName) -> String {
     format!("{}/{}", git_base.trim_end_matches('/'), repo)
@@ -111,6 +129,16 @@ mod tests {
             text: text.into(),
             origin: "--repo".into(),
         }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let url = "https://bot:s3cr:et@h:8443/openstack/nova";
+        assert_eq!(url_password(url), Some("s3cr:et"));
+        assert_eq!(redact_url(url), "https://bot:***@h:8443/openstack/nova");
+        assert_eq!(redact_url("git://h/a@b/c"), "git://h/a@b/c");
+        assert_eq!(redact_url("https://user@h/o/n"), "https://user@h/o/n");
+        assert_eq!(url_password("openstack/nova"), None);
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub fn result(
         scan_ms: o.scan_ms,
         attempts,
         cached: o.cached,
+        cache_repaired: None,
+        truncated: None,
     })
 }
 

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use fleetscan_tests::proxy::{Stall, StallServer};
-use fleetscan_tests::{read, summary_repo};
+use fleetscan_tests::{read, summary_repo, GitDaemon, RepoSpec};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fleetscan");
@@ -89,4 +89,176 @@ fn budget_holds_against_silent_and_trickling_servers() {
             "{name}: the reason names the timeout and the phase: {reason}"
         );
     }
+}
+
+/// A served directory with `repos` built in it and its daemon.
+fn serve(dir: &Path, repos: &[RepoSpec]) -> GitDaemon {
+    let root = dir.join("served");
+    for r in repos {
+        r.build(&root);
+    }
+    GitDaemon::start(&root)
+}
+
+fn nova() -> RepoSpec {
+    let big: String = (0..400)
+        .map(|i| format!("value_{i} = compute({i})\n"))
+        .collect();
+    RepoSpec::new(
+        "openstack/nova",
+        &[
+            ("nova/a.py", "import eventlet\n"),
+            ("nova/big.py", &big),
+            ("nova/b.py", "eventlet.sleep(0)\n"),
+        ],
+    )
+}
+
+fn the_pack(cache: &Path) -> std::path::PathBuf {
+    let mut found = Vec::new();
+    let mut stack = vec![cache.join("git")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "pack") {
+                found.push(p);
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
+/// A truncated, deleted or bit-flipped pack used to fail the repository on every later run
+/// with a wrong reason ("repository not found (object not found)").
+#[test]
+fn a_damaged_clone_cache_is_fetched_again_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = serve(dir.path(), &[nova()]);
+    let run = || {
+        run_bounded(
+            scan(dir.path(), &daemon.base(), &["openstack/nova"]),
+            Duration::from_secs(120),
+        )
+    };
+    let first = run();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let damages: [(&str, fn(&Path)); 3] = [
+        ("truncated", |p| {
+            let len = std::fs::metadata(p).unwrap().len();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_len(len / 2)
+                .unwrap();
+        }),
+        ("deleted", |p| std::fs::remove_file(p).unwrap()),
+        ("bit-flipped", |p| {
+            let mut b = std::fs::read(p).unwrap();
+            let mid = b.len() / 2;
+            for x in &mut b[mid..mid + 8] {
+                *x ^= 0x10;
+            }
+            std::fs::write(p, b).unwrap();
+        }),
+    ];
+    for (name, damage) in damages {
+        damage(&the_pack(&dir.path().join("cache")));
+        // Without the result cache, the scan must read the damaged clone.
+        std::fs::remove_dir_all(dir.path().join("cache/results")).unwrap();
+        let out = run();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        let s = summary(dir.path());
+        let r = summary_repo(&s, "openstack/nova");
+        assert_eq!(r["status"], "scanned", "{name}: {r}");
+        assert_eq!(r["occurrences"], 2, "{name}: {r}");
+        assert!(
+            r["cache_repaired"]
+                .as_str()
+                .is_some_and(|w| w.contains("damaged clone cache")),
+            "{name}: summary.json says the cache was repaired: {r}"
+        );
+    }
+}
+
+/// A cache directory that cannot be written used to fail every repository, one by one.
+#[test]
+fn an_unwritable_cache_dir_is_one_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // A file where the clone cache's directory must go: unwritable even for root.
+    std::fs::write(cache.join("git"), "").unwrap();
+    let daemon = serve(dir.path(), &[nova()]);
+    let out = run_bounded(
+        scan(dir.path(), &daemon.base(), &["openstack/nova"]),
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--cache-dir") && stderr.contains(&*cache.to_string_lossy()),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out/summary.json").exists());
+}
+
+/// Every file under `dir`, names and contents, and `extra`, must not contain `secret`.
+fn assert_nowhere(secret: &str, dir: &Path, extra: &str) {
+    assert!(!extra.contains(secret), "{extra}");
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            assert!(!p.to_string_lossy().contains(secret), "{}", p.display());
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(secret),
+                    "{} holds the password",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+/// A password in a repository URL used to land in summary.json and the cache folder name.
+#[test]
+fn a_password_in_a_url_is_written_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = serve(dir.path(), &[nova()]);
+    let secret = "s3cretPassw0rd";
+    let base = daemon
+        .base()
+        .replace("git://", &format!("git://bot:{secret}@"));
+    let good = format!("{base}openstack/nova");
+    let missing = format!("{base}openstack/missing");
+    let out = run_bounded(
+        scan(dir.path(), &base, &[&good, &missing]),
+        Duration::from_secs(120),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let s = summary(dir.path());
+    assert_eq!(summary_repo(&s, "openstack/nova")["status"], "scanned");
+    assert_eq!(summary_repo(&s, "openstack/missing")["status"], "failed");
+    assert!(read(&dir.path().join("out/summary.json")).contains("bot:***@"));
+    assert_nowhere(secret, &dir.path().join("out"), &stderr);
+    assert_nowhere(
+        secret,
+        &dir.path().join("cache"),
+        &String::from_utf8_lossy(&out.stdout),
+    );
 }

@@ -10,6 +10,24 @@ use fleetscan_core::result::{Occurrence, ScanStats};
 use git2::{ObjectType, Oid};
 use serde::{Deserialize, Serialize};
 
+/// Fails, naming the directory, unless the clone and result caches under `root` can be
+/// written: a read-only cache is one start-up error, not one failure per repository.
+pub fn check_writable(root: &Path) -> Result<(), crate::InputError> {
+    for dir in [root.join("git"), root.join("results")] {
+        let probe = dir.join(format!(".write-test-{}", std::process::id()));
+        let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&probe, b""));
+        let _ = std::fs::remove_file(&probe);
+        if let Err(e) = written {
+            return Err(crate::InputError(format!(
+                "cannot write to --cache-dir {} ({}: {e}): give a writable directory",
+                root.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A cached scan of one commit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {

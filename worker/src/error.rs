@@ -44,12 +44,29 @@ impl RepoError {
         matches!(self.kind, Kind::Unreachable | Kind::Timeout | Kind::Cache)
     }
 
+    /// An error reading the local clone cache: whatever libgit2 says ("object not found",
+    /// "invalid distance too far back"), the clone on disk is damaged and must be fetched again.
+    pub fn damaged_cache(context: &str, e: &git2::Error) -> RepoError {
+        RepoError::new(
+            Kind::Cache,
+            format!("damaged clone cache ({context}: {})", e.message().trim()),
+        )
+    }
+
     /// Classifies a git2 error by its class and message; libgit2 gives no finer codes for
     /// transport failures.
     pub fn from_git(context: &str, e: &git2::Error) -> RepoError {
         let msg = e.message().trim().to_string();
         let lower = msg.to_lowercase();
-        let kind = if lower.contains("no such repository")
+        // The local object database, read while negotiating: its "object not found" is about
+        // the cache, not the remote repository.
+        let local = matches!(
+            e.class(),
+            git2::ErrorClass::Odb | git2::ErrorClass::Zlib | git2::ErrorClass::Object
+        );
+        let kind = if local {
+            Kind::Cache
+        } else if lower.contains("no such repository")
             || lower.contains("not exported")
             || lower.contains("not found")
             || lower.contains("404")
@@ -84,7 +101,7 @@ impl RepoError {
             Kind::Unreachable => "unreachable",
             Kind::Timeout => "timed out",
             Kind::Cancelled => "cancelled",
-            Kind::Cache => "clone cache error",
+            Kind::Cache => "damaged clone cache",
             Kind::Other => "git error",
         };
         RepoError::new(kind, format!("{what} ({context}: {msg})"))

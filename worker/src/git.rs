@@ -107,9 +107,16 @@ pub fn probe(url: &str, opts: &GitOptions, budget: Budget<'_>) -> Result<Option<
 }
 
 /// The bare cache directory for `url` under `root`. Every URL gets its own directory, so two
-/// git bases never mix objects.
+/// git bases never mix objects. User information (a password) is left out of the name.
 pub fn cache_path(root: &Path, url: &str) -> PathBuf {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = match rest.split_once('/') {
+        Some((authority, path)) => match authority.rsplit_once('@') {
+            Some((_, host)) => format!("{host}/{path}"),
+            None => rest.to_string(),
+        },
+        None => rest.to_string(),
+    };
     let mut p = root.join("git");
     let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     for (i, part) in parts.iter().enumerate() {
@@ -152,13 +159,16 @@ pub fn fetch(
     if repo.find_commit(head.oid).is_ok() {
         return Ok(repo);
     }
+    check_refs(&repo)?;
     {
         let _limits = net::enter(opts, budget, "negotiating");
         let mut remote = repo
             .remote_anonymous(url)
             .map_err(|e| RepoError::from_git("url", &e))?;
         let mut fo = FetchOptions::new();
+        // No FETCH_HEAD: it would store the URL, password included, in the cache.
         fo.depth(1)
+            .update_fetchhead(false)
             .download_tags(AutotagOption::None)
             .remote_callbacks(callbacks(budget));
         let spec = format!("+{0}:{0}", head.refname);
@@ -169,18 +179,33 @@ pub fn fetch(
     Ok(repo)
 }
 
+/// Fails when a branch of the cache points to a commit the cache does not hold (its pack was
+/// deleted or cut short): libgit2 would offer it to the server as common ground and fail with
+/// "object not found", which reads as if the remote repository were missing.
+fn check_refs(repo: &Repository) -> Result<(), RepoError> {
+    let refs = repo
+        .references()
+        .map_err(|e| RepoError::damaged_cache("list cached branches", &e))?;
+    for r in refs {
+        let r = r.map_err(|e| RepoError::damaged_cache("list cached branches", &e))?;
+        if let Some(oid) = r.target() {
+            repo.find_commit(oid).map_err(|e| {
+                let name = r.name().unwrap_or("a branch");
+                RepoError::damaged_cache(&format!("{name} at {oid}"), &e)
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Resolves what to scan after a fetch: the probed commit, or the branch tip if the branch
 /// moved between probe and fetch.
 pub fn scanned_commit(repo: &Repository, head: &Head) -> Result<Oid, RepoError> {
     if repo.find_commit(head.oid).is_ok() {
         return Ok(head.oid);
     }
-    repo.refname_to_id(&head.refname).map_err(|e| {
-        RepoError::new(
-            Kind::Cache,
-            format!("fetched branch missing from cache: {}", e.message()),
-        )
-    })
+    repo.refname_to_id(&head.refname)
+        .map_err(|e| RepoError::damaged_cache("fetched branch missing from cache", &e))
 }
 
 /// Maps a git2 error of `context`, preferring the reason the stream or a callback recorded
@@ -280,6 +305,10 @@ mod tests {
         assert_eq!(
             cache_path(root, "https://h/../x"),
             Path::new("/c/git/h/_/x.git")
+        );
+        assert_eq!(
+            cache_path(root, "https://bot:s3cret@h/openstack/nova"),
+            Path::new("/c/git/h/openstack/nova.git")
         );
         assert_eq!(
             cache_path(root, "https://h/openstack/oslo.config"),

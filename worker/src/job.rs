@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use fleetscan_core::filter::FileFilter;
 use fleetscan_core::matcher::Matcher;
 use fleetscan_core::result::{RepoResult, RepoStatus, ScanOptions};
+use fleetscan_core::select;
 use fleetscan_core::Error as CoreError;
 
 use crate::cache::{Entry, ResultCache};
@@ -90,7 +91,13 @@ pub fn run_attempts(job: &Job, ctx: &Context, cancel: &AtomicBool) -> (RepoResul
             deadline: started + ctx.opts.timeout,
             stop: cancel,
         };
-        let outcome = attempt_once(job, ctx, budget);
+        // A password in the URL never reaches a reason or a log line, whatever git said.
+        let outcome = attempt_once(job, ctx, budget).map_err(|mut e| {
+            if let Some(p) = select::url_password(&job.url) {
+                e.message = e.message.replace(p, "***");
+            }
+            e
+        });
         let (mut result, retryable) = match outcome {
             Ok(r) => (r, false),
             Err(e)
@@ -100,14 +107,16 @@ pub fn run_attempts(job: &Job, ctx: &Context, cancel: &AtomicBool) -> (RepoResul
             {
                 tracing::warn!(repo = %job.repo, attempt, error = %e, "attempt failed, retrying");
                 if !sleep_unless_cancelled(backoff(ctx.opts.backoff, attempt), cancel) {
-                    let r = RepoResult::new(job.repo.clone(), job.url.clone()).failed("cancelled");
+                    let r = RepoResult::new(job.repo.clone(), select::redact_url(&job.url))
+                        .failed("cancelled");
                     return (r, true);
                 }
                 continue;
             }
             Err(e) => {
                 let retryable = e.retryable();
-                let mut r = RepoResult::new(job.repo.clone(), job.url.clone()).failed(e.message);
+                let mut r = RepoResult::new(job.repo.clone(), select::redact_url(&job.url))
+                    .failed(e.message);
                 r.fetch_ms = started.elapsed().as_millis() as u64;
                 (r, retryable)
             }
@@ -122,7 +131,7 @@ fn attempt_once(
     ctx: &Context,
     budget: git::Budget<'_>,
 ) -> Result<RepoResult, RepoError> {
-    let mut r = RepoResult::new(job.repo.clone(), job.url.clone());
+    let mut r = RepoResult::new(job.repo.clone(), select::redact_url(&job.url));
     let t0 = Instant::now();
     let Some(head) = git::probe(&job.url, &ctx.opts.git, budget)? else {
         r.status = RepoStatus::Skipped;
@@ -130,7 +139,7 @@ fn attempt_once(
         return Ok(r);
     };
     r.branch = Some(head.branch().to_string());
-    if let Some(hit) = ctx.results.load(&job.url, head.oid, &ctx.fingerprint) {
+    if let Some(hit) = ctx.results.load(&r.url, head.oid, &ctx.fingerprint) {
         r.status = RepoStatus::Scanned;
         r.commit = Some(head.oid.to_string());
         r.commit_time = Some(hit.commit_time);
@@ -142,40 +151,62 @@ fn attempt_once(
     }
     let path = git::cache_path(&ctx.cache_root, &job.url);
     let _lock = git::lock_cache(&path, budget)?;
-    let repo = match git::fetch(&path, &job.url, &head, &ctx.opts.git, budget) {
+    let scanned = match fetch_and_scan(job, ctx, &path, &head, budget, &mut r) {
         Err(e) if e.kind == Kind::Cache => {
-            // A damaged cache is rebuilt from scratch once, within this attempt.
-            let _ = std::fs::remove_dir_all(&path);
-            git::fetch(&path, &job.url, &head, &ctx.opts.git, budget)?
+            // A damaged clone (a pack cut short, deleted or corrupt) is thrown away and fetched
+            // again once, within this attempt, and the result says so.
+            tracing::warn!(repo = %job.repo, error = %e, "clone cache damaged, fetching again");
+            std::fs::remove_dir_all(&path).map_err(|io| {
+                RepoError::new(
+                    Kind::Other,
+                    format!("{e}; cannot remove {}: {io}", path.display()),
+                )
+            })?;
+            r.cache_repaired = Some(e.message);
+            fetch_and_scan(job, ctx, &path, &head, budget, &mut r)?
         }
         other => other?,
     };
-    let commit = git::scanned_commit(&repo, &head)?;
+    ctx.results
+        .store(&r.url, scanned.0, &ctx.fingerprint, &scanned.1);
+    r.status = RepoStatus::Scanned;
+    r.commit = Some(scanned.0.to_string());
+    r.commit_time = Some(scanned.1.commit_time);
+    r.occurrences = scanned.1.occurrences;
+    r.stats = scanned.1.stats;
+    Ok(r)
+}
+
+/// Fetches `head` into the clone at `path` if needed and scans it; fills in the timings.
+fn fetch_and_scan(
+    job: &Job,
+    ctx: &Context,
+    path: &std::path::Path,
+    head: &git::Head,
+    budget: git::Budget<'_>,
+    r: &mut RepoResult,
+) -> Result<(git2::Oid, Entry), RepoError> {
+    let t0 = Instant::now();
+    let repo = git::fetch(path, &job.url, head, &ctx.opts.git, budget)?;
+    let commit = git::scanned_commit(&repo, head)?;
     let commit_time = repo
         .find_commit(commit)
         .map(|c| c.time().seconds())
-        .map_err(|e| RepoError::from_git("read commit", &e))?;
+        .map_err(|e| RepoError::damaged_cache("read commit", &e))?;
     let t1 = Instant::now();
-    r.fetch_ms = (t1 - t0).as_millis() as u64;
+    r.fetch_ms += (t1 - t0).as_millis() as u64;
     let mut occurrences = Vec::new();
     let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, budget, &mut |o| {
         occurrences.push(o)
     })?;
     occurrences.sort();
-    r.scan_ms = t1.elapsed().as_millis() as u64;
+    r.scan_ms += t1.elapsed().as_millis() as u64;
     let entry = Entry {
         occurrences,
         stats,
         commit_time,
     };
-    ctx.results
-        .store(&job.url, commit, &ctx.fingerprint, &entry);
-    r.status = RepoStatus::Scanned;
-    r.commit = Some(commit.to_string());
-    r.commit_time = Some(commit_time);
-    r.occurrences = entry.occurrences;
-    r.stats = entry.stats;
-    Ok(r)
+    Ok((commit, entry))
 }
 
 /// Backoff before retry `attempt` (1-based): base * 2^(attempt-1), plus up to 50% jitter so

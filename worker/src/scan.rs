@@ -27,7 +27,8 @@ pub fn scan_commit(
     budget: Budget<'_>,
     sink: &mut dyn FnMut(Occurrence),
 ) -> Result<ScanStats, RepoError> {
-    let git = |what: &'static str| move |e: git2::Error| RepoError::from_git(what, &e);
+    // Everything here reads the local clone, so any git error means it is damaged.
+    let git = |what: &'static str| move |e: git2::Error| RepoError::damaged_cache(what, &e);
     let tree = repo
         .find_commit(commit)
         .and_then(|c| c.tree())
@@ -72,7 +73,7 @@ fn scan_blob(
     stats: &mut ScanStats,
     sink: &mut dyn FnMut(Occurrence),
 ) -> Result<(), RepoError> {
-    let git = |e: git2::Error| RepoError::from_git("read blob", &e);
+    let git = |e: git2::Error| RepoError::damaged_cache(&format!("read {path}"), &e);
     let (size, _) = odb.read_header(id).map_err(git)?;
     if let Err(skip) = filter.check_meta(&path, size as u64) {
         count(stats, skip, path);

@@ -55,6 +55,8 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             "scan_ms": r.scan_ms,
             "attempts": r.attempts,
             "cached": r.cached,
+            "cache_repaired": r.cache_repaired,
+            "truncated": r.truncated,
         }));
     }
     repos.sort_by(|a, b| a["repo"].as_str().cmp(&b["repo"].as_str()));
