@@ -131,6 +131,24 @@ pub struct ScanCmd {
     /// Repositories processed in parallel. Default: the number of CPUs.
     #[arg(long, value_name = "N", env = "FLEETSCAN_JOBS")]
     pub jobs: Option<usize>,
+    /// Occurrences kept per repository. A repository with more is reported as truncated in
+    /// summary.json and its team file, with the file and line where the scan stopped; the cap
+    /// bounds memory and report size. Same default as the coordinator's.
+    #[arg(
+        long,
+        default_value_t = 2_000_000,
+        value_name = "N",
+        env = "FLEETSCAN_MAX_OCCURRENCES"
+    )]
+    pub max_occurrences: usize,
+    /// Longest matched line kept in the reports, in bytes; longer ones are cut with a marker.
+    #[arg(
+        long,
+        default_value_t = 2000,
+        value_name = "BYTES",
+        env = "FLEETSCAN_MAX_LINE_LENGTH"
+    )]
+    pub max_line_length: usize,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -269,6 +287,8 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
             connect_timeout: Duration::from_secs(cmd.run.connect_timeout.max(1)),
             ..GitOptions::default()
         },
+        max_occurrences: cmd.max_occurrences.max(1),
+        max_line_length: cmd.max_line_length.max(1),
         ..JobOptions::default()
     };
     let ctx = Arc::new(Context::new(&options, cache, job_opts)?);

@@ -157,9 +157,36 @@ pub fn line_text(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).trim().to_string()
 }
 
+/// `text` cut to at most `max` bytes (at a character boundary) with a marker saying how much
+/// was left out, so one minified or generated line cannot fill the reports.
+pub fn cut_line(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let dropped = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!(" [… line cut: {dropped} more bytes]"));
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_cut_with_a_marker() {
+        assert_eq!(cut_line("short".into(), 10), "short");
+        assert_eq!(
+            cut_line("abcdef".into(), 3),
+            "abc [… line cut: 3 more bytes]"
+        );
+        // Never inside a character: "é" is two bytes.
+        assert_eq!(cut_line("aéb".into(), 2), "a [… line cut: 3 more bytes]");
+    }
 
     fn m(p: &[&str]) -> Matcher {
         Matcher::new(&MatchOptions::new(p.iter().copied())).unwrap()

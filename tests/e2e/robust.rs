@@ -262,3 +262,47 @@ fn a_password_in_a_url_is_written_nowhere() {
         &String::from_utf8_lossy(&out.stdout),
     );
 }
+
+/// One repository full of matching lines used to take gigabytes of memory and reports; now
+/// the scan stops at the cap, says where, and long lines are cut with a marker.
+#[test]
+fn occurrences_over_the_cap_are_reported_as_truncated_and_long_lines_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let big: String = (1..=500)
+        .map(|i| format!("eventlet.sleep({i})\n"))
+        .collect();
+    let long = format!("import eventlet  # {}\n", "x".repeat(5000));
+    let spec = RepoSpec::new(
+        "openstack/generated",
+        &[("a.py", &long), ("gen/big.py", &big)],
+    );
+    let daemon = serve(dir.path(), &[spec]);
+    let mut cmd = scan(dir.path(), &daemon.base(), &["openstack/generated"]);
+    cmd.args(["--max-occurrences", "100", "--max-line-length", "200"]);
+    let out = run_bounded(cmd, Duration::from_secs(120));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    let r = summary_repo(&s, "openstack/generated");
+    assert_eq!(r["occurrences"], 100, "{r}");
+    let truncated = r["truncated"].as_str().unwrap_or_default();
+    assert!(truncated.contains("gen/big.py line 99"), "says where: {r}");
+    let ndjson = read(&dir.path().join("out/occurrences.ndjson"));
+    let first: Value = serde_json::from_str(ndjson.lines().next().unwrap()).unwrap();
+    let text = first["text"].as_str().unwrap();
+    assert!(text.len() < 300 && text.contains("line cut: "), "{text}");
+    // The one team file, whatever its name.
+    let teams: Vec<_> = std::fs::read_dir(dir.path().join("out/teams"))
+        .unwrap()
+        .collect();
+    assert_eq!(teams.len(), 1);
+    let team = read(&teams[0].as_ref().unwrap().path());
+    assert!(
+        team.contains("**Truncated:**") && team.contains("gen/big.py line 99"),
+        "{team}"
+    );
+}

@@ -37,6 +37,9 @@ pub struct Entry {
     pub stats: ScanStats,
     /// The committer time of the commit.
     pub commit_time: i64,
+    /// Where the scan stopped at the occurrence cap, if it did.
+    #[serde(default)]
+    pub truncated: Option<String>,
 }
 
 /// The cache under `<root>/results`.

@@ -1,13 +1,14 @@
 //! Processing one repository: probe, fetch, scan, with retries. The embedded runner and the
 //! distributed worker both call [`run`], so both modes produce the same results.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fleetscan_core::filter::FileFilter;
-use fleetscan_core::matcher::Matcher;
-use fleetscan_core::result::{RepoResult, RepoStatus, ScanOptions};
+use fleetscan_core::matcher::{cut_line, Matcher};
+use fleetscan_core::result::{Occurrence, RepoResult, RepoStatus, ScanOptions};
 use fleetscan_core::select;
 use fleetscan_core::Error as CoreError;
 
@@ -30,6 +31,12 @@ pub struct JobOptions {
     pub backoff: Duration,
     /// Network limits.
     pub git: GitOptions,
+    /// Occurrences kept per repository; the scan stops at the cap and the result says where.
+    /// Default: no cap (the coordinator enforces its own in distributed mode; `fleetscan
+    /// scan` passes its `--max-occurrences`).
+    pub max_occurrences: usize,
+    /// Longest matched line kept, in bytes; longer ones are cut with a marker. Default 2000.
+    pub max_line_length: usize,
 }
 
 impl Default for JobOptions {
@@ -39,6 +46,8 @@ impl Default for JobOptions {
             retries: 2,
             backoff: Duration::from_millis(500),
             git: GitOptions::default(),
+            max_occurrences: usize::MAX,
+            max_line_length: 2000,
         }
     }
 }
@@ -65,7 +74,13 @@ impl Context {
         Ok(Context {
             matcher: Matcher::new(&scan.matching)?,
             filter: FileFilter::new(&scan.files)?,
-            fingerprint: scan.fingerprint(),
+            // The caps change what a scan yields, so they are part of the cache key.
+            fingerprint: format!(
+                "{}\n{} {}",
+                scan.fingerprint(),
+                opts.max_occurrences,
+                opts.max_line_length
+            ),
             results: ResultCache::new(&cache_root),
             cache_root,
             opts,
@@ -145,6 +160,7 @@ fn attempt_once(
         r.commit_time = Some(hit.commit_time);
         r.occurrences = hit.occurrences;
         r.stats = hit.stats;
+        r.truncated = hit.truncated;
         r.cached = true;
         r.fetch_ms = t0.elapsed().as_millis() as u64;
         return Ok(r);
@@ -174,6 +190,7 @@ fn attempt_once(
     r.commit_time = Some(scanned.1.commit_time);
     r.occurrences = scanned.1.occurrences;
     r.stats = scanned.1.stats;
+    r.truncated = scanned.1.truncated;
     Ok(r)
 }
 
@@ -195,16 +212,37 @@ fn fetch_and_scan(
         .map_err(|e| RepoError::damaged_cache("read commit", &e))?;
     let t1 = Instant::now();
     r.fetch_ms += (t1 - t0).as_millis() as u64;
-    let mut occurrences = Vec::new();
-    let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, budget, &mut |o| {
-        occurrences.push(o)
-    })?;
+    let (cap, max_line) = (ctx.opts.max_occurrences, ctx.opts.max_line_length);
+    let mut occurrences: Vec<Occurrence> = Vec::new();
+    let mut over = false;
+    let stats = scan_commit(
+        &repo,
+        commit,
+        &ctx.matcher,
+        &ctx.filter,
+        budget,
+        &mut |mut o| {
+            if occurrences.len() >= cap {
+                over = true;
+                return ControlFlow::Break(());
+            }
+            o.text = cut_line(o.text, max_line);
+            occurrences.push(o);
+            ControlFlow::Continue(())
+        },
+    )?;
+    // Where it stopped: the last occurrence kept, in tree order.
+    let truncated = over.then(|| {
+        let last = occurrences.last().map_or(String::new(), |o| format!(" at {} line {}", o.path, o.line));
+        format!("stopped{last}: more than the --max-occurrences cap of {cap} occurrences; only the first {cap} are listed")
+    });
     occurrences.sort();
     r.scan_ms += t1.elapsed().as_millis() as u64;
     let entry = Entry {
         occurrences,
         stats,
         commit_time,
+        truncated,
     };
     Ok((commit, entry))
 }

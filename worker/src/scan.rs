@@ -17,7 +17,8 @@ use crate::git::Budget;
 const MODE_LINK: i32 = 0o120000;
 const MODE_COMMIT: i32 = 0o160000;
 
-/// Searches every file of `commit`'s tree, pushing each matching line into `sink`.
+/// Searches every file of `commit`'s tree, pushing each matching line into `sink`, which may
+/// stop the scan (then the stats count the files read until then).
 /// Occurrences arrive in tree order; callers that need another order sort.
 pub fn scan_commit(
     repo: &Repository,
@@ -25,7 +26,7 @@ pub fn scan_commit(
     matcher: &Matcher,
     filter: &FileFilter,
     budget: Budget<'_>,
-    sink: &mut dyn FnMut(Occurrence),
+    sink: &mut dyn FnMut(Occurrence) -> ControlFlow<()>,
 ) -> Result<ScanStats, RepoError> {
     // Everything here reads the local clone, so any git error means it is damaged.
     let git = |what: &'static str| move |e: git2::Error| RepoError::damaged_cache(what, &e);
@@ -36,6 +37,7 @@ pub fn scan_commit(
     let odb = repo.odb().map_err(git("open object database"))?;
     let mut stats = ScanStats::default();
     let mut failure = None;
+    let mut stopped = false;
     let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
         let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
         match (entry.filemode(), entry.kind()) {
@@ -47,10 +49,16 @@ pub fn scan_commit(
                     failure = Some(RepoError::new(Kind::Timeout, why));
                     return TreeWalkResult::Abort;
                 }
-                if let Err(e) = scan_blob(&odb, entry.id(), path, matcher, filter, &mut stats, sink)
-                {
-                    failure = Some(e);
-                    return TreeWalkResult::Abort;
+                match scan_blob(&odb, entry.id(), path, matcher, filter, &mut stats, sink) {
+                    Ok(ControlFlow::Continue(())) => {}
+                    Ok(ControlFlow::Break(())) => {
+                        stopped = true;
+                        return TreeWalkResult::Abort;
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        return TreeWalkResult::Abort;
+                    }
                 }
             }
             _ => {}
@@ -60,7 +68,9 @@ pub fn scan_commit(
     if let Some(e) = failure {
         return Err(e);
     }
-    walked.map_err(git("walk tree"))?;
+    if !stopped {
+        walked.map_err(git("walk tree"))?;
+    }
     Ok(stats)
 }
 
@@ -71,31 +81,29 @@ fn scan_blob(
     matcher: &Matcher,
     filter: &FileFilter,
     stats: &mut ScanStats,
-    sink: &mut dyn FnMut(Occurrence),
-) -> Result<(), RepoError> {
+    sink: &mut dyn FnMut(Occurrence) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, RepoError> {
     let git = |e: git2::Error| RepoError::damaged_cache(&format!("read {path}"), &e);
     let (size, _) = odb.read_header(id).map_err(git)?;
     if let Err(skip) = filter.check_meta(&path, size as u64) {
         count(stats, skip, path);
-        return Ok(());
+        return Ok(ControlFlow::Continue(()));
     }
     let obj = odb.read(id).map_err(git)?;
     let data = obj.data();
     if let Err(skip) = filter.check_content(data) {
         count(stats, skip, path);
-        return Ok(());
+        return Ok(ControlFlow::Continue(()));
     }
     stats.files_scanned += 1;
     stats.bytes_scanned += data.len() as u64;
-    let _ = matcher.scan::<()>(data, |line, raw| {
+    Ok(matcher.scan::<()>(data, |line, raw| {
         sink(Occurrence {
             path: path.clone(),
             line,
             text: line_text(raw),
-        });
-        ControlFlow::Continue(())
-    });
-    Ok(())
+        })
+    }))
 }
 
 fn count(stats: &mut ScanStats, skip: Skip, path: String) {

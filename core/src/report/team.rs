@@ -148,6 +148,9 @@ fn project(out: &mut String, fleet: &Fleet, p: &Project) {
     let short = text(r.repo.short());
     let full = text(r.repo.as_str());
     let _ = writeln!(out, "## Project: {short}\n");
+    if let Some(t) = &r.truncated {
+        let _ = writeln!(out, "**Truncated:** {}\n", text(t));
+    }
     let scanned = format!(
         "branch {} at commit {}{}",
         code(r.branch.as_deref().unwrap_or("unknown")),
