@@ -306,3 +306,55 @@ fn occurrences_over_the_cap_are_reported_as_truncated_and_long_lines_cut() {
         "{team}"
     );
 }
+
+/// A server whose repository is itself shallow (a mirror of depth-1 clones) lists `shallow`
+/// lines in its ref advertisement, which made every fetch fail with "invalid packet line".
+#[test]
+fn a_shallow_repository_on_the_server_is_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full");
+    let spec = RepoSpec::new("openstack/deep", &[("a.py", "import eventlet\n")]);
+    spec.build(&full);
+    let src = full.join("openstack/deep");
+    std::fs::write(src.join("b.py"), "eventlet.sleep(1)\n").unwrap();
+    let git = |args: &[&str], cwd: &Path| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=F", "-c", "user.email=f@example.org"])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["add", "-A"], &src);
+    git(&["commit", "-q", "-m", "second"], &src);
+    let served = dir.path().join("served/openstack");
+    std::fs::create_dir_all(&served).unwrap();
+    let url = format!("file://{}", src.display());
+    git(
+        &["clone", "-q", "--bare", "--depth", "1", &url, "shallow.git"],
+        &served,
+    );
+    assert!(
+        served.join("shallow.git/shallow").exists(),
+        "the mirror is shallow"
+    );
+    let daemon = GitDaemon::start(&dir.path().join("served"));
+    let out = run_bounded(
+        scan(dir.path(), &daemon.base(), &["openstack/shallow"]),
+        Duration::from_secs(120),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let s = summary(dir.path());
+    let r = summary_repo(&s, "openstack/shallow");
+    assert_eq!(
+        (r["status"].as_str(), r["occurrences"].as_u64()),
+        (Some("scanned"), Some(2)),
+        "{r}"
+    );
+}

@@ -64,6 +64,19 @@ impl RepoError {
             e.class(),
             git2::ErrorClass::Odb | git2::ErrorClass::Zlib | git2::ErrorClass::Object
         );
+        if lower.contains("invalid packet line") {
+            // Over git:// the shallow lines are filtered out (see `net`); over http(s) they
+            // cannot be, and this is by far the likeliest cause.
+            return RepoError::new(
+                Kind::Other,
+                format!(
+                    "cannot read the server's ref advertisement ({context}: {msg}): the server's \
+                     repository is probably itself shallow (a mirror made from shallow clones), \
+                     which libgit2 cannot fetch from over http(s); serve a full clone \
+                     (`git fetch --unshallow` in the mirror) or fetch it over git://"
+                ),
+            );
+        }
         let kind = if local {
             Kind::Cache
         } else if lower.contains("no such repository")
@@ -141,6 +154,15 @@ mod tests {
         assert!(mk(git2::ErrorClass::Net, "early EOF").retryable());
         assert!(
             mk(git2::ErrorClass::Http, "unexpected http status code: 404").kind == Kind::NotFound
+        );
+        let shallow = mk(git2::ErrorClass::Net, "invalid packet line");
+        assert!(
+            !shallow.retryable() && shallow.message.contains("shallow"),
+            "{shallow}"
+        );
+        assert_eq!(
+            mk(git2::ErrorClass::Odb, "object not found - no match for id").kind,
+            Kind::Cache
         );
         assert!(!RepoError::new(Kind::Cancelled, "x").retryable());
         assert!(RepoError::new(Kind::Timeout, "x").retryable());

@@ -147,6 +147,10 @@ struct Stream {
     host: String,
     port: String,
     tcp: Option<TcpStream>,
+    /// Set on a git:// connection until its ref advertisement has been read.
+    advert: Option<Advert>,
+    /// Whether anything was written yet: the first write tells git:// from http://.
+    written: bool,
 }
 
 impl Stream {
@@ -201,10 +205,36 @@ impl Stream {
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, RepoError> {
+        while let Some(advert) = self.advert.as_mut() {
+            if !advert.out.is_empty() {
+                let n = buf.len().min(advert.out.len());
+                buf[..n].copy_from_slice(&advert.out[..n]);
+                advert.out.drain(..n);
+                return Ok(n);
+            }
+            if advert.done {
+                self.advert = None;
+                break;
+            }
+            let mut chunk = [0u8; 8192];
+            let n = self.wait(|tcp| tcp.read(&mut chunk), "read")?;
+            let advert = self.advert.as_mut().expect("still filtering");
+            advert.push(&chunk[..n]);
+            if n == 0 && advert.out.is_empty() {
+                return Ok(0);
+            }
+        }
         self.wait(|tcp| tcp.read(buf), "read")
     }
 
     fn write(&mut self, buf: &[u8]) -> Result<usize, RepoError> {
+        if !self.written {
+            self.written = true;
+            // A git:// request: `XXXXgit-upload-pack /path\0host=...\0`.
+            if buf.len() > 4 && buf[4..].starts_with(b"git-upload-pack ") {
+                self.advert = Some(Advert::default());
+            }
+        }
         self.wait(|tcp| tcp.write(buf), "write")
     }
 
@@ -269,6 +299,82 @@ fn os_text(e: &std::io::Error) -> String {
     match s.find(" (os error ") {
         Some(i) => s[..i].to_string(),
         None => s,
+    }
+}
+
+/// The ref advertisement of a git:// server, with its `shallow` lines taken out.
+///
+/// A server whose own repository is shallow (a mirror made from depth-1 clones) lists its
+/// shallow commits after the refs; libgit2 does not expect them there and fails with "invalid
+/// packet line", where `git clone --depth 1` works. The lines only tell a client which commits
+/// have no parents on the server; a depth-1 fetch learns that again from the server's
+/// shallow-update reply, so dropping them changes nothing else.
+#[derive(Default)]
+struct Advert {
+    /// Bytes read but not yet a whole pkt-line.
+    pending: Vec<u8>,
+    /// Filtered bytes for libgit2.
+    out: Vec<u8>,
+    /// The advertisement ended (flush packet, or something that is not pkt-lines): pass the
+    /// rest through untouched.
+    done: bool,
+}
+
+impl Advert {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.done {
+            self.out.extend_from_slice(bytes);
+            return;
+        }
+        if bytes.is_empty() {
+            self.out.append(&mut self.pending);
+            self.done = true;
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        while !self.done && self.pending.len() >= 4 {
+            let len = std::str::from_utf8(&self.pending[..4])
+                .ok()
+                .and_then(|h| usize::from_str_radix(h, 16).ok());
+            match len {
+                Some(len) if len >= 4 => {
+                    if self.pending.len() < len {
+                        return;
+                    }
+                    let line: Vec<u8> = self.pending.drain(..len).collect();
+                    if !line[4..].starts_with(b"shallow ") {
+                        self.out.extend_from_slice(&line);
+                    }
+                }
+                // A flush packet ends the advertisement; anything else is not ours to judge.
+                _ => {
+                    self.out.append(&mut self.pending);
+                    self.done = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shallow_lines_leave_the_advertisement_and_nothing_else_does() {
+        let advert = b"003f1111111111111111111111111111111111111111 refs/heads/master\n\
+            0035shallow 1111111111111111111111111111111111111111\n0000PACKrest";
+        // Fed in awkward pieces, as a socket delivers them.
+        let mut a = Advert::default();
+        for piece in advert.chunks(7) {
+            a.push(piece);
+        }
+        assert!(a.done);
+        let want = b"003f1111111111111111111111111111111111111111 refs/heads/master\n0000PACKrest";
+        assert_eq!(
+            String::from_utf8_lossy(&a.out),
+            String::from_utf8_lossy(want)
+        );
     }
 }
 
@@ -367,6 +473,8 @@ unsafe extern "C" fn stream_init(
         host: text(host),
         port: text(port),
         tcp: None,
+        advert: None,
+        written: false,
     });
     // SAFETY: `out` is a valid pointer given by libgit2.
     unsafe { *out = Box::into_raw(stream) as *mut RawStream };
