@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use fleetscan_tests::cluster::{finish_within, http_get, Cluster};
-use fleetscan_tests::proxy::SlowProxy;
+use fleetscan_tests::proxy::{SlowProxy, Stall, StallServer};
 use fleetscan_tests::{
     assert_failures_reported, assert_golden, corpus, free_port, read, report_files,
     strip_narratives, summary_repo, ModelStub, Reply, Sandbox, NARRATIVE_HEADING,
@@ -465,4 +465,44 @@ fn wrong_tokens_and_protocol_versions_are_refused() {
     let id = w.submit(&w.sb.daemon.base(), &["-q"]);
     w.wait_done(&id);
     w.check_reports(&id, "out");
+}
+
+/// A job on a server that trickles a byte now and then used to keep its worker slot for ever:
+/// libgit2 only timed out after 60 s of silence, and `cancel` could not stop it.
+#[test]
+fn cancelling_a_scan_stuck_on_a_trickling_server_frees_the_slots() {
+    let w = World::new(1, None);
+    let stall = StallServer::start(Stall::Trickle(Duration::from_secs(1)));
+    let stuck: Vec<String> = ["openstack/stuck-a", "openstack/stuck-b"]
+        .iter()
+        .map(|r| format!("{}{r}", stall.base()))
+        .collect();
+    let stuck_file = w.sb.repos_file("stuck", &stuck);
+    let mut args = vec!["submit".to_string()];
+    args.extend(w.sb.selection(&stall.base(), &stuck_file));
+    args.push("-q".into());
+    let out = w.cluster.cli(&args, WAIT);
+    assert!(out.status.success(), "submit: {}", stderr(&out));
+    let doomed = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // Both slots of the one worker are stuck on the server.
+    let prefix = format!("job started job={doomed}:");
+    wait_until("both stuck jobs to start", WAIT, || {
+        let log = w.cluster.workers[0].as_ref().unwrap().log_text();
+        log.lines().filter(|l| l.contains(&prefix)).count() == 2
+    });
+    let o = w.run(&["cancel", &doomed]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Another scan can only finish once a slot is free again.
+    let repos = w.sb.repos_file("one", &["openstack/compute".to_string()]);
+    let mut args = vec!["submit".to_string()];
+    args.extend(w.sb.selection(&w.sb.daemon.base(), &repos));
+    args.extend(["--wait".to_string(), "-q".to_string()]);
+    let out = w.cluster.cli(&args, WAIT);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        w.cluster.logs()
+    );
 }
