@@ -100,7 +100,13 @@ fn spec(args: &ScanArgs, run: &RunArgs) -> Result<v1::ScanSpec> {
     let docs = select::governance_docs(&args.governance)?;
     let (gov, _) = select::parse_governance(&docs)?;
     let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
-    select::targets(&gov, &entries, &args.repo_pattern, &args.git_base)?;
+    select::targets(
+        &gov,
+        &entries,
+        &args.repo_pattern,
+        &args.git_base,
+        run.quiet,
+    )?;
     let profile = v1::Document {
         name: args.profile.clone(),
         text: profile_text.unwrap_or_default(),

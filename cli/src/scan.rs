@@ -263,7 +263,13 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let docs = select::governance_docs(&args.governance)?;
     let (gov, gov_sources) = select::parse_governance(&docs)?;
     let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
-    let jobs = select::targets(&gov, &entries, &args.repo_pattern, &args.git_base)?;
+    let jobs = select::targets(
+        &gov,
+        &entries,
+        &args.repo_pattern,
+        &args.git_base,
+        cmd.run.quiet,
+    )?;
     if jobs
         .iter()
         .any(|j| j.url.starts_with(args.git_base.trim_end_matches('/')))

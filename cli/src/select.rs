@@ -47,6 +47,8 @@ pub fn entries(explicit: &[String], repos_file: Option<&str>) -> Result<Vec<Entr
         let text = std::fs::read_to_string(f)
             .map_err(|e| InputError(format!("cannot read --repos-file {f}: {e}")))?;
         let before = out.len();
+        // Editors on Windows start UTF-8 files with a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if !line.is_empty() {
@@ -63,18 +65,70 @@ pub fn entries(explicit: &[String], repos_file: Option<&str>) -> Result<Vec<Entr
     Ok(out)
 }
 
-/// The repositories to scan, with a warning for each one governance does not know.
+/// The repositories to scan. Those governance does not know are named in one warning line
+/// (the count and the first few), unless `quiet`: one line per repository buried the progress
+/// bar of a large scan.
 pub fn targets(
     gov: &Governance,
     entries: &[Entry],
     pattern: &str,
     git_base: &str,
+    quiet: bool,
 ) -> Result<Vec<Target>> {
     let targets = select::targets(gov, entries, pattern, git_base)?;
-    for t in &targets {
-        if gov.owner(&t.repo).is_none() {
-            tracing::warn!(repo = %t.repo, "not in the governance data: reported under Unknown Team");
+    let unknown: Vec<&str> = targets
+        .iter()
+        .filter(|t| gov.owner(&t.repo).is_none())
+        .map(|t| t.repo.as_str())
+        .collect();
+    if !quiet {
+        if let Some(line) = unknown_line(&unknown) {
+            tracing::warn!("{line}");
         }
     }
     Ok(targets)
+}
+
+/// The one line about repositories not in governance, or None when there are none.
+fn unknown_line(unknown: &[&str]) -> Option<String> {
+    const SHOWN: usize = 5;
+    let n = unknown.len();
+    let (first, rest) = match n {
+        0 => return None,
+        _ if n <= SHOWN => (unknown.join(", "), String::new()),
+        _ => (
+            unknown[..SHOWN].join(", "),
+            format!(" and {} more", n - SHOWN),
+        ),
+    };
+    Some(format!(
+        "{n} repositories not in the governance data are reported under Unknown Team: {first}{rest}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_order_mark_in_the_repos_file_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("repos.txt");
+        std::fs::write(&f, "\u{feff}openstack/nova\nopenstack/glance\n").unwrap();
+        let e = entries(&[], Some(f.to_str().unwrap())).unwrap();
+        let names: Vec<&str> = e.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(names, ["openstack/nova", "openstack/glance"]);
+        let gov = Governance::builtin().unwrap();
+        assert_eq!(targets(&gov, &e, "", "git://h/", true).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn repositories_not_in_governance_are_summarised_in_one_line() {
+        assert_eq!(unknown_line(&[]), None);
+        let many: Vec<String> = (0..100_000).map(|i| format!("x/r{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let line = unknown_line(&many).unwrap();
+        assert!(line.starts_with("100000 repositories"), "{line}");
+        assert!(line.ends_with("x/r4 and 99995 more"), "{line}");
+    }
 }

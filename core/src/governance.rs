@@ -99,7 +99,18 @@ impl Governance {
                     })?;
                     for (dname, d) in delivs {
                         let dname = dname.as_str().unwrap_or_default();
-                        let repos = d.get("repos").and_then(Value::as_sequence);
+                        let repos = match d.get("repos") {
+                            None | Some(Value::Null) => None,
+                            Some(Value::Sequence(list)) => Some(list),
+                            // A string here is a common slip; skipping it would drop the
+                            // repository from its team without a word.
+                            Some(other) => {
+                                return Err(bad(format!(
+                                    "team {team:?} deliverable {dname:?}: repos is {}, not a list: write `repos: [org/name]`",
+                                    describe(other)
+                                )))
+                            }
+                        };
                         for repo in repos.into_iter().flatten() {
                             let repo = parse_repo(repo).map_err(|why| {
                                 bad(format!("team {team:?} deliverable {dname:?}: {why}"))
@@ -155,6 +166,14 @@ impl Governance {
     /// True when nothing is listed.
     pub fn is_empty(&self) -> bool {
         self.owners.is_empty()
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Mapping(_) => "a mapping".into(),
+        other => format!("{other:?}"),
     }
 }
 
@@ -240,6 +259,21 @@ Also:
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"nova\""), "{err}");
+    }
+
+    #[test]
+    fn repos_written_as_a_string_is_an_error_naming_file_and_entry() {
+        let yaml = "nova:\n  deliverables:\n    nova:\n      repos: openstack/nova\n";
+        let err = Governance::default()
+            .add_yaml("projects.yaml", yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("projects.yaml"), "{err}");
+        assert!(
+            err.contains("deliverable \"nova\"") && err.contains("openstack/nova"),
+            "{err}"
+        );
+        assert!(err.contains("not a list"), "{err}");
     }
 
     #[test]

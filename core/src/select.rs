@@ -74,7 +74,8 @@ pub fn parse_entry(entry: &str, git_base: &str) -> Result<Target, Error> {
             url: entry.to_string(),
         });
     }
-    let repo = RepoName::parse(entry)?;
+    // `org/name.git` is the same repository as `org/name`, as in a URL.
+    let repo = RepoName::parse(entry.strip_suffix(".git").unwrap_or(entry))?;
     Ok(Target {
         url: url_for(git_base, &repo),
         repo,
@@ -162,6 +163,10 @@ mod tests {
         let t = targets(&gov, &list, "openstack/*", "git://h").unwrap();
         let names: Vec<_> = t.iter().map(|t| t.repo.as_str()).collect();
         assert_eq!(names, ["openstack/a", "openstack/b"]);
+        // `.git` or not, one repository.
+        let list = [entry("openstack/nova.git"), entry("openstack/nova")];
+        let t = targets(&gov, &list, "openstack/*", "git://h").unwrap();
+        assert_eq!(t, [parse_entry("openstack/nova", "git://h").unwrap()]);
         let err = targets(&gov, &[entry("nova")], "", "git://h").unwrap_err();
         assert!(err.to_string().starts_with("in --repo: "), "{err}");
     }

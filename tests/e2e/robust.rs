@@ -358,3 +358,48 @@ fn a_shallow_repository_on_the_server_is_scanned() {
         "{r}"
     );
 }
+
+/// HEAD naming a missing branch, with no main or master, used to read "empty repository (no
+/// branches)" although the repository has branches.
+#[test]
+fn a_head_naming_a_missing_branch_is_reported_with_the_branches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = RepoSpec::new("openstack/headless", &[("a.py", "import eventlet\n")]);
+    spec.branch = "development".into();
+    let daemon = serve(dir.path(), &[spec]);
+    let repo = dir.path().join("served/openstack/headless");
+    for args in [
+        &["branch", "feature"][..],
+        &["symbolic-ref", "HEAD", "refs/heads/gone"][..],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run_bounded(
+        scan(dir.path(), &daemon.base(), &["openstack/headless"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    let r = summary_repo(&s, "openstack/headless");
+    let reason = r["reason"].as_str().unwrap_or_default();
+    assert_eq!(r["status"], "failed", "{r}");
+    assert!(
+        reason.contains("development, feature") && !reason.contains("empty"),
+        "{reason}"
+    );
+    assert_eq!(r["attempts"], 1, "not retried: {r}");
+}

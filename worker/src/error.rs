@@ -15,6 +15,8 @@ pub enum Kind {
     Cache,
     /// The scan was cancelled.
     Cancelled,
+    /// The remote's HEAD names no existing branch and there is no main or master.
+    NoDefaultBranch,
     /// Anything else git reported.
     Other,
 }
@@ -114,6 +116,7 @@ impl RepoError {
             Kind::Unreachable => "unreachable",
             Kind::Timeout => "timed out",
             Kind::Cancelled => "cancelled",
+            Kind::NoDefaultBranch => "no default branch",
             Kind::Cache => "damaged clone cache",
             Kind::Other => "git error",
         };

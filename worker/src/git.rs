@@ -97,13 +97,31 @@ pub fn probe(url: &str, opts: &GitOptions, budget: Budget<'_>) -> Result<Option<
                 .find(|n| find(n).is_some())
                 .map(str::to_string)
         });
-    let Some(refname) = refname else {
-        return Ok(None);
-    };
-    match find(&refname) {
-        Some(oid) => Ok(Some(Head { refname, oid })),
-        None => Ok(None),
+    if let Some(oid) = refname.as_deref().and_then(find) {
+        let refname = refname.expect("found");
+        return Ok(Some(Head { refname, oid }));
     }
+    // HEAD names a branch that does not exist, and there is no main or master to fall back
+    // on: not an empty repository, and guessing a branch would scan the wrong code.
+    let branches: Vec<&str> = heads
+        .iter()
+        .filter_map(|h| h.name().strip_prefix("refs/heads/"))
+        .collect();
+    if branches.is_empty() {
+        return Ok(None);
+    }
+    const SHOWN: usize = 10;
+    let more = branches.len().saturating_sub(SHOWN);
+    let mut list = branches[..branches.len().min(SHOWN)].join(", ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
+    }
+    Err(RepoError::new(
+        Kind::NoDefaultBranch,
+        format!(
+            "no default branch: the server's HEAD names no existing branch and there is no main or master; its branches: {list}"
+        ),
+    ))
 }
 
 /// The bare cache directory for `url` under `root`. Every URL gets its own directory, so two
