@@ -5,6 +5,7 @@
 //! 3 for anything else.
 
 mod grep;
+mod interrupt;
 mod llm;
 mod output;
 mod progress;
@@ -69,6 +70,9 @@ pub use fleetscan_worker::InputError;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let server = matches!(cli.command, Command::Coordinator(_) | Command::Worker(_));
+    if !server {
+        interrupt::quiet_broken_pipe();
+    }
     logging::init(cli.log_format, if server { "info" } else { "warn" });
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),

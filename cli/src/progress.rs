@@ -1,5 +1,6 @@
-//! The progress bar on stderr: repositories done, failed and in flight, and occurrences found.
-//! indicatif draws nothing when stderr is not a terminal, so logs and CI output stay clean.
+//! The progress bar on stderr: repositories done, failed and in flight, occurrences found, and
+//! the time left. indicatif draws nothing when stderr is not a terminal, so there each failure
+//! is a log line instead, and the end of the scan lists the failures either way.
 
 use std::cell::Cell;
 use std::path::Path;
@@ -17,9 +18,15 @@ pub fn repos_bar(total: Option<u64>, quiet: bool) -> ProgressBar {
     } else {
         ProgressDrawTarget::stderr()
     };
+    // The time left only means something when the total is known.
+    let template = if total.is_some() {
+        "{elapsed_precise} [{bar:30}] {pos}/{len} repos, eta {eta} {msg}"
+    } else {
+        "{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}"
+    };
     let bar = ProgressBar::with_draw_target(total, target);
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} repos {msg}")
+        ProgressStyle::with_template(template)
             .expect("valid template")
             .progress_chars("=> "),
     );
@@ -53,11 +60,12 @@ impl Bar {
                     .set(self.occurrences.get() + r.occurrences.len());
                 if r.status == RepoStatus::Failed {
                     self.failed.set(self.failed.get() + 1);
-                    self.bar.println(format!(
-                        "failed: {}: {}",
-                        r.repo,
-                        r.reason.as_deref().unwrap_or("")
-                    ));
+                    let reason = r.reason.as_deref().unwrap_or("");
+                    if self.bar.is_hidden() {
+                        tracing::warn!(repo = %r.repo, reason, "failed");
+                    } else {
+                        self.bar.println(format!("failed: {}: {reason}", r.repo));
+                    }
                 }
                 self.bar.inc(1);
             }
@@ -75,7 +83,40 @@ impl Bar {
     }
 }
 
-pub fn summary_line(fleet: &Fleet, out: Option<&Path>, took: Duration) -> String {
+/// Failures listed at the end of a scan, at most [`LISTED`] of them: empty when none failed.
+pub fn failure_list(fleet: &Fleet) -> String {
+    let failed: Vec<_> = fleet
+        .projects()
+        .map(|(_, p)| &p.result)
+        .filter(|r| r.status == RepoStatus::Failed)
+        .collect();
+    if failed.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("{} repositories failed:\n", failed.len());
+    for r in failed.iter().take(LISTED) {
+        s.push_str(&format!(
+            "  {}: {}\n",
+            r.repo,
+            r.reason.as_deref().unwrap_or("no reason recorded")
+        ));
+    }
+    if failed.len() > LISTED {
+        s.push_str(&format!("  ... and {} more\n", failed.len() - LISTED));
+    }
+    s
+}
+
+/// Failures listed one per line at the end of a scan; summary.json has them all.
+const LISTED: usize = 50;
+
+/// The last line of a scan; `summary` is the `--out` directory when summary.json was written.
+pub fn summary_line(
+    fleet: &Fleet,
+    out: Option<&Path>,
+    summary: Option<&Path>,
+    took: Duration,
+) -> String {
     let (scanned, failed, skipped) = fleet.status_counts();
     let occ = fleet.occurrence_count();
     let mut s = format!(
@@ -85,6 +126,12 @@ pub fn summary_line(fleet: &Fleet, out: Option<&Path>, took: Duration) -> String
     );
     if let Some(out) = out {
         s.push_str(&format!("; reports in {}", out.display()));
+    }
+    if let Some(dir) = summary {
+        s.push_str(&format!(
+            "; every repository's outcome in {}",
+            dir.join("summary.json").display()
+        ));
     }
     s
 }

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -305,9 +304,8 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         return Err(InputError("--jobs must be at least 1".into()).into());
     }
     let bar = progress::Bar::new(jobs.len(), cmd.run.quiet);
-    let results = runner::run_all(jobs, ctx, threads, Arc::new(AtomicBool::new(false)), |ev| {
-        bar.event(ev)
-    });
+    let cancel = crate::interrupt::cancel_on_ctrl_c();
+    let results = runner::run_all(jobs, ctx, threads, cancel, |ev| bar.event(ev));
     bar.finish();
 
     let failed = results
@@ -333,9 +331,16 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         }
         None => print!("{}", fleet.link_lines()),
     }
+    // Failures reach stderr in every case, terminal or not, with or without --out.
+    eprint!("{}", progress::failure_list(&fleet));
+    let summary = cmd
+        .run
+        .out
+        .as_deref()
+        .filter(|_| formats.contains(&Format::Summary));
     eprintln!(
         "{}",
-        progress::summary_line(&fleet, cmd.run.out.as_deref(), t0.elapsed())
+        progress::summary_line(&fleet, cmd.run.out.as_deref(), summary, t0.elapsed())
     );
     Ok(if failed > 0 {
         ExitCode::from(1)

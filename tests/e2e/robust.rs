@@ -403,3 +403,94 @@ fn a_head_naming_a_missing_branch_is_reported_with_the_branches() {
     );
     assert_eq!(r["attempts"], 1, "not retried: {r}");
 }
+
+/// `fleetscan scan | head` used to panic with exit 101 when head closed the pipe.
+#[test]
+fn a_closed_stdout_is_a_quiet_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = serve(dir.path(), &[nova()]);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["scan", "--pattern", "eventlet", "--profile", "none", "-q"])
+        .args(["--git-base", &daemon.base(), "--repo", "openstack/nova"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // The reader goes away before the link lines are printed.
+    drop(child.stdout.take());
+    let out = finish(child, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+fn finish(mut child: std::process::Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// When stderr is not a terminal, a scan used to print only a count line: no failed
+/// repository, no reason, and nothing about summary.json.
+#[test]
+fn failures_and_their_reasons_reach_stderr_when_it_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = serve(dir.path(), &[nova()]);
+    let out = run_bounded(
+        scan(
+            dir.path(),
+            &daemon.base(),
+            &["openstack/nova", "openstack/absent"],
+        ),
+        Duration::from_secs(120),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("1 repositories failed:\n  openstack/absent: repository not found"),
+        "{stderr}"
+    );
+    let summary = dir.path().join("out/summary.json");
+    assert!(stderr.contains(&*summary.to_string_lossy()), "{stderr}");
+}
+
+/// Ctrl-C used to kill the scan with nothing written; now it stops the jobs, says so, and
+/// writes the reports of what was scanned.
+#[test]
+fn ctrl_c_stops_the_scan_and_still_writes_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = serve(dir.path(), &[nova()]);
+    let stall = StallServer::start(Stall::Trickle(Duration::from_secs(1)));
+    let stuck = format!("{}openstack/stuck", stall.base());
+    let mut cmd = scan(dir.path(), &daemon.base(), &["openstack/nova", &stuck]);
+    cmd.args(["--timeout", "600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Give the scan time to start its jobs; the stuck one never ends by itself.
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = finish(child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted: stopping"), "{stderr}");
+    let s = summary(dir.path());
+    // Every repository is in the reports, whether it was scanned before the Ctrl-C or not.
+    summary_repo(&s, "openstack/nova");
+    let r = summary_repo(&s, "openstack/stuck");
+    assert_eq!(r["status"], "failed", "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("cancelled"), "{r}");
+}

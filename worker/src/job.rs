@@ -98,6 +98,11 @@ pub fn run(job: &Job, ctx: &Context, cancel: &AtomicBool) -> RepoResult {
 /// Like [`run`], and also says whether a failed result is worth another attempt later: the
 /// distributed worker runs one attempt per lease and lets the queue schedule the retries.
 pub fn run_attempts(job: &Job, ctx: &Context, cancel: &AtomicBool) -> (RepoResult, bool) {
+    if cancel.load(Ordering::Relaxed) {
+        let r = RepoResult::new(job.repo.clone(), select::redact_url(&job.url))
+            .failed("cancelled before it started");
+        return (r, true);
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
