@@ -46,7 +46,10 @@ impl LinkOptions {
             "{base}/{}/src/{kind}/{}/{}#n{}",
             repo.repo,
             encode(at),
-            encode(&occ.path),
+            match repo.stats.raw_paths.get(&occ.path) {
+                Some(raw) => encode_bytes(raw),
+                None => encode(&occ.path),
+            },
             occ.line
         )
     }
@@ -80,13 +83,22 @@ impl LinkOptions {
 
 /// Percent-encodes what would break a URL path; `/` and the usual path characters stay.
 fn encode(s: &str) -> String {
-    percent_encode(s, b"-._~/!$&'()*+,;=:@")
+    encode_bytes(s.as_bytes())
+}
+
+/// [`encode`] for a path that may not be UTF-8: its bytes as they are in the repository.
+fn encode_bytes(s: &[u8]) -> String {
+    percent_encode_bytes(s, b"-._~/!$&'()*+,;=:@")
 }
 
 /// Percent-encodes every byte of `s` but ASCII letters, digits and `keep`.
 pub(crate) fn percent_encode(s: &str, keep: &[u8]) -> String {
+    percent_encode_bytes(s.as_bytes(), keep)
+}
+
+fn percent_encode_bytes(s: &[u8], keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    for &b in s {
         if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {

@@ -1,6 +1,8 @@
 //! What scanning one repository produces. The embedded runner, the worker and the coordinator
 //! all exchange these, so the two ways to run a scan report the same facts.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::filter::FileOptions;
@@ -75,6 +77,10 @@ pub struct ScanStats {
     /// it could not read instead of "no occurrences".
     #[serde(default)]
     pub too_large: Vec<String>,
+    /// Files with occurrences whose names are not UTF-8: the lossy form used in
+    /// [`Occurrence::path`] mapped to the real bytes, so that links point at the real file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub raw_paths: BTreeMap<String, Vec<u8>>,
 }
 
 /// The result of one repository.

@@ -62,6 +62,7 @@ impl From<v1::ScanStats> for core::ScanStats {
             symlinks: s.symlinks,
             submodules: s.submodules,
             too_large: s.too_large,
+            raw_paths: Default::default(),
         }
     }
 }

@@ -494,3 +494,54 @@ fn ctrl_c_stops_the_scan_and_still_writes_the_reports() {
     assert_eq!(r["status"], "failed", "{r}");
     assert!(r["reason"].as_str().unwrap().contains("cancelled"), "{r}");
 }
+
+/// File and directory names that are not UTF-8: a directory's used to fail the whole
+/// repository, and a file's got a link to a name with U+FFFD in it, which does not exist.
+#[test]
+fn names_that_are_not_utf8_are_scanned_and_linked_to_the_real_file() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = serve(dir.path(), &[nova()]);
+    let repo = dir.path().join("served/openstack/nova");
+    let name = |b: &[u8]| std::ffi::OsStr::from_bytes(b).to_os_string();
+    std::fs::write(repo.join(name(b"caf\xe9.py")), "import eventlet\n").unwrap();
+    std::fs::create_dir(repo.join(name(b"d\xffir"))).unwrap();
+    std::fs::write(repo.join(name(b"d\xffir/x.py")), "import eventlet\n").unwrap();
+    for args in [
+        &["add", "-A"][..],
+        &[
+            "-c",
+            "user.name=F",
+            "-c",
+            "user.email=f@e.org",
+            "commit",
+            "-q",
+            "-m",
+            "odd names",
+        ][..],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run_bounded(
+        scan(dir.path(), &daemon.base(), &["openstack/nova"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let links = read(&dir.path().join("out/eventlet-usage.txt"));
+    assert!(links.contains("/caf%E9.py#n1 : "), "{links}");
+    assert!(links.contains("/d%FFir/x.py#n1 : "), "{links}");
+}

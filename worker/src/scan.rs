@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use fleetscan_core::filter::{FileFilter, Skip};
 use fleetscan_core::matcher::{line_text, Matcher};
 use fleetscan_core::result::{Occurrence, ScanStats};
-use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use git2::{ObjectType, Oid, Repository};
 
 use crate::error::{Kind, RepoError};
 use crate::git::Budget;
@@ -36,40 +36,64 @@ pub fn scan_commit(
         .map_err(git("read commit"))?;
     let odb = repo.odb().map_err(git("open object database"))?;
     let mut stats = ScanStats::default();
-    let mut failure = None;
-    let mut stopped = false;
-    let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
-        let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
-        match (entry.filemode(), entry.kind()) {
+    // Pre-order, in tree order, with an explicit stack: a hostile repository's nesting cannot
+    // exhaust the thread's stack. Names are kept as bytes, because git2's own walk gives up on
+    // a directory name that is not UTF-8.
+    let mut stack: Vec<(Vec<u8>, git2::Tree<'_>, usize)> = vec![(Vec::new(), tree, 0)];
+    while let Some((prefix, tree, next)) = stack.last_mut() {
+        // The entry borrows the stack: take what is needed and let it go before pushing.
+        let Some((raw, mode, kind, id)) = tree.get(*next).map(|entry| {
+            let mut raw = prefix.clone();
+            raw.extend_from_slice(entry.name_bytes());
+            (raw, entry.filemode(), entry.kind(), entry.id())
+        }) else {
+            stack.pop();
+            continue;
+        };
+        *next += 1;
+        let mut raw = raw;
+        let path = String::from_utf8_lossy(&raw).into_owned();
+        match (mode, kind) {
             (MODE_LINK, _) => stats.symlinks += 1,
             (MODE_COMMIT, _) => stats.submodules.push(path),
+            (_, Some(ObjectType::Tree)) => {
+                let sub = repo.find_tree(id).map_err(git("read tree"))?;
+                raw.push(b'/');
+                stack.push((raw, sub, 0));
+            }
             (_, Some(ObjectType::Blob)) => {
                 if budget.over() {
+                    let kind = if budget.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        Kind::Cancelled
+                    } else {
+                        Kind::Timeout
+                    };
                     let why = format!("{} while scanning", budget.reason());
-                    failure = Some(RepoError::new(Kind::Timeout, why));
-                    return TreeWalkResult::Abort;
+                    return Err(RepoError::new(kind, why));
                 }
-                match scan_blob(&odb, entry.id(), path, matcher, filter, &mut stats, sink) {
-                    Ok(ControlFlow::Continue(())) => {}
-                    Ok(ControlFlow::Break(())) => {
-                        stopped = true;
-                        return TreeWalkResult::Abort;
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        return TreeWalkResult::Abort;
-                    }
+                let found = &mut false;
+                let flow = scan_blob(
+                    &odb,
+                    id,
+                    path.clone(),
+                    matcher,
+                    filter,
+                    &mut stats,
+                    &mut |o| {
+                        *found = true;
+                        sink(o)
+                    },
+                )?;
+                // Links to a file whose name is not UTF-8 need its real bytes.
+                if *found && std::str::from_utf8(&raw).is_err() {
+                    stats.raw_paths.entry(path).or_insert(raw);
+                }
+                if flow.is_break() {
+                    break;
                 }
             }
             _ => {}
         }
-        TreeWalkResult::Ok
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    if !stopped {
-        walked.map_err(git("walk tree"))?;
     }
     Ok(stats)
 }
