@@ -91,6 +91,21 @@ fn budget_holds_against_silent_and_trickling_servers() {
     }
 }
 
+/// Runs git in `dir` (with an identity for commits); panics with its stderr on failure.
+fn git_in(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=F", "-c", "user.email=f@example.org"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A served directory with `repos` built in it and its daemon.
 fn serve(dir: &Path, repos: &[RepoSpec]) -> GitDaemon {
     let root = dir.join("served");
@@ -317,27 +332,14 @@ fn a_shallow_repository_on_the_server_is_scanned() {
     spec.build(&full);
     let src = full.join("openstack/deep");
     std::fs::write(src.join("b.py"), "eventlet.sleep(1)\n").unwrap();
-    let git = |args: &[&str], cwd: &Path| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=F", "-c", "user.email=f@example.org"])
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["add", "-A"], &src);
-    git(&["commit", "-q", "-m", "second"], &src);
+    git_in(&src, &["add", "-A"]);
+    git_in(&src, &["commit", "-q", "-m", "second"]);
     let served = dir.path().join("served/openstack");
     std::fs::create_dir_all(&served).unwrap();
     let url = format!("file://{}", src.display());
-    git(
-        &["clone", "-q", "--bare", "--depth", "1", &url, "shallow.git"],
+    git_in(
         &served,
+        &["clone", "-q", "--bare", "--depth", "1", &url, "shallow.git"],
     );
     assert!(
         served.join("shallow.git/shallow").exists(),
@@ -368,21 +370,8 @@ fn a_head_naming_a_missing_branch_is_reported_with_the_branches() {
     spec.branch = "development".into();
     let daemon = serve(dir.path(), &[spec]);
     let repo = dir.path().join("served/openstack/headless");
-    for args in [
-        &["branch", "feature"][..],
-        &["symbolic-ref", "HEAD", "refs/heads/gone"][..],
-    ] {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    git_in(&repo, &["branch", "feature"]);
+    git_in(&repo, &["symbolic-ref", "HEAD", "refs/heads/gone"]);
     let out = run_bounded(
         scan(dir.path(), &daemon.base(), &["openstack/headless"]),
         Duration::from_secs(120),
@@ -507,30 +496,8 @@ fn names_that_are_not_utf8_are_scanned_and_linked_to_the_real_file() {
     std::fs::write(repo.join(name(b"caf\xe9.py")), "import eventlet\n").unwrap();
     std::fs::create_dir(repo.join(name(b"d\xffir"))).unwrap();
     std::fs::write(repo.join(name(b"d\xffir/x.py")), "import eventlet\n").unwrap();
-    for args in [
-        &["add", "-A"][..],
-        &[
-            "-c",
-            "user.name=F",
-            "-c",
-            "user.email=f@e.org",
-            "commit",
-            "-q",
-            "-m",
-            "odd names",
-        ][..],
-    ] {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "odd names"]);
     let out = run_bounded(
         scan(dir.path(), &daemon.base(), &["openstack/nova"]),
         Duration::from_secs(120),

@@ -17,21 +17,9 @@ pub struct SlowProxy {
 impl SlowProxy {
     /// Forwards `127.0.0.1:PORT` to `127.0.0.1:target` after `delay` per connection.
     pub fn start(target: u16, delay: Duration) -> SlowProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        client.set_nonblocking(false).unwrap();
-                        std::thread::spawn(move || forward(client, target, delay));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+        let (port, stop) = accept_loop(move |client, _| {
+            client.set_nonblocking(false).unwrap();
+            forward(client, target, delay)
         });
         SlowProxy { port, stop }
     }
@@ -40,6 +28,30 @@ impl SlowProxy {
     pub fn base(&self) -> String {
         format!("git://127.0.0.1:{}/", self.port)
     }
+}
+
+/// Accepts connections on a free loopback port until the returned flag is set, handling each
+/// on its own thread with `handle(connection, flag)`.
+fn accept_loop(
+    handle: impl Fn(TcpStream, Arc<AtomicBool>) + Send + Sync + Copy + 'static,
+) -> (u16, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((client, _)) => {
+                    let s = s.clone();
+                    std::thread::spawn(move || handle(client, s));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    (port, stop)
 }
 
 fn forward(client: TcpStream, target: u16, delay: Duration) {
@@ -83,22 +95,7 @@ pub struct StallServer {
 impl StallServer {
     /// Listens on a free loopback port.
     pub fn start(stall: Stall) -> StallServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stall server");
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let s = s.clone();
-                        std::thread::spawn(move || hold(client, stall, &s));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
+        let (port, stop) = accept_loop(move |client, stop| hold(client, stall, &stop));
         StallServer { port, stop }
     }
 
