@@ -165,7 +165,8 @@ fn a_damaged_clone_cache_is_fetched_again_and_reported() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let damages: [(&str, fn(&Path)); 3] = [
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage); 3] = [
         ("truncated", |p| {
             let len = std::fs::metadata(p).unwrap().len();
             std::fs::OpenOptions::new()

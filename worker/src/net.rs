@@ -356,28 +356,6 @@ impl Advert {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shallow_lines_leave_the_advertisement_and_nothing_else_does() {
-        let advert = b"003f1111111111111111111111111111111111111111 refs/heads/master\n\
-            0035shallow 1111111111111111111111111111111111111111\n0000PACKrest";
-        // Fed in awkward pieces, as a socket delivers them.
-        let mut a = Advert::default();
-        for piece in advert.chunks(7) {
-            a.push(piece);
-        }
-        assert!(a.done);
-        let want = b"003f1111111111111111111111111111111111111111 refs/heads/master\n0000PACKrest";
-        assert_eq!(
-            String::from_utf8_lossy(&a.out),
-            String::from_utf8_lossy(want)
-        );
-    }
-}
-
 // The C side: libgit2's `git_stream` (include/git2/sys/stream.h, stream version 1).
 
 #[repr(C)]
@@ -519,5 +497,27 @@ unsafe extern "C" fn stream_free(raw: *mut RawStream) {
     if !raw.is_null() {
         // SAFETY: made by `Box::into_raw` in `stream_init`, freed once by libgit2.
         drop(unsafe { Box::from_raw(raw as *mut Stream) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shallow_lines_leave_the_advertisement_and_nothing_else_does() {
+        let advert = b"003f1111111111111111111111111111111111111111 refs/heads/master\n\
+            0035shallow 1111111111111111111111111111111111111111\n0000PACKrest";
+        // Fed in awkward pieces, as a socket delivers them.
+        let mut a = Advert::default();
+        for piece in advert.chunks(7) {
+            a.push(piece);
+        }
+        assert!(a.done);
+        let want = b"003f1111111111111111111111111111111111111111 refs/heads/master\n0000PACKrest";
+        assert_eq!(
+            String::from_utf8_lossy(&a.out),
+            String::from_utf8_lossy(want)
+        );
     }
 }
