@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use fleetscan_tests::proxy::{Stall, StallServer};
-use fleetscan_tests::{read, summary_repo, GitDaemon, RepoSpec};
+use fleetscan_tests::{read, summary_repo, GitDaemon, GitHttp, RepoSpec};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fleetscan");
@@ -69,13 +69,15 @@ fn summary(dir: &Path) -> Value {
 /// that trickles a byte every second, used to cost 60 s per attempt and for ever.
 #[test]
 fn budget_holds_against_silent_and_trickling_servers() {
-    for (name, stall) in [
-        ("silent", Stall::Silent),
-        ("trickle", Stall::Trickle(Duration::from_millis(700))),
+    for (name, stall, scheme) in [
+        ("silent", Stall::Silent, "git"),
+        ("silent over http", Stall::Silent, "http"),
+        ("trickle", Stall::Trickle(Duration::from_millis(700)), "git"),
     ] {
         let server = StallServer::start(stall);
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("{}openstack/stalled", server.base());
+        let base = server.base().replace("git://", &format!("{scheme}://"));
+        let url = format!("{base}openstack/stalled");
         let mut cmd = scan(dir.path(), &server.base(), &[&url]);
         cmd.args(["--timeout", "2", "--retries", "0"]);
         let out = run_bounded(cmd, Duration::from_secs(45));
@@ -323,30 +325,39 @@ fn occurrences_over_the_cap_are_reported_as_truncated_and_long_lines_cut() {
     );
 }
 
-/// A server whose repository is itself shallow (a mirror of depth-1 clones) lists `shallow`
-/// lines in its ref advertisement, which made every fetch fail with "invalid packet line".
-#[test]
-fn a_shallow_repository_on_the_server_is_scanned() {
-    let dir = tempfile::tempdir().unwrap();
-    let full = dir.path().join("full");
+/// Builds `served/openstack/shallow.git` under `dir`: a bare mirror made with `--depth 1`
+/// from a repository of two commits, with `a.py` and `b.py` holding one occurrence each.
+fn shallow_mirror(dir: &Path) -> std::path::PathBuf {
+    let full = dir.join("full");
     let spec = RepoSpec::new("openstack/deep", &[("a.py", "import eventlet\n")]);
     spec.build(&full);
     let src = full.join("openstack/deep");
     std::fs::write(src.join("b.py"), "eventlet.sleep(1)\n").unwrap();
     git_in(&src, &["add", "-A"]);
     git_in(&src, &["commit", "-q", "-m", "second"]);
-    let served = dir.path().join("served/openstack");
-    std::fs::create_dir_all(&served).unwrap();
+    let served = dir.join("served");
+    std::fs::create_dir_all(served.join("openstack")).unwrap();
     let url = format!("file://{}", src.display());
     git_in(
-        &served,
+        &served.join("openstack"),
         &["clone", "-q", "--bare", "--depth", "1", &url, "shallow.git"],
     );
     assert!(
-        served.join("shallow.git/shallow").exists(),
+        served.join("openstack/shallow.git/shallow").exists(),
         "the mirror is shallow"
     );
-    let daemon = GitDaemon::start(&dir.path().join("served"));
+    served
+}
+
+/// A server whose repository is itself shallow (a mirror of depth-1 clones) lists `shallow`
+/// lines in its ref advertisement, which made every fetch fail with "invalid packet line",
+/// retried as a network error. Over git:// it is now scanned; over http(s) the reason names
+/// the cause and the fix, and it is not retried.
+#[test]
+fn a_shallow_repository_on_the_server_is_scanned_or_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = shallow_mirror(dir.path());
+    let daemon = GitDaemon::start(&served);
     let out = run_bounded(
         scan(dir.path(), &daemon.base(), &["openstack/shallow"]),
         Duration::from_secs(120),
@@ -360,6 +371,42 @@ fn a_shallow_repository_on_the_server_is_scanned() {
         (Some("scanned"), Some(2)),
         "{r}"
     );
+
+    let http = GitHttp::start(&served);
+    let out = run_bounded(
+        scan(dir.path(), &http.base(), &["openstack/shallow"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(dir.path());
+    let r = summary_repo(&s, "openstack/shallow");
+    let reason = r["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("shallow") && reason.contains("--unshallow"),
+        "{r}"
+    );
+    assert_eq!(r["attempts"], 1, "not retried: {r}");
+}
+
+/// The sockets fleetscan gives libgit2 carry the smart HTTP transport too.
+#[test]
+fn repositories_are_fetched_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("served");
+    nova().build(&root);
+    let http = GitHttp::start(&root);
+    let out = run_bounded(
+        scan(dir.path(), &http.base(), &["openstack/nova"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(dir.path());
+    assert_eq!(summary_repo(&s, "openstack/nova")["occurrences"], 2);
 }
 
 /// HEAD naming a missing branch, with no main or master, used to read "empty repository (no

@@ -1,6 +1,6 @@
 //! The end-to-end sandbox: real git repositories built on the fly, served by a real
-//! `git daemon` on a free loopback port, a real `redis-server`, and helpers to run the
-//! `fleetscan` binary as a single process or as a coordinator with workers.
+//! `git daemon` (or `git http-backend`) on a free loopback port, a real `redis-server`, and
+//! helpers to run the `fleetscan` binary as a single process or as a coordinator with workers.
 //!
 //! Every test gets its own temporary directory and daemon ([`Sandbox`]), so tests run in
 //! parallel and can kill and restart what they started. Dropping a [`GitDaemon`] kills it.
@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod corpus;
 mod daemon;
 pub mod hostile;
+mod http;
 mod model_stub;
 pub mod process;
 pub mod proxy;
@@ -19,6 +20,7 @@ mod sandbox;
 mod server;
 
 pub use daemon::GitDaemon;
+pub use http::GitHttp;
 pub use model_stub::{strip_narratives, ModelStub, Reply, Request, NARRATIVE_HEADING};
 pub use repo::{Content, RepoSpec};
 pub use sandbox::{assert_failures_reported, read, report_files, summary_repo, Sandbox};

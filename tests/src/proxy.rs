@@ -32,9 +32,10 @@ impl SlowProxy {
 
 /// Accepts connections on a free loopback port until the returned flag is set, handling each
 /// on its own thread with `handle(connection, flag)`.
-fn accept_loop(
-    handle: impl Fn(TcpStream, Arc<AtomicBool>) + Send + Sync + Copy + 'static,
+pub(crate) fn accept_loop(
+    handle: impl Fn(TcpStream, Arc<AtomicBool>) + Send + Sync + 'static,
 ) -> (u16, Arc<AtomicBool>) {
+    let handle = Arc::new(handle);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));
@@ -44,7 +45,7 @@ fn accept_loop(
         while !s.load(Ordering::Relaxed) {
             match listener.accept() {
                 Ok((client, _)) => {
-                    let s = s.clone();
+                    let (s, handle) = (s.clone(), handle.clone());
                     std::thread::spawn(move || handle(client, s));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
