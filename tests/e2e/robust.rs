@@ -61,6 +61,14 @@ fn scan(dir: &Path, git_base: &str, repos: &[&str]) -> Command {
     cmd
 }
 
+/// Scans `repos` under the watchdog, checks the exit code and returns summary.json.
+fn scan_expecting(dir: &Path, git_base: &str, repos: &[&str], code: i32) -> Value {
+    let out = run_bounded(scan(dir, git_base, repos), Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    summary(dir)
+}
+
 fn summary(dir: &Path) -> Value {
     serde_json::from_str(&read(&dir.join("out/summary.json"))).unwrap()
 }
@@ -154,19 +162,9 @@ fn the_pack(cache: &Path) -> std::path::PathBuf {
 fn a_damaged_clone_cache_is_fetched_again_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = serve(dir.path(), &[nova()]);
-    let run = || {
-        run_bounded(
-            scan(dir.path(), &daemon.base(), &["openstack/nova"]),
-            Duration::from_secs(120),
-        )
-    };
+    let run = || scan_expecting(dir.path(), &daemon.base(), &["openstack/nova"], 0);
     let first = run();
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert!(summary_repo(&first, "openstack/nova")["cache_repaired"].is_null());
     type Damage = fn(&Path);
     let damages: [(&str, Damage); 3] = [
         ("truncated", |p| {
@@ -192,10 +190,7 @@ fn a_damaged_clone_cache_is_fetched_again_and_reported() {
         damage(&the_pack(&dir.path().join("cache")));
         // Without the result cache, the scan must read the damaged clone.
         std::fs::remove_dir_all(dir.path().join("cache/results")).unwrap();
-        let out = run();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
-        let s = summary(dir.path());
+        let s = run();
         let r = summary_repo(&s, "openstack/nova");
         assert_eq!(r["status"], "scanned", "{name}: {r}");
         assert_eq!(r["occurrences"], 2, "{name}: {r}");
@@ -358,13 +353,7 @@ fn a_shallow_repository_on_the_server_is_scanned_or_named() {
     let dir = tempfile::tempdir().unwrap();
     let served = shallow_mirror(dir.path());
     let daemon = GitDaemon::start(&served);
-    let out = run_bounded(
-        scan(dir.path(), &daemon.base(), &["openstack/shallow"]),
-        Duration::from_secs(120),
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let s = summary(dir.path());
+    let s = scan_expecting(dir.path(), &daemon.base(), &["openstack/shallow"], 0);
     let r = summary_repo(&s, "openstack/shallow");
     assert_eq!(
         (r["status"].as_str(), r["occurrences"].as_u64()),
@@ -373,12 +362,7 @@ fn a_shallow_repository_on_the_server_is_scanned_or_named() {
     );
 
     let http = GitHttp::start(&served);
-    let out = run_bounded(
-        scan(dir.path(), &http.base(), &["openstack/shallow"]),
-        Duration::from_secs(120),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let s = summary(dir.path());
+    let s = scan_expecting(dir.path(), &http.base(), &["openstack/shallow"], 1);
     let r = summary_repo(&s, "openstack/shallow");
     let reason = r["reason"].as_str().unwrap_or_default();
     assert!(
@@ -395,17 +379,7 @@ fn repositories_are_fetched_over_http() {
     let root = dir.path().join("served");
     nova().build(&root);
     let http = GitHttp::start(&root);
-    let out = run_bounded(
-        scan(dir.path(), &http.base(), &["openstack/nova"]),
-        Duration::from_secs(120),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = summary(dir.path());
+    let s = scan_expecting(dir.path(), &http.base(), &["openstack/nova"], 0);
     assert_eq!(summary_repo(&s, "openstack/nova")["occurrences"], 2);
 }
 
@@ -420,17 +394,7 @@ fn a_head_naming_a_missing_branch_is_reported_with_the_branches() {
     let repo = dir.path().join("served/openstack/headless");
     git_in(&repo, &["branch", "feature"]);
     git_in(&repo, &["symbolic-ref", "HEAD", "refs/heads/gone"]);
-    let out = run_bounded(
-        scan(dir.path(), &daemon.base(), &["openstack/headless"]),
-        Duration::from_secs(120),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = summary(dir.path());
+    let s = scan_expecting(dir.path(), &daemon.base(), &["openstack/headless"], 1);
     let r = summary_repo(&s, "openstack/headless");
     let reason = r["reason"].as_str().unwrap_or_default();
     assert_eq!(r["status"], "failed", "{r}");
@@ -546,16 +510,7 @@ fn names_that_are_not_utf8_are_scanned_and_linked_to_the_real_file() {
     std::fs::write(repo.join(name(b"d\xffir/x.py")), "import eventlet\n").unwrap();
     git_in(&repo, &["add", "-A"]);
     git_in(&repo, &["commit", "-q", "-m", "odd names"]);
-    let out = run_bounded(
-        scan(dir.path(), &daemon.base(), &["openstack/nova"]),
-        Duration::from_secs(120),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    scan_expecting(dir.path(), &daemon.base(), &["openstack/nova"], 0);
     let links = read(&dir.path().join("out/eventlet-usage.txt"));
     assert!(links.contains("/caf%E9.py#n1 : "), "{links}");
     assert!(links.contains("/d%FFir/x.py#n1 : "), "{links}");
