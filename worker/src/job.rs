@@ -170,6 +170,7 @@ fn attempt_once(
         r.fetch_ms = t0.elapsed().as_millis() as u64;
         return Ok(r);
     }
+    r.fetch_ms = t0.elapsed().as_millis() as u64;
     let path = git::cache_path(&ctx.cache_root, &job.url);
     let _lock = git::lock_cache(&path, budget)?;
     let scanned = match fetch_and_scan(job, ctx, &path, &head, budget, &mut r) {
