@@ -4,6 +4,7 @@
 //! repositories failed but the reports were written for the rest; 2 for usage or input errors;
 //! 3 for anything else.
 
+mod completions;
 mod grep;
 mod interrupt;
 mod llm;
@@ -15,7 +16,7 @@ mod select;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use fleetscan_coordinator::logging::{self, LogFormat};
 
 /// Scan a fleet of git repositories for a pattern and write per-team reports.
@@ -62,6 +63,10 @@ enum Command {
     Coordinator(fleetscan_coordinator::Config),
     /// Run a worker (same as `fleetscan-worker`).
     Worker(Box<fleetscan_worker::remote::Config>),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(completions::CompletionsCmd),
+    /// Print the man page, or write every command's page into a directory.
+    Man(completions::ManCmd),
 }
 
 /// An error the user caused and can fix: exit code 2.
@@ -77,6 +82,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
         Command::Grep(args) => grep::run(args),
+        Command::Completions(args) => completions::completions(args, Cli::command()),
+        Command::Man(args) => completions::man(args, Cli::command()),
         other => async_main(other),
     };
     match result {
@@ -110,7 +117,9 @@ fn async_main(command: Command) -> anyhow::Result<ExitCode> {
             Command::Worker(c) => fleetscan_worker::remote::run(*c)
                 .await
                 .map(|()| ExitCode::SUCCESS),
-            Command::Scan(_) | Command::Grep(_) => unreachable!("run without a runtime"),
+            Command::Scan(_) | Command::Grep(_) | Command::Completions(_) | Command::Man(_) => {
+                unreachable!("run without a runtime")
+            }
         }
     });
     // A worker stopping after its grace period has handed back the jobs still running on
