@@ -75,6 +75,18 @@ impl LinkOptions {
         })
     }
 
+    /// The browsable root of `repo` at its scanned commit, ending in `/`, which paths in the
+    /// repository (percent-encoded) resolve against; None when no commit was scanned.
+    pub fn commit_root(&self, repo: &RepoResult) -> Option<String> {
+        let commit = repo.commit.as_deref()?;
+        Some(format!(
+            "{}/{}/src/commit/{}/",
+            self.base.trim_end_matches('/'),
+            repo.repo,
+            encode(commit)
+        ))
+    }
+
     /// The whole beagle line: `<link> : <text>`.
     pub fn line(&self, repo: &RepoResult, occ: &Occurrence) -> String {
         format!("{} : {}", self.url(repo, occ), occ.text)
@@ -82,7 +94,7 @@ impl LinkOptions {
 }
 
 /// Percent-encodes what would break a URL path; `/` and the usual path characters stay.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     encode_bytes(s.as_bytes())
 }
 

@@ -8,7 +8,8 @@
 //! - `<name>-usage.txt`: every occurrence as a beagle `link` line;
 //! - `occurrences.ndjson`: one JSON object per occurrence;
 //! - `occurrences.csv`: the same as CSV;
-//! - `summary.json`: per repository its status, commit, counts and durations.
+//! - `summary.json`: per repository its status, commit, counts and durations;
+//! - `results.sarif`: SARIF 2.1.0, one result per occurrence in production code.
 
 mod csv;
 pub mod escape;
@@ -16,6 +17,7 @@ mod file_name;
 mod fleet;
 mod index;
 mod ndjson;
+mod sarif;
 mod summary;
 mod team;
 
@@ -40,16 +42,19 @@ pub enum Format {
     Csv,
     /// `summary.json`.
     Summary,
+    /// `results.sarif`.
+    Sarif,
 }
 
 impl Format {
     /// Every format, in the order they are written.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Markdown,
         Format::Links,
         Format::Ndjson,
         Format::Csv,
         Format::Summary,
+        Format::Sarif,
     ];
 
     /// The formats written when none are asked for.
@@ -73,6 +78,7 @@ impl Format {
             Format::Ndjson => "ndjson",
             Format::Csv => "csv",
             Format::Summary => "summary",
+            Format::Sarif => "sarif",
         }
     }
 }
@@ -158,6 +164,10 @@ pub fn render(fleet: &Fleet, info: &ScanInfo, formats: &BTreeSet<Format>) -> Vec
             Format::Summary => files.push(ReportFile {
                 path: "summary.json".into(),
                 contents: summary::render(fleet, info),
+            }),
+            Format::Sarif => files.push(ReportFile {
+                path: "results.sarif".into(),
+                contents: sarif::render(fleet),
             }),
         }
     }

