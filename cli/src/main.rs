@@ -5,6 +5,7 @@
 //! 3 for anything else.
 
 mod completions;
+mod diff;
 mod grep;
 mod interrupt;
 mod llm;
@@ -63,6 +64,9 @@ enum Command {
     Coordinator(fleetscan_coordinator::Config),
     /// Run a worker (same as `fleetscan-worker`).
     Worker(Box<fleetscan_worker::remote::Config>),
+    /// What changed between two scans' report directories: occurrences added and removed,
+    /// analysis changes, counts per team (Markdown, or JSON).
+    Diff(diff::DiffCmd),
     /// Print a shell completion script (bash, zsh or fish).
     Completions(completions::CompletionsCmd),
     /// Print the man page, or write every command's page into a directory.
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
         Command::Grep(args) => grep::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Man(args) => completions::man(args, Cli::command()),
         other => async_main(other),
@@ -117,7 +122,11 @@ fn async_main(command: Command) -> anyhow::Result<ExitCode> {
             Command::Worker(c) => fleetscan_worker::remote::run(*c)
                 .await
                 .map(|()| ExitCode::SUCCESS),
-            Command::Scan(_) | Command::Grep(_) | Command::Completions(_) | Command::Man(_) => {
+            Command::Scan(_)
+            | Command::Grep(_)
+            | Command::Diff(_)
+            | Command::Completions(_)
+            | Command::Man(_) => {
                 unreachable!("run without a runtime")
             }
         }

@@ -64,6 +64,14 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// A report file (read back, as `fleetscan diff` does) that cannot be used.
+    #[error("report {file}: {why}")]
+    BadReport {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        why: String,
+    },
     /// A profile that cannot be used.
     #[error("profile {source_name}: {why}")]
     Profile {

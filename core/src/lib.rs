@@ -6,6 +6,7 @@
 //! - [`select`]: which repositories a scan covers;
 //! - [`link`]: beagle link lines;
 //! - [`report`]: the report files, rendered from a [`report::Fleet`];
+//! - [`diff`]: what changed between two scans' report directories;
 //! - [`narrative`]: the prompt for an optional generated narrative per project, and the checks
 //!   on what the model answers.
 //!
@@ -17,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod diff;
 pub mod filter;
 pub mod governance;
 pub mod ids;

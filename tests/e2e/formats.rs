@@ -156,3 +156,191 @@ fn sarif_validates_and_has_one_result_per_production_occurrence() {
     let notes = run["invocations"][0]["toolExecutionNotifications"].to_string();
     assert!(notes.contains("openstack/ghost-service"), "{notes}");
 }
+
+/// Commits a change to the served repository `repo`: `edit` gets its work tree.
+fn commit(sb: &Sandbox, repo: &str, edit: impl FnOnce(&Path)) {
+    let dir = sb.path("served").join(repo);
+    edit(&dir);
+    for args in [&["add", "-A"][..], &["commit", "-q", "-m", "change"][..]] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Fleet Scan")
+            .env("GIT_AUTHOR_EMAIL", "fleetscan@example.org")
+            .env("GIT_COMMITTER_NAME", "Fleet Scan")
+            .env("GIT_COMMITTER_EMAIL", "fleetscan@example.org")
+            .env("GIT_AUTHOR_DATE", "2026-09-01T12:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-09-01T12:00:00Z")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn diff(sb: &Sandbox, old: &str, new: &str, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetscan"))
+        .arg("diff")
+        .arg(sb.path(old))
+        .arg(sb.path(new))
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn diff_reports_what_changed_and_nothing_for_a_rerun() {
+    let sb = sandbox();
+    scan(&sb, "before", &["--format", "md,ndjson,summary"]);
+    // Lines inserted at the top: every occurrence moves, none changes.
+    commit(&sb, "openstack/compute", |d| {
+        let p = d.join("compute/pool.py");
+        let body = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, format!("# header\n# more\n\n{body}")).unwrap();
+    });
+    // The unconditional monkey patch goes: one line removed, the verdict changes.
+    commit(&sb, "openstack/storage", |d| {
+        std::fs::write(d.join("storage/__init__.py"), "import eventlet\n").unwrap();
+    });
+    // One new use.
+    commit(&sb, "openstack/network", |d| {
+        let p = d.join("network/server.py");
+        let body = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, format!("{body}eventlet.spawn(run)\n")).unwrap();
+    });
+    // A hostile file goes away: its line shows in the diff, escaped.
+    commit(&sb, hostile::REPO, |d| {
+        std::fs::remove_file(d.join("hostile/](javascript:alert(3)).py")).unwrap();
+    });
+    scan(&sb, "after", &["--format", "md,ndjson,summary"]);
+    scan(&sb, "again", &["--format", "md,ndjson,summary"]);
+
+    let json: Value = serde_json::from_str(&diff(&sb, "before", "after", &["--json"])).unwrap();
+    let projects = json["projects"].as_array().unwrap();
+    let changed: Vec<&str> = projects
+        .iter()
+        .map(|p| p["repo"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "openstack/hostile",
+            "openstack/network",
+            "openstack/storage"
+        ]
+    );
+    // compute/pool.py's six occurrences all moved down by three lines.
+    assert_eq!(json["moved"], 6);
+    let storage = &projects[2];
+    assert_eq!(storage["removed"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        storage["removed"][0]["text"],
+        "eventlet.monkey_patch()  # noqa"
+    );
+    assert_eq!(
+        (
+            storage["old"]["verdict"].as_str(),
+            storage["new"]["verdict"].as_str()
+        ),
+        (Some("No"), Some("Maybe"))
+    );
+    let network = &projects[1];
+    assert_eq!(network["added"][0]["text"], "eventlet.spawn(run)");
+    assert_eq!(network["removed"].as_array().unwrap().len(), 0);
+    let compute_team = json["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["team"] == "Compute")
+        .unwrap();
+    assert_eq!(
+        (
+            compute_team["added"].as_u64(),
+            compute_team["removed"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+
+    // --out writes both forms; the Markdown has a golden file (scan dates masked).
+    diff(
+        &sb,
+        "before",
+        "after",
+        &["--out", sb.path("d").to_str().unwrap()],
+    );
+    let md = read(&sb.path("d/diff.md"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&read(&sb.path("d/diff.json"))).unwrap(),
+        json
+    );
+    let masked: String = md
+        .lines()
+        .map(|l| {
+            if l.starts_with("Old scan: ") {
+                "Old scan: DATE; new scan: DATE. Patterns: `eventlet`."
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fleetscan_tests::assert_golden("diff/diff.md", &(masked + "\n"));
+    for needle in hostile::NEEDLES {
+        assert!(
+            !md.contains(needle) || md.contains(&format!("`{needle}")) || in_code_span(&md, needle),
+            "{needle} outside a code span"
+        );
+    }
+
+    // A re-run at the same commits, and a directory against itself: nothing.
+    for (a, b) in [("after", "again"), ("before", "before")] {
+        let md = diff(&sb, a, b, &[]);
+        assert!(md.contains("No changes"), "{a} vs {b}: {md}");
+        let json: Value = serde_json::from_str(&diff(&sb, a, b, &["--json"])).unwrap();
+        assert_eq!(json["projects"], serde_json::json!([]));
+    }
+}
+
+/// True when every occurrence of `needle` in `md` sits inside a code span on its line.
+fn in_code_span(md: &str, needle: &str) -> bool {
+    md.lines().filter(|l| l.contains(needle)).all(|l| {
+        let at = l.find(needle).unwrap();
+        l[..at].matches('`').count() % 2 == 1
+    })
+}
+
+#[test]
+fn diff_of_a_directory_without_reports_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("summary.json"), "{\"not\": \"a summary\"}").unwrap();
+    std::fs::write(dir.path().join("occurrences.ndjson"), "").unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    for (old, needle) in [
+        (empty.path(), "summary.json"),
+        (dir.path(), "not a fleetscan summary"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fleetscan"))
+            .arg("diff")
+            .arg(old)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(needle) && stderr.contains(&old.display().to_string()),
+            "{stderr}"
+        );
+    }
+}

@@ -24,7 +24,7 @@ mod team;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-pub use fleet::{Fleet, Project, Team, TeamKind};
+pub use fleet::{date, Fleet, Project, Team, TeamKind};
 pub use summary::ScanInfo;
 
 use crate::Error;

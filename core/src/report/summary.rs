@@ -24,6 +24,16 @@ pub struct ScanInfo {
     pub duration_ms: u64,
 }
 
+/// The analysis facts `fleetscan diff` compares, added to a repository's entry when the
+/// project was analysed: `verdict`, `complexity`, and `migration` (the deliverable's migration
+/// status) once the analysis computes one.
+fn assessment(p: &super::Project, entry: &mut serde_json::Value) {
+    let Some(a) = &p.analysis else { return };
+    entry["verdict"] = json!(a.verdict.as_str());
+    entry["complexity"] = json!(a.score);
+    // Migration status goes here: entry["migration"] = json!(<status as reports print it>).
+}
+
 pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
     let (scanned, failed, skipped) = fleet.status_counts();
     let mut repos = Vec::new();
@@ -58,6 +68,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             "cache_repaired": r.cache_repaired,
             "truncated": r.truncated,
         }));
+        assessment(p, repos.last_mut().expect("pushed"));
     }
     repos.sort_by(|a, b| a["repo"].as_str().cmp(&b["repo"].as_str()));
     let v = json!({
