@@ -83,7 +83,7 @@ pub struct ReportCmd {
     /// Directory for the reports.
     #[arg(long, value_name = "DIR", env = "FLEETSCAN_OUT")]
     pub out: PathBuf,
-    /// Output formats, comma-separated: md, links, ndjson, csv, summary, sarif. Default: all.
+    /// Output formats, comma-separated: md, links, ndjson, csv, summary, sarif, html. Default: all.
     #[arg(long = "format", value_name = "LIST", value_delimiter = ',')]
     pub formats: Vec<String>,
     #[command(flatten)]

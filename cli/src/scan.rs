@@ -179,7 +179,7 @@ pub struct RunArgs {
     /// Directory for the reports. Without it, `scan` prints link lines to stdout.
     #[arg(long, value_name = "DIR", env = "FLEETSCAN_OUT")]
     pub out: Option<PathBuf>,
-    /// Output formats, comma-separated: md, links, ndjson, csv, summary, sarif. Default: all.
+    /// Output formats, comma-separated: md, links, ndjson, csv, summary, sarif, html. Default: all.
     #[arg(
         long = "format",
         value_name = "LIST",

@@ -344,3 +344,154 @@ fn diff_of_a_directory_without_reports_is_one_clear_error() {
         );
     }
 }
+
+/// Every `.html` file under `dir`, sorted.
+fn html_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(html_files(&p));
+        } else if p.extension().is_some_and(|x| x == "html") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Where screenshots go: under the workspace's target directory.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| fleetscan_tests::tests_dir().join("../target"))
+}
+
+#[test]
+fn dashboard_pages_load_in_chromium_without_errors_and_escape_hostile_content() {
+    use fleetscan_tests::browser;
+    let sb = sandbox();
+    scan(&sb, "out", &["--format", "html"]);
+    let html = sb.path("out/html");
+    let pages = html_files(&html);
+    // The index, one page per team (the hostile one included), one per project with
+    // occurrences.
+    assert!(html.join("index.html").exists());
+    assert!(html.join("projects/openstack/hostile.html").exists());
+    assert!(html.join("projects/openstack/compute.html").exists());
+    assert!(!html.join("projects/openstack/clean-lib.html").exists());
+    let teams = pages
+        .iter()
+        .filter(|p| p.parent().unwrap().ends_with("teams"))
+        .count();
+    assert_eq!(teams, 9, "{pages:?}");
+
+    // Load every page, a few at a time.
+    let loaded: Vec<(std::path::PathBuf, browser::Page)> = std::thread::scope(|s| {
+        pages
+            .chunks(pages.len().div_ceil(4))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|p| (p.clone(), browser::load(&browser::file_url(p, ""))))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(loaded.len(), pages.len());
+    for (path, page) in &loaded {
+        let name = path.strip_prefix(&html).unwrap().display().to_string();
+        assert!(page.console.is_empty(), "{name}: {:#?}", page.console);
+        // The script ran to its end.
+        assert!(page.dom.contains("<body data-ready=\"yes\">"), "{name}");
+        // Nothing from a repository became markup: one script (ours), no images, no
+        // handlers, no javascript: links.
+        assert_eq!(page.dom.matches("<script").count(), 1, "{name}");
+        for bad in [
+            "<img",
+            "<b ",
+            "onerror=\"",
+            "onmouseover=\"",
+            "href=\"javascript:",
+        ] {
+            assert!(!page.dom.contains(bad), "{name} contains {bad}");
+        }
+        // Sortable, filterable tables.
+        assert!(
+            page.dom
+                .contains("<div class=\"filter\"><input type=\"search\""),
+            "{name}"
+        );
+        assert!(page.dom.contains("aria-sort=\"none\""), "{name}");
+    }
+    let page = |rel: &str| &loaded.iter().find(|(p, _)| p.ends_with(rel)).unwrap().1;
+
+    // The index: the state chart with its table, every team, the hostile strings as text.
+    let index = &page("html/index.html").dom;
+    assert!(index.contains("<div class=\"chart-row\" id=\"states\"><figure>"));
+    assert!(index.contains("<svg"));
+    assert!(index.contains("Deactivable (Yes)"));
+    assert!(index.contains("&lt;img src=x onerror=alert(1)&gt; Team `x`"));
+    for team in [
+        "Compute",
+        "Storage",
+        "Network",
+        "Image",
+        "Unknown Team",
+        "Helpers",
+    ] {
+        assert!(index.contains(&format!(">{team}</a>")), "{team}");
+    }
+    // Code links point at the code browser; the hostile file names are encoded in them.
+    let hostile_page = &page("projects/openstack/hostile.html").dom;
+    assert!(hostile_page.contains(
+        "href=\"https://opendev.org/openstack/hostile/src/branch/master/hostile/%3Cscript%3Ealert(1)%3C/script%3E.py#n1\""
+    ), "{hostile_page}");
+    assert!(hostile_page.contains("&lt;script&gt;alert('name')&lt;/script&gt;"));
+    // Team links work: the file each index link names exists.
+    for href in index.split("href=\"").skip(1) {
+        let href = href.split('"').next().unwrap();
+        if href.starts_with("https://") {
+            continue;
+        }
+        let file = href.split('#').next().unwrap().replace("%20", " ");
+        assert!(html.join(&file).exists(), "broken link {href}");
+    }
+
+    // The fragment presets a filter and a sort on the first table (teams).
+    let filtered = browser::load(&browser::file_url(
+        &html.join("index.html"),
+        "q=storage&sort=6-desc",
+    ));
+    assert!(filtered.console.is_empty(), "{:#?}", filtered.console);
+    let teams_table = filtered
+        .dom
+        .split("id=\"teams\"")
+        .nth(1)
+        .unwrap()
+        .split("</table>")
+        .next()
+        .unwrap();
+    let rows: Vec<&str> = teams_table.split("<tr").skip(2).collect();
+    assert_eq!(rows.len(), 9);
+    let shown: Vec<&&str> = rows.iter().filter(|r| !r.starts_with(" hidden")).collect();
+    assert_eq!(shown.len(), 1, "{teams_table}");
+    assert!(shown[0].contains(">Storage</a>"));
+    assert!(teams_table.contains("aria-sort=\"descending\""));
+
+    // Screenshots of the index, a team and a project, for people to look at.
+    for (page, png) in [
+        ("index.html", "index.png"),
+        ("teams/Compute.html", "team-compute.png"),
+        ("projects/openstack/hostile.html", "project-hostile.png"),
+    ] {
+        let png = target_dir().join("dashboard").join(png);
+        browser::screenshot(&browser::file_url(&html.join(page), ""), &png, 1280, 2200);
+        assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
+    }
+}

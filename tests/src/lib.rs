@@ -6,6 +6,7 @@
 //! parallel and can kill and restart what they started. Dropping a [`GitDaemon`] kills it.
 //! [`ModelStub`] stands in for a language model server.
 
+pub mod browser;
 pub mod cluster;
 pub mod corpus;
 mod daemon;

@@ -9,12 +9,14 @@
 //! - `occurrences.ndjson`: one JSON object per occurrence;
 //! - `occurrences.csv`: the same as CSV;
 //! - `summary.json`: per repository its status, commit, counts and durations;
-//! - `results.sarif`: SARIF 2.1.0, one result per occurrence in production code.
+//! - `results.sarif`: SARIF 2.1.0, one result per occurrence in production code;
+//! - `html/`: a static dashboard, `index.html` and one page per team and per project.
 
 mod csv;
 pub mod escape;
 mod file_name;
 mod fleet;
+mod html;
 mod index;
 mod ndjson;
 mod sarif;
@@ -44,17 +46,20 @@ pub enum Format {
     Summary,
     /// `results.sarif`.
     Sarif,
+    /// `html/`, the dashboard.
+    Html,
 }
 
 impl Format {
     /// Every format, in the order they are written.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Markdown,
         Format::Links,
         Format::Ndjson,
         Format::Csv,
         Format::Summary,
         Format::Sarif,
+        Format::Html,
     ];
 
     /// The formats written when none are asked for.
@@ -79,6 +84,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Summary => "summary",
             Format::Sarif => "sarif",
+            Format::Html => "html",
         }
     }
 }
@@ -169,6 +175,7 @@ pub fn render(fleet: &Fleet, info: &ScanInfo, formats: &BTreeSet<Format>) -> Vec
                 path: "results.sarif".into(),
                 contents: sarif::render(fleet),
             }),
+            Format::Html => files.extend(html::render(fleet, info)),
         }
     }
     files

@@ -1,0 +1,300 @@
+//! `html/`: a static dashboard. `index.html` shows the fleet (deliverables per state, occurrences
+//! per category, every team and project in sortable, filterable tables); `teams/<Team>.html`
+//! one team with each project's analysis; `projects/<org>/<name>.html` one project with its
+//! full analysis and occurrences, each linked to the code.
+//!
+//! Self-contained: the CSS, the script and the charts (hand-made SVG) are inline, nothing is
+//! fetched, and the pages work from `file://`. A Content-Security-Policy forbids every network
+//! load, so a page that tried one would fail its browser test. Every string from a repository
+//! or from governance goes through [`esc`]; links to code are written only for http(s) URLs.
+//!
+//! History: [`chart::burndown`] draws deliverables per state over several points in time;
+//! the fleet page gets it when a scan has history (see `index::render`).
+
+mod chart;
+mod index;
+mod project;
+mod team;
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{Fleet, Project, ReportFile, ScanInfo, Team};
+use crate::analysis::Verdict;
+use crate::link::encode;
+use crate::result::RepoStatus;
+
+const CSS: &str = include_str!("dashboard.css");
+const JS: &str = include_str!("dashboard.js");
+
+/// Renders every page.
+pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> Vec<ReportFile> {
+    let mut files = vec![ReportFile {
+        path: "html/index.html".into(),
+        contents: index::render(fleet, info),
+    }];
+    for t in &fleet.teams {
+        files.push(ReportFile {
+            path: format!("html/{}", team_href(t)),
+            contents: team::render(fleet, info, t),
+        });
+        for p in t.projects.iter().filter(|p| has_page(p)) {
+            files.push(ReportFile {
+                path: format!("html/{}", project_href(p)),
+                contents: project::render(fleet, info, t, p),
+            });
+        }
+    }
+    files
+}
+
+/// Where a deliverable stands, from the analysis of its repositories; worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum State {
+    /// A repository could not be scanned, so nothing can be said.
+    NotScanned,
+    /// Production code forces the runtime on.
+    No,
+    /// Production code uses its APIs.
+    Maybe,
+    /// Occurrences found, no analysis profile.
+    Found,
+    /// Deactivable: nothing in production code needs it.
+    Yes,
+    /// No occurrence at all.
+    NotAffected,
+}
+
+impl State {
+    /// Every state, worst first.
+    pub(crate) const ALL: [State; 6] = [
+        State::NotScanned,
+        State::No,
+        State::Maybe,
+        State::Found,
+        State::Yes,
+        State::NotAffected,
+    ];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            State::NotScanned => "Not scanned",
+            State::No => "Forces it (No)",
+            State::Maybe => "Uses its APIs (Maybe)",
+            State::Found => "Occurrences, not analysed",
+            State::Yes => "Deactivable (Yes)",
+            State::NotAffected => "No occurrences",
+        }
+    }
+
+    /// CSS class of its badge, and its colour in charts.
+    pub(crate) fn style(self) -> (&'static str, &'static str) {
+        match self {
+            State::NotScanned => ("b-failed", "#6c3483"),
+            State::No => ("b-no", "#c0392b"),
+            State::Maybe => ("b-maybe", "#d68910"),
+            State::Found => ("b-maybe", "#d68910"),
+            State::Yes => ("b-yes", "#1e8449"),
+            State::NotAffected => ("b-none", "#95a5a6"),
+        }
+    }
+
+    /// Affected: something is left to do or to find out.
+    pub(crate) fn affected(self) -> bool {
+        !matches!(self, State::NotAffected | State::Yes)
+    }
+}
+
+/// The state of one project. This is the one place the dashboard decides it: when the
+/// analysis gives each deliverable a migration status (not affected, migrated, switchable, in
+/// progress, not started), map that status here instead of the verdict.
+pub(crate) fn state(p: &Project) -> State {
+    match (p.result.status, &p.analysis) {
+        (RepoStatus::Failed, _) => State::NotScanned,
+        _ if p.result.occurrences.is_empty() => State::NotAffected,
+        (_, None) => State::Found,
+        (_, Some(a)) => match a.verdict {
+            Verdict::No => State::No,
+            Verdict::Maybe => State::Maybe,
+            Verdict::Yes => State::Yes,
+        },
+    }
+}
+
+/// Deliverables (a repository without one counts as its own) and their state, the worst of
+/// their repositories'.
+pub(crate) fn deliverables<'a>(
+    projects: impl Iterator<Item = (&'a Team, &'a Project)>,
+) -> BTreeMap<(String, String), State> {
+    let mut out: BTreeMap<(String, String), State> = BTreeMap::new();
+    for (t, p) in projects {
+        let name = p
+            .deliverable
+            .clone()
+            .unwrap_or_else(|| p.result.repo.to_string());
+        let s = state(p);
+        out.entry((t.name.0.clone(), name))
+            .and_modify(|x| *x = (*x).min(s))
+            .or_insert(s);
+    }
+    out
+}
+
+/// Counts per state, in [`State::ALL`] order, states with none left out.
+pub(crate) fn count_states(states: impl Iterator<Item = State>) -> Vec<(State, usize)> {
+    let mut n: BTreeMap<State, usize> = BTreeMap::new();
+    for s in states {
+        *n.entry(s).or_default() += 1;
+    }
+    State::ALL
+        .iter()
+        .filter_map(|s| n.get(s).map(|c| (*s, *c)))
+        .collect()
+}
+
+/// A project gets its own page when there is something to show on it.
+pub(crate) fn has_page(p: &Project) -> bool {
+    !p.result.occurrences.is_empty()
+}
+
+/// `teams/<stem>.html`, relative to `html/`, percent-encoded for an href.
+pub(crate) fn team_href(t: &Team) -> String {
+    format!("teams/{}.html", t.name.file_stem())
+}
+
+/// `projects/<org>/<name>.html`, relative to `html/`. Repository names are checked ASCII.
+pub(crate) fn project_href(p: &Project) -> String {
+    format!("projects/{}.html", p.result.repo)
+}
+
+/// Escapes text for HTML element content and quoted attribute values alike.
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '`' => out.push_str("&#96;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Profile prose with `code` spans (replacement advice, titles), as escaped HTML.
+pub(crate) fn prose(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", esc(part))
+            } else {
+                esc(part)
+            }
+        })
+        .collect()
+}
+
+/// `<a href=url>inner</a>` when `url` is http(s), else just `inner` (already HTML).
+pub(crate) fn link(url: &str, inner: &str) -> String {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        format!("<a href=\"{}\">{inner}</a>", esc(url))
+    } else {
+        inner.to_string()
+    }
+}
+
+/// A relative link within the dashboard: `root` leads back to `html/`.
+pub(crate) fn local(root: &str, href: &str, inner: &str) -> String {
+    format!(
+        "<a href=\"{}{}\">{inner}</a>",
+        esc(root),
+        esc(&encode(href))
+    )
+}
+
+/// A state badge.
+pub(crate) fn badge(s: State) -> String {
+    format!("<span class=\"badge {}\">{}</span>", s.style().0, s.label())
+}
+
+/// The link to occurrence `i` of `p`, shown as `path#Lline`.
+pub(crate) fn cite(fleet: &Fleet, p: &Project, i: usize) -> String {
+    let o = &p.result.occurrences[i];
+    let text = format!("<code>{}#L{}</code>", esc(&o.path), o.line);
+    link(&fleet.links.url(&p.result, o), &text)
+}
+
+/// One whole page. `title` and `subtitle` are HTML; `root` leads back to `html/`.
+pub(crate) fn page(title: &str, crumbs: &str, subtitle: &str, body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + CSS.len() + JS.len() + 1024);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    // Nothing may be fetched: the page is whole as written.
+    out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n");
+    let plain_title = strip_tags(title);
+    let _ = writeln!(out, "<title>{plain_title}</title>");
+    let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(
+        out,
+        "<header class=\"top\">{crumbs}<h1>{title}</h1><p>{subtitle}</p></header>\n<main>"
+    );
+    out.push_str(body);
+    let _ = writeln!(
+        out,
+        "<footer>Written by fleetscan {}. Every figure is counted from the occurrences listed; every code link points at the scanned branch or commit.</footer>\n</main>",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(out, "<script>\n{JS}</script>\n</body>\n</html>");
+    out
+}
+
+/// The text of already-escaped HTML, for `<title>`.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A number card.
+pub(crate) fn card(n: impl std::fmt::Display, label: &str) -> String {
+    format!("<div class=\"card\"><div class=\"n\">{n}</div><div class=\"l\">{label}</div></div>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_every_breakout() {
+        assert_eq!(esc("<script>\"'`&"), "&lt;script&gt;&quot;&#39;&#96;&amp;");
+        assert_eq!(prose("use `a<b>` now"), "use <code>a&lt;b&gt;</code> now");
+        assert_eq!(link("javascript:alert(1)", "x"), "x");
+        assert_eq!(
+            link("https://h/a\"b", "x"),
+            "<a href=\"https://h/a&quot;b\">x</a>"
+        );
+        assert_eq!(
+            local("../", "teams/A b.html", "A"),
+            "<a href=\"../teams/A%20b.html\">A</a>"
+        );
+    }
+
+    #[test]
+    fn a_deliverable_takes_its_worst_state() {
+        assert!(State::NotScanned < State::No && State::No < State::Yes);
+        let states = count_states([State::Yes, State::No, State::Yes].into_iter());
+        assert_eq!(states, vec![(State::No, 1), (State::Yes, 2)]);
+    }
+}

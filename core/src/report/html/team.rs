@@ -1,0 +1,125 @@
+//! `html/teams/<Team>.html`: one team, its deliverables and each project's analysis.
+
+use std::fmt::Write;
+
+use super::index::{not_scanned, projects_table, state_chart};
+use super::{badge, card, cite, deliverables, esc, local, page, project_href, state, Project};
+use crate::analysis::level;
+use crate::report::fleet::date;
+use crate::report::{Fleet, ScanInfo, Team};
+
+const ROOT: &str = "../";
+
+pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team) -> String {
+    let delivs = deliverables(t.projects.iter().map(|p| (t, p)));
+    let occ: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
+    let mut body = String::from("<div class=\"cards\">");
+    body.push_str(&card(delivs.len(), "deliverables"));
+    body.push_str(&card(
+        delivs.values().filter(|s| s.affected()).count(),
+        "deliverables with work left",
+    ));
+    body.push_str(&card(t.projects.len(), "repositories"));
+    body.push_str(&card(occ, "occurrences"));
+    body.push_str("</div>\n<h2>Deliverables by state</h2>\n");
+    body.push_str(&state_chart("states", delivs.values().copied()));
+
+    body.push_str("<h2>Projects</h2>\n");
+    let mut all: Vec<(&Team, &Project)> = t.projects.iter().map(|p| (t, p)).collect();
+    all.sort_by(|a, b| {
+        b.1.score()
+            .cmp(&a.1.score())
+            .then(
+                b.1.result
+                    .occurrences
+                    .len()
+                    .cmp(&a.1.result.occurrences.len()),
+            )
+            .then(a.1.result.repo.cmp(&b.1.result.repo))
+    });
+    projects_table(&mut body, ROOT, "projects", &all, false);
+
+    let found: Vec<&Project> = all
+        .iter()
+        .map(|(_, p)| *p)
+        .filter(|p| !p.result.occurrences.is_empty())
+        .collect();
+    if !found.is_empty() {
+        body.push_str("<h2>Analysis</h2>\n");
+    }
+    for p in found {
+        analysis(&mut body, fleet, p);
+    }
+    not_scanned(&mut body, t.projects.iter().map(|p| (t, p)));
+
+    let crumbs = format!(
+        "<nav class=\"crumbs\">{}</nav>",
+        local(ROOT, "index.html", "Fleet")
+    );
+    let subtitle = format!(
+        "Team &middot; scan started {} &middot; {} repositories",
+        date(info.started),
+        t.projects.len()
+    );
+    page(&esc(&t.name.0), &crumbs, &subtitle, &body)
+}
+
+/// A project's analysis in short, linking to its page.
+fn analysis(out: &mut String, fleet: &Fleet, p: &Project) {
+    let r = &p.result;
+    let _ = write!(
+        out,
+        "<div class=\"panel\" id=\"{}\"><h3>{} {}</h3>",
+        esc(r.repo.short()),
+        local(ROOT, &project_href(p), &esc(r.repo.as_str())),
+        badge(state(p))
+    );
+    if let Some(a) = &p.analysis {
+        let evidence: Vec<String> = a.evidence.iter().map(|&i| cite(fleet, p, i)).collect();
+        let _ = write!(
+            out,
+            "<p><strong>Deactivable: {}</strong>: {}. Evidence: {}</p>",
+            a.verdict.as_str(),
+            esc(&a.reason),
+            evidence.join(", ")
+        );
+        let factors: Vec<String> = a
+            .factors
+            .iter()
+            .filter(|f| f.contribution > 0.0)
+            .take(4)
+            .map(|f| {
+                format!(
+                    "<code>{}</code> in {} &times;{}",
+                    esc(&f.rule),
+                    esc(&f.class),
+                    f.count
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<p><strong>Complexity {}/10</strong>, {}. Main factors: {}.</p>",
+            a.score,
+            esc(level(a.score)),
+            if factors.is_empty() {
+                "none".to_string()
+            } else {
+                factors.join("; ")
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<p>{}</p></div>",
+        local(
+            ROOT,
+            &project_href(p),
+            &format!(
+                "Full analysis and the {} occurrence{} &rarr;",
+                r.occurrences.len(),
+                if r.occurrences.len() == 1 { "" } else { "s" }
+            )
+        )
+    );
+}
