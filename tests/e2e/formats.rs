@@ -161,26 +161,8 @@ fn sarif_validates_and_has_one_result_per_production_occurrence() {
 fn commit(sb: &Sandbox, repo: &str, edit: impl FnOnce(&Path)) {
     let dir = sb.path("served").join(repo);
     edit(&dir);
-    for args in [&["add", "-A"][..], &["commit", "-q", "-m", "change"][..]] {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Fleet Scan")
-            .env("GIT_AUTHOR_EMAIL", "fleetscan@example.org")
-            .env("GIT_COMMITTER_NAME", "Fleet Scan")
-            .env("GIT_COMMITTER_EMAIL", "fleetscan@example.org")
-            .env("GIT_AUTHOR_DATE", "2026-09-01T12:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-09-01T12:00:00Z")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    fleetscan_tests::git(&dir, &["add", "-A"]);
+    fleetscan_tests::git(&dir, &["commit", "-q", "-m", "change"]);
 }
 
 fn diff(sb: &Sandbox, old: &str, new: &str, extra: &[&str]) -> String {

@@ -23,7 +23,7 @@ mod server;
 pub use daemon::GitDaemon;
 pub use http::GitHttp;
 pub use model_stub::{strip_narratives, ModelStub, Reply, Request, NARRATIVE_HEADING};
-pub use repo::{Content, RepoSpec};
+pub use repo::{git, Content, RepoSpec};
 pub use sandbox::{assert_failures_reported, read, report_files, summary_repo, Sandbox};
 
 use std::net::TcpListener;

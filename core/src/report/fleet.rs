@@ -67,6 +67,22 @@ impl Project {
     pub fn score(&self) -> u8 {
         self.analysis.as_ref().map_or(0, |a| a.score)
     }
+
+    /// The order projects are ranked in: most complex first, then most occurrences, then by
+    /// repository name.
+    pub fn rank(&self, other: &Project) -> std::cmp::Ordering {
+        other
+            .score()
+            .cmp(&self.score())
+            .then(
+                other
+                    .result
+                    .occurrences
+                    .len()
+                    .cmp(&self.result.occurrences.len()),
+            )
+            .then(self.result.repo.cmp(&other.result.repo))
+    }
 }
 
 impl Fleet {

@@ -71,17 +71,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
         .projects()
         .filter(|(_, p)| !p.result.occurrences.is_empty())
         .collect();
-    found.sort_by(|a, b| {
-        b.1.score()
-            .cmp(&a.1.score())
-            .then(
-                b.1.result
-                    .occurrences
-                    .len()
-                    .cmp(&a.1.result.occurrences.len()),
-            )
-            .then(a.1.result.repo.cmp(&b.1.result.repo))
-    });
+    found.sort_by(|a, b| a.1.rank(b.1));
     projects_table(&mut body, "", "projects", &found, true);
     not_scanned(&mut body, fleet.projects());
 

@@ -62,9 +62,9 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
                 .collect();
             let _ = write!(body, "<p>Existing switches: {}</p>", s.join(", "));
         }
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<p><strong>Estimated complexity: {}/10</strong>, {} (raw score {:.1}).</p></div>\n",
+            "<p><strong>Estimated complexity: {}/10</strong>, {} (raw score {:.1}).</p></div>",
             a.score,
             esc(level(a.score)),
             a.raw

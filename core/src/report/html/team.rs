@@ -26,17 +26,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team) -> String {
 
     body.push_str("<h2>Projects</h2>\n");
     let mut all: Vec<(&Team, &Project)> = t.projects.iter().map(|p| (t, p)).collect();
-    all.sort_by(|a, b| {
-        b.1.score()
-            .cmp(&a.1.score())
-            .then(
-                b.1.result
-                    .occurrences
-                    .len()
-                    .cmp(&a.1.result.occurrences.len()),
-            )
-            .then(a.1.result.repo.cmp(&b.1.result.repo))
-    });
+    all.sort_by(|a, b| a.1.rank(b.1));
     projects_table(&mut body, ROOT, "projects", &all, false);
 
     let found: Vec<&Project> = all
