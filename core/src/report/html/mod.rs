@@ -292,6 +292,55 @@ mod tests {
     }
 
     #[test]
+    fn hostile_paths_and_lines_stay_text_on_every_page() {
+        use crate::governance::Governance;
+        use crate::ids::RepoName;
+        use crate::link::LinkOptions;
+        use crate::profile::Profile;
+        use crate::result::{Occurrence, RepoResult};
+
+        let mut r = RepoResult::new(RepoName::parse("openstack/x").unwrap(), "u".into());
+        r.status = RepoStatus::Scanned;
+        r.branch = Some("<b>main".into());
+        r.commit = Some("\"><script>".into());
+        r.occurrences = vec![Occurrence {
+            path: "x/<script>alert(1)</script>.py".into(),
+            line: 1,
+            text: "eventlet.monkey_patch()  # <img src=x onerror=alert(2)> `](javascript:x)".into(),
+        }];
+        let fleet = Fleet::build(
+            vec![r],
+            &Governance::default(),
+            LinkOptions::default(),
+            Some(Profile::eventlet()),
+        );
+        let info = ScanInfo {
+            patterns: vec!["<i>".into()],
+            options: crate::result::ScanOptions {
+                matching: crate::matcher::MatchOptions::new(["x"]),
+                files: crate::filter::FileOptions::default(),
+            },
+            git_base: String::new(),
+            governance: Vec::new(),
+            started: 0,
+            duration_ms: 0,
+        };
+        let files = render(&fleet, &info);
+        assert_eq!(files.len(), 3, "index, the team, the project");
+        for f in files {
+            let c = &f.contents;
+            assert_eq!(c.matches("<script").count(), 1, "{}", f.path);
+            for bad in ["<img", "<b>", "<i>"] {
+                assert!(!c.contains(bad), "{} contains {bad}", f.path);
+            }
+        }
+        let project = &render(&fleet, &info)[2];
+        assert!(project
+            .contents
+            .contains("<code>&quot;&gt;&lt;script&gt;</code>"));
+    }
+
+    #[test]
     fn a_deliverable_takes_its_worst_state() {
         assert!(State::NotScanned < State::No && State::No < State::Yes);
         let states = count_states([State::Yes, State::No, State::Yes].into_iter());
