@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::{Diff, ProjectDiff, Side};
 use crate::report::date;
+use crate::report::escape::{cell, code, plural, text};
 use crate::result::Occurrence;
 
 pub(super) fn render(d: &Diff) -> String {
@@ -32,17 +33,17 @@ pub(super) fn render(d: &Diff) -> String {
     } else {
         let _ = write!(
             out,
-            "{added} {} added and {removed} removed; {} changed.",
-            plural(added, "occurrence", "occurrences"),
-            count(d.projects.len(), "project", "projects")
+            "{} added and {removed} removed; {} changed.",
+            plural(added, "occurrence"),
+            plural(d.projects.len(), "project")
         );
     }
     if d.moved > 0 {
         let _ = write!(
             out,
             " {} only moved (same path and text at another line) and {} not counted as changes.",
-            count(d.moved, "line", "lines"),
-            plural(d.moved, "is", "are")
+            plural(d.moved, "line"),
+            if d.moved == 1 { "is" } else { "are" }
         );
     }
     out.push('\n');
@@ -72,7 +73,7 @@ fn teams(out: &mut String, d: &Diff) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {delta:+} | {} | {} | {} | {} |",
-            escape(&t.team.0),
+            cell(&text(&t.team.0)),
             t.occurrences.0,
             t.occurrences.1,
             t.added,
@@ -92,7 +93,7 @@ fn analysis(out: &mut String, d: &Diff) {
     for p in changed {
         let (o, n) = (p.old.as_ref().unwrap(), p.new.as_ref().unwrap());
         let cmp = |a: Option<String>, b: Option<String>| {
-            let show = |x: Option<String>| x.map_or("-".to_string(), |x| escape(&x));
+            let show = |x: Option<String>| x.map_or("-".to_string(), |x| cell(&text(&x)));
             if a == b {
                 show(a)
             } else {
@@ -103,8 +104,8 @@ fn analysis(out: &mut String, d: &Diff) {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            escape(p.repo.as_str()),
-            escape(&p.team.0),
+            cell(&text(p.repo.as_str())),
+            cell(&text(&p.team.0)),
             cmp(oa.verdict.clone(), na.verdict.clone()),
             cmp(
                 oa.complexity.map(|c| c.to_string()),
@@ -119,8 +120,8 @@ fn project(out: &mut String, p: &ProjectDiff) {
     let _ = writeln!(
         out,
         "\n## Project: {} ({})\n",
-        escape(p.repo.short()),
-        escape(&p.team.0)
+        text(p.repo.short()),
+        text(&p.team.0)
     );
     let at = |s: &Option<Side>| match s {
         None => "not in the scan".to_string(),
@@ -132,25 +133,25 @@ fn project(out: &mut String, p: &ProjectDiff) {
                 crate::result::RepoStatus::Skipped => "skipped",
             },
             s.commit.as_deref().unwrap_or("no commit"),
-            count(s.occurrences, "occurrence", "occurrences")
+            plural(s.occurrences, "occurrence")
         ),
     };
     let _ = writeln!(out, "- Old: {}\n- New: {}", at(&p.old), at(&p.new));
     if let Some(why) = &p.not_compared {
-        let _ = writeln!(out, "- Occurrences not compared: {}", escape(why));
+        let _ = writeln!(out, "- Occurrences not compared: {}", text(why));
     }
     if p.moved > 0 {
         let _ = writeln!(
             out,
             "- {} only moved (same path and text, another line)",
-            count(p.moved, "line", "lines")
+            plural(p.moved, "line")
         );
     }
     for (title, list) in [("Removed", &p.removed), ("Added", &p.added)] {
         if list.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{title} ({}):\n", list.len());
+        let _ = writeln!(out, "\n{title} ({}):\n", plural(list.len(), "occurrence"));
         for o in list {
             let _ = writeln!(out, "- {}", line(o));
         }
@@ -168,74 +169,4 @@ fn line(o: &Occurrence) -> String {
 
 fn patterns(p: &[String]) -> String {
     p.iter().map(|x| code(x)).collect::<Vec<_>>().join(", ")
-}
-
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", plural(n, one, many))
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 {
-        one
-    } else {
-        many
-    }
-}
-
-/// A code span holding `s` literally: fenced with one backtick more than the longest run in
-/// it, padded when it starts or ends with one; line breaks become spaces.
-pub(crate) fn code(s: &str) -> String {
-    let s = s.replace(['\n', '\r'], " ");
-    let mut longest = 0;
-    let mut run = 0;
-    for c in s.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') || s.is_empty() {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{s}{pad}{fence}")
-}
-
-/// Plain text in Markdown: every ASCII punctuation character backslash-escaped (CommonMark
-/// allows it for all of them), so nothing can become a link, tag, emphasis or table cell
-/// boundary.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\r' => out.push(' '),
-            c if c.is_ascii_punctuation() => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn code_spans_hold_backticks() {
-        assert_eq!(code("a"), "`a`");
-        assert_eq!(code("a`b"), "``a`b``");
-        assert_eq!(code("`x`"), "`` `x` ``");
-        assert_eq!(code("a\nb"), "`a b`");
-    }
-
-    #[test]
-    fn escaping_defuses_links_and_tags() {
-        assert_eq!(
-            escape("[x](javascript:y) <b>|"),
-            r"\[x\]\(javascript\:y\) \<b\>\|"
-        );
-    }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::chart::{bars, Bar};
 use super::{
     badge, card, count_states, deliverables, esc, local, page, project_href, state, team_href,
-    State,
+    team_name, State,
 };
 use crate::report::fleet::date;
 use crate::report::{Fleet, Project, ScanInfo, Team};
@@ -131,7 +131,7 @@ fn teams_table(out: &mut String, fleet: &Fleet, delivs: &BTreeMap<(String, Strin
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{occ}</td><td class=\"num\">{}</td><td class=\"num\">{failed}</td></tr>",
-            local("", &team_href(t), &esc(&t.name.0)),
+            local("", &team_href(t), &team_name(t)),
             t.projects.len(),
             mine.len(),
             n(State::No),
@@ -164,7 +164,7 @@ pub(super) fn projects_table(
             name
         };
         let team_td = if with_team {
-            format!("<td>{}</td>", local(root, &team_href(t), &esc(&t.name.0)))
+            format!("<td>{}</td>", local(root, &team_href(t), &team_name(t)))
         } else {
             String::new()
         };
@@ -182,7 +182,7 @@ pub(super) fn projects_table(
             .map_or("-".to_string(), |a| a.score.to_string());
         let _ = writeln!(
             out,
-            "<tr><td>{name}</td>{team_td}<td data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{}\">{score}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td class=\"repo\">{name}</td>{team_td}<td data-v=\"{}\">{}</td><td class=\"num\" data-v=\"{}\">{score}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             s as u8,
             badge(s),
             p.score(),
@@ -214,7 +214,7 @@ pub(super) fn not_scanned<'a>(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(r.repo.as_str()),
-            esc(&t.name.0),
+            team_name(t),
             if r.status == RepoStatus::Failed {
                 "failed"
             } else {

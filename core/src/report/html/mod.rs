@@ -157,9 +157,10 @@ pub(crate) fn has_page(p: &Project) -> bool {
     !p.result.occurrences.is_empty()
 }
 
-/// `teams/<stem>.html`, relative to `html/`, percent-encoded for an href.
+/// `teams/<name>.html`, relative to `html/`: the team's Markdown file name (unique and safe
+/// whatever the team is called), as HTML.
 pub(crate) fn team_href(t: &Team) -> String {
-    format!("teams/{}.html", t.name.file_stem())
+    format!("{}.html", t.file.strip_suffix(".md").unwrap_or(&t.file))
 }
 
 /// `projects/<org>/<name>.html`, relative to `html/`. Repository names are checked ASCII.
@@ -214,6 +215,14 @@ pub(crate) fn local(root: &str, href: &str, inner: &str) -> String {
         esc(root),
         esc(&encode(href))
     )
+}
+
+/// A team's name as HTML; an empty one shows as `""`, so its link can still be clicked.
+pub(crate) fn team_name(t: &Team) -> String {
+    match t.name.0.as_str() {
+        "" => "&quot;&quot;".to_string(),
+        name => esc(name),
+    }
 }
 
 /// A state badge.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{badge, card, cite, esc, link, local, page, prose, state, team_href};
+use super::{badge, card, cite, esc, link, local, page, prose, state, team_href, team_name};
 use crate::analysis::level;
 use crate::narrative::UNVERIFIED;
 use crate::report::fleet::date;
@@ -33,7 +33,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
     let _ = writeln!(
         body,
         "<div class=\"panel\"><p>Team {} &middot; deliverable {} &middot; branch <code>{}</code> at commit {}{}</p></div>",
-        local(ROOT, &team_href(t), &esc(&t.name.0)),
+        local(ROOT, &team_href(t), &team_name(t)),
         esc(p.deliverable.as_deref().unwrap_or("none listed")),
         esc(r.branch.as_deref().unwrap_or("unknown")),
         commit_html,
@@ -146,7 +146,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
     let crumbs = format!(
         "<nav class=\"crumbs\">{} &rsaquo; {}</nav>",
         local(ROOT, "index.html", "Fleet"),
-        local(ROOT, &team_href(t), &esc(&t.name.0))
+        local(ROOT, &team_href(t), &team_name(t))
     );
     let subtitle = format!(
         "Project &middot; scan started {} &middot; {}",

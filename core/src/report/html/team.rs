@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use super::index::{not_scanned, projects_table, state_chart};
-use super::{badge, card, cite, deliverables, esc, local, page, project_href, state, Project};
+use super::{
+    badge, card, cite, deliverables, esc, local, page, project_href, state, team_name, Project,
+};
 use crate::analysis::level;
 use crate::report::fleet::date;
 use crate::report::{Fleet, ScanInfo, Team};
@@ -51,7 +53,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team) -> String {
         date(info.started),
         t.projects.len()
     );
-    page(&esc(&t.name.0), &crumbs, &subtitle, &body)
+    page(&team_name(t), &crumbs, &subtitle, &body)
 }
 
 /// A project's analysis in short, linking to its page.
