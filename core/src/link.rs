@@ -46,10 +46,7 @@ impl LinkOptions {
             "{base}/{}/src/{kind}/{}/{}#n{}",
             repo.repo,
             encode(at),
-            match repo.stats.raw_paths.get(&occ.path) {
-                Some(raw) => encode_bytes(raw),
-                None => encode(&occ.path),
-            },
+            encoded_path(repo, occ),
             occ.line
         )
     }
@@ -90,6 +87,15 @@ impl LinkOptions {
     /// The whole beagle line: `<link> : <text>`.
     pub fn line(&self, repo: &RepoResult, occ: &Occurrence) -> String {
         format!("{} : {}", self.url(repo, occ), occ.text)
+    }
+}
+
+/// The path of `occ` percent-encoded for a URL, from its real bytes when the name is not
+/// UTF-8.
+pub(crate) fn encoded_path(repo: &RepoResult, occ: &Occurrence) -> String {
+    match repo.stats.raw_paths.get(&occ.path) {
+        Some(raw) => encode_bytes(raw),
+        None => encode(&occ.path),
     }
 }
 

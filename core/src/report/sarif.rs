@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::{Fleet, Project};
-use crate::link::encode;
+use crate::link::encoded_path;
 use crate::profile::Profile;
-use crate::result::RepoStatus;
+use crate::result::{Occurrence, RepoResult, RepoStatus};
 
 /// Where the 2.1.0 schema is published (errata 01, the current text).
 const SCHEMA: &str =
@@ -123,7 +123,7 @@ fn result(fleet: &Fleet, rules: &Rules, p: &Project, i: usize) -> Option<Value> 
         "message": { "text": format!("{title}: {}", o.text) },
         "locations": [{
             "physicalLocation": {
-                "artifactLocation": { "uri": relative_uri(&o.path), "uriBaseId": r.repo.as_str() },
+                "artifactLocation": { "uri": relative_uri(r, o), "uriBaseId": r.repo.as_str() },
                 "region": { "startLine": o.line, "snippet": { "text": o.text } },
             },
         }],
@@ -195,8 +195,8 @@ impl Rules {
 
 /// A path as a relative URI reference: percent-encoded, and with `:` encoded too so that a
 /// first segment such as `javascript:x.py` cannot read as a scheme.
-fn relative_uri(path: &str) -> String {
-    encode(path).replace(':', "%3A")
+fn relative_uri(repo: &RepoResult, occ: &Occurrence) -> String {
+    encoded_path(repo, occ).replace(':', "%3A")
 }
 
 /// A stable fingerprint of an occurrence that survives lines moving: FNV-1a of repository,
