@@ -18,7 +18,7 @@ mod select;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use fleetscan_coordinator::logging::{self, LogFormat};
+use fleetscan_proto::logging::{self, LogFormat};
 
 /// Scan a fleet of git repositories for a pattern and write per-team reports.
 #[derive(Debug, Parser)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use fleetscan_coordinator::client::{self, Connect, Coordinator};
 use fleetscan_core::profile::Profile;
 use fleetscan_core::report::ReportFile;
+use fleetscan_proto::client::{self, Connect, Coordinator};
 use fleetscan_proto::v1::{self, scan_event::Kind};
 use tonic::Code;
 

@@ -12,13 +12,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fleetscan_coordinator::client::{self, Target};
 use fleetscan_coordinator::queue::{self, Outcome, Queue};
 use fleetscan_coordinator::spec::{self, Plan};
 use fleetscan_coordinator::store::Store;
 use fleetscan_core::ids::RepoName;
 use fleetscan_core::result::{Occurrence, RepoResult, RepoStatus};
 use fleetscan_core::select::Target as RepoTarget;
+use fleetscan_proto::client::{self, Target};
 use fleetscan_proto::v1::{self, result_part::Part};
 
 const CLIENTS: usize = 16;

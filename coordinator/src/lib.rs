@@ -2,16 +2,13 @@
 //! receives results from workers and renders reports. Redis holds all shared state, so a
 //! coordinator can restart at any time and several can serve one Redis.
 //!
-//! - [`queue`]: the Redis job queue (also used by workers to take jobs);
+//! - [`queue`]: the Redis job queue; workers reach it only through the Workers service;
 //! - [`store`]: scans, jobs, results and events in Redis;
 //! - [`spec`]: checking submitted scans;
 //! - [`server`]: [`server::serve`], the server as a library function.
 #![deny(missing_docs)]
 
 pub mod auth;
-pub mod client;
-pub mod http;
-pub mod logging;
 pub mod queue;
 pub mod server;
 pub mod service;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fleetscan_coordinator::logging::{self, LogFormat};
+use fleetscan_proto::logging::{self, LogFormat};
 
 /// The fleetscan coordinator: gRPC server over a Redis job queue.
 #[derive(Debug, Parser)]

@@ -57,8 +57,8 @@ pub struct Leased {
     pub repo: String,
     /// Where to fetch it.
     pub url: String,
-    /// The scan's [`crate::spec::JobSpec`], JSON.
-    pub job_spec: String,
+    /// The scan's job spec, an encoded `fleetscan.v1.JobSpec`.
+    pub job_spec: Vec<u8>,
 }
 
 /// What a heartbeat learnt about one lease.
@@ -81,18 +81,6 @@ impl From<LeaseState> for i32 {
             LeaseState::Lost => v1::LeaseState::Lost,
             LeaseState::Cancelled => v1::LeaseState::Cancelled,
         }) as i32
-    }
-}
-
-impl LeaseState {
-    /// From the wire form; anything unknown counts as lost, so the job stops.
-    pub fn from_wire(v: i32) -> LeaseState {
-        use fleetscan_proto::v1;
-        match v1::LeaseState::try_from(v) {
-            Ok(v1::LeaseState::Held) => LeaseState::Held,
-            Ok(v1::LeaseState::Cancelled) => LeaseState::Cancelled,
-            _ => LeaseState::Lost,
-        }
     }
 }
 
@@ -191,7 +179,7 @@ impl std::fmt::Debug for Queue {
     }
 }
 
-/// The Redis flag coordinators and workers share.
+/// Where the coordinator finds Redis. Workers never do.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RedisArgs {
     /// Redis URL (redis:// or rediss://, password in the URL).
@@ -209,23 +197,12 @@ pub struct RedisArgs {
     pub redis_password_file: Option<std::path::PathBuf>,
 }
 
-/// Reads a secret from a file: surrounding white space (the final newline) is not part of it.
-pub fn read_secret(what: &str, path: &std::path::Path) -> Result<String, String> {
-    let s = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?;
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(format!("the {what} file {} is empty", path.display()));
-    }
-    Ok(s.to_string())
-}
-
 impl RedisArgs {
     /// The password from --redis-password-file, when given.
     pub fn password(&self) -> Result<Option<String>, String> {
         self.redis_password_file
             .as_deref()
-            .map(|p| read_secret("Redis password", p))
+            .map(|p| fleetscan_proto::token::read_secret("Redis password", p))
             .transpose()
     }
 }
@@ -272,8 +249,8 @@ impl Queue {
         self.conn.clone()
     }
 
-    /// Takes the next ready job for `worker`, holding it for `lease`. Also expires stale leases
-    /// and promotes due retries, so the queue keeps moving while no coordinator runs.
+    /// Takes the next ready job for `worker`, holding it for `lease`. When none is ready, also
+    /// expires stale leases and promotes due retries, and looks again.
     pub async fn lease(&self, worker: &str, lease: Duration) -> Result<Option<Leased>, QueueError> {
         // Random, so that a lease cannot be guessed, and a retried call after a lost reply
         // does not take a second job under the same token.
@@ -295,7 +272,7 @@ impl Queue {
                     redis::from_redis_value_ref(&items[i])
                         .map_err(|e| QueueError::Protocol(format!("lease field {i}: {e}")))
                 };
-                let job_spec = s(5).map_err(|_| {
+                let job_spec: Vec<u8> = redis::from_redis_value_ref(&items[5]).map_err(|_| {
                     QueueError::DataLoss(format!(
                         "scan of job {} has no spec",
                         s(0).unwrap_or_default()

@@ -141,11 +141,13 @@ pub async fn serve(
         shutdown.await;
         let _ = down_tx.send(true);
     };
+    let queued = std::sync::Arc::new(tokio::sync::Notify::new());
     let coordinator = CoordinatorServer::new(CoordinatorService {
         queue: queue.clone(),
         store: store.clone(),
         backoff_ms: config.retry_backoff_ms,
-        down,
+        queued: queued.clone(),
+        down: down.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE);
     let workers = WorkersServer::new(WorkersService {
@@ -159,6 +161,8 @@ pub async fn serve(
         ingesting: std::sync::Arc::new(tokio::sync::Semaphore::new(
             config.max_concurrent_results.max(1),
         )),
+        queued,
+        down,
     })
     .max_decoding_message_size(MAX_MESSAGE);
 
@@ -174,7 +178,7 @@ pub async fn serve(
             .context("--tls-cert / --tls-key")?;
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ready = crate::http::Ready::default();
+    let ready = fleetscan_proto::http::Ready::default();
     ready.set(true);
     if let Some(addr) = config.metrics_listen {
         let ready = ready.clone();
@@ -183,7 +187,7 @@ pub async fn serve(
             let _ = rx.changed().await;
         };
         tokio::spawn(async move {
-            if let Err(e) = crate::http::serve(addr, ready, stop).await {
+            if let Err(e) = fleetscan_proto::http::serve(addr, ready, stop).await {
                 tracing::error!(%addr, error = %e, "metrics listener failed");
             }
         });
@@ -220,7 +224,7 @@ async fn housekeeping(
     queue: Queue,
     store: Store,
     reporter: tonic_health::server::HealthReporter,
-    ready: crate::http::Ready,
+    ready: fleetscan_proto::http::Ready,
     retention: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -296,25 +300,9 @@ async fn scan_gauges(store: &Store) {
 
 /// Binds `config.listen` and serves until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<()> {
-    crate::http::recorder();
+    fleetscan_proto::http::recorder();
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
-    serve(config, listener, shutdown_signal()).await
-}
-
-/// Completes at SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
+    serve(config, listener, fleetscan_proto::shutdown::signal()).await
 }

@@ -26,6 +26,8 @@ pub struct CoordinatorService {
     pub(crate) queue: Queue,
     pub(crate) store: Store,
     pub(crate) backoff_ms: u64,
+    /// Wakes the Lease calls waiting in this coordinator when a scan is queued.
+    pub(crate) queued: std::sync::Arc<tokio::sync::Notify>,
     /// Set when the server shuts down: open watch streams end, so that shutdown need not wait
     /// for clients that would watch forever (they reconnect to another coordinator).
     pub(crate) down: tokio::sync::watch::Receiver<bool>,
@@ -163,6 +165,7 @@ impl Coordinator for CoordinatorService {
             .create(&spec, &plan, self.backoff_ms)
             .await
             .map_err(status_of)?;
+        self.queued.notify_waiters();
         tracing::info!(scan = %id, repos = plan.targets.len(), "scan submitted");
         Ok(Response::new(v1::SubmitScanResponse {
             scan_id: id,

@@ -6,12 +6,12 @@ use fleetscan_core::filter::FileOptions;
 use fleetscan_core::governance::Governance;
 use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::MatchOptions;
+use fleetscan_core::plan::{JobSpec, DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_TIMEOUT_SECS};
 use fleetscan_core::profile::Profile;
 use fleetscan_core::report::{Fleet, ScanInfo};
 use fleetscan_core::result::{RepoResult, ScanOptions};
 use fleetscan_core::select::{self, Entry, Target};
 use fleetscan_proto::v1::{self, ScanSpec};
-use serde::{Deserialize, Serialize};
 
 /// Limits on a submitted scan.
 pub mod limits {
@@ -33,23 +33,8 @@ pub mod limits {
     pub const TIMEOUT_SECS: u32 = 24 * 3600;
 }
 
-/// Defaults for fields left at zero.
-pub const DEFAULT_TIMEOUT_SECS: u32 = 600;
-/// Default connect timeout, seconds.
-pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 10;
-/// Default attempts per job: the embedded default of 2 retries plus the first attempt.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-
-/// What a worker needs to run any job of a scan; stored once per scan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobSpec {
-    /// Matching and file options.
-    pub options: ScanOptions,
-    /// Budget of one attempt, seconds.
-    pub timeout_secs: u32,
-    /// Connect timeout, seconds.
-    pub connect_timeout_secs: u32,
-}
+/// Default attempts per job: the embedded default retries plus the first attempt.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = fleetscan_core::plan::DEFAULT_RETRIES + 1;
 
 /// A checked scan.
 #[derive(Debug)]

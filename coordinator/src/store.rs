@@ -172,7 +172,7 @@ impl Store {
     ) -> Result<String, QueueError> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
         let now = now_ms();
-        let job_spec = serde_json::to_string(&plan.job_spec).expect("job spec serializes");
+        let job_spec = v1::JobSpec::from(&plan.job_spec).encode_to_vec();
         let mut pipe = redis::pipe();
         pipe.atomic();
         let ids: Vec<String> = (0..plan.targets.len())
@@ -205,10 +205,10 @@ impl Store {
                 ("occurrences", "0".into()),
                 ("max_attempts", plan.max_attempts.to_string()),
                 ("backoff_ms", backoff_ms.to_string()),
-                ("job_spec", job_spec),
             ],
         )
         .ignore();
+        pipe.hset(scan_key(&id), "job_spec", job_spec).ignore();
         pipe.hset(
             scan_key(&id),
             "patterns",

@@ -1,16 +1,21 @@
-//! The Workers service: protocol check, lease renewal and result ingestion. The coordinator
-//! is the only writer of results, and it commits a job's results and acknowledges the job in
-//! one atomic step (see `lua/commit.lua`).
+//! The Workers service: protocol check, leasing, lease renewal and release, and result
+//! ingestion. Workers reach the queue only through it, so Redis, its key layout and its
+//! scripts are the coordinator's alone. The coordinator is the only writer of results, and it
+//! commits a job's results and acknowledges the job in one atomic step (see
+//! `lua/commit.lua`).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use fleetscan_core::ids::RepoName;
 use fleetscan_core::result::{Occurrence, RepoStatus};
+use fleetscan_proto::prost::Message;
 use fleetscan_proto::v1::{self, result_part::Part, workers_server::Workers};
 use fleetscan_proto::{convert, PROTOCOL_VERSION};
+use tokio::sync::{watch, Notify};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::queue::{Committed, Outcome, Queue};
+use crate::queue::{Committed, Leased, Outcome, Queue};
 use crate::service::status_of;
 use crate::store::Store;
 
@@ -35,6 +40,18 @@ impl Default for IngestLimits {
     }
 }
 
+/// Longest a Lease call waits for a job, whatever the worker asks: short enough that a
+/// worker notices a coordinator going away, long enough that idle workers cost Redis little.
+pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(20);
+/// Longest pause between two looks at the queue while a Lease call waits. Jobs queued through
+/// this coordinator wake the waiting calls at once; jobs queued through another one, or
+/// retries coming due, are seen within this time.
+const LEASE_POLL_MAX: Duration = Duration::from_secs(1);
+/// Bytes of a worker id.
+const WORKER_ID_MAX: usize = 256;
+/// Leases in one Heartbeat or Release call.
+const LEASES_MAX: usize = 10_000;
+
 /// The service state.
 #[derive(Clone)]
 pub struct WorkersService {
@@ -43,7 +60,46 @@ pub struct WorkersService {
     pub(crate) limits: IngestLimits,
     /// Result streams read at once. With the per-repository byte cap this bounds the memory
     /// results can take in a coordinator; more streams wait (backpressure on their workers).
-    pub(crate) ingesting: std::sync::Arc<tokio::sync::Semaphore>,
+    pub(crate) ingesting: Arc<tokio::sync::Semaphore>,
+    /// Woken when this coordinator queues jobs (a submitted scan, a released job), so waiting
+    /// Lease calls look at the queue at once.
+    pub(crate) queued: Arc<Notify>,
+    /// Set when the server shuts down: waiting Lease calls answer at once, without a job.
+    pub(crate) down: watch::Receiver<bool>,
+}
+
+fn check_worker_id(id: &str) -> Result<(), Status> {
+    if id.is_empty() || id.len() > WORKER_ID_MAX {
+        return Err(bad(format!(
+            "worker id {:?} must be 1 to {WORKER_ID_MAX} bytes",
+            id.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+/// The wire form of a leased job.
+fn job_of(l: Leased) -> Result<v1::Job, Status> {
+    let spec = v1::JobSpec::decode(l.job_spec.as_slice()).map_err(|e| {
+        Status::data_loss(format!(
+            "the job spec of scan {} in Redis is damaged ({e}); submit the scan again",
+            l.scan
+        ))
+    })?;
+    Ok(v1::Job {
+        lease: Some(v1::Lease {
+            job_id: l.job,
+            token: l.token,
+        }),
+        scan_id: l.scan,
+        repo: l.repo,
+        url: l.url,
+        spec: Some(spec),
+    })
+}
+
+fn lease_length(secs: u32) -> Duration {
+    Duration::from_secs(u64::from(secs.clamp(2, 3600)))
 }
 
 /// Checks a worker's protocol version.
@@ -92,18 +148,93 @@ impl Workers for WorkersService {
         }))
     }
 
+    /// Waits for a job when none is ready. If the worker goes away while a job is being
+    /// leased to it, that lease is never renewed and expires: the job runs again elsewhere and
+    /// the attempt does not count.
+    async fn lease(
+        &self,
+        req: Request<v1::LeaseRequest>,
+    ) -> Result<Response<v1::LeaseResponse>, Status> {
+        let req = req.into_inner();
+        check_protocol(req.protocol_version)?;
+        check_worker_id(&req.worker_id)?;
+        let lease = lease_length(req.lease_secs);
+        let deadline =
+            Instant::now() + Duration::from_millis(u64::from(req.wait_ms)).min(MAX_LEASE_WAIT);
+        let mut down = self.down.clone();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            // Registered before looking, so that a wake-up between the look and the wait is
+            // not missed.
+            let queued = self.queued.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
+            if let Some(l) = self
+                .queue
+                .lease(&req.worker_id, lease)
+                .await
+                .map_err(status_of)?
+            {
+                metrics::counter!("fleetscan_leases_total").increment(1);
+                return Ok(Response::new(v1::LeaseResponse {
+                    job: Some(job_of(l)?),
+                }));
+            }
+            let now = Instant::now();
+            if now >= deadline || *down.borrow() {
+                return Ok(Response::new(v1::LeaseResponse { job: None }));
+            }
+            tokio::select! {
+                _ = &mut queued => {}
+                _ = tokio::time::sleep(pause.min(deadline - now)) => {}
+                _ = down.changed() => {}
+            }
+            pause = (pause * 2).min(LEASE_POLL_MAX);
+        }
+    }
+
+    async fn release(
+        &self,
+        req: Request<v1::ReleaseRequest>,
+    ) -> Result<Response<v1::ReleaseResponse>, Status> {
+        let req = req.into_inner();
+        check_worker_id(&req.worker_id)?;
+        if req.leases.len() > LEASES_MAX {
+            return Err(bad(format!(
+                "{} leases in one call; the limit is {LEASES_MAX}",
+                req.leases.len()
+            )));
+        }
+        let mut released = Vec::with_capacity(req.leases.len());
+        for l in &req.leases {
+            let r = self
+                .queue
+                .release(&l.job_id, l.token, &req.worker_id)
+                .await
+                .map_err(status_of)?;
+            if r {
+                tracing::info!(job = %l.job_id, worker = %req.worker_id, "job handed back");
+            }
+            released.push(r);
+        }
+        if released.contains(&true) {
+            self.queued.notify_waiters();
+        }
+        Ok(Response::new(v1::ReleaseResponse { released }))
+    }
+
     async fn heartbeat(
         &self,
         req: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let req = req.into_inner();
-        if req.leases.len() > 10_000 {
+        if req.leases.len() > LEASES_MAX {
             return Err(bad(format!(
-                "{} leases in one heartbeat; the limit is 10000",
+                "{} leases in one heartbeat; the limit is {LEASES_MAX}",
                 req.leases.len()
             )));
         }
-        let lease = Duration::from_secs(u64::from(req.lease_secs.clamp(2, 3600)));
+        let lease = lease_length(req.lease_secs);
         let leases: Vec<(String, u64)> = req
             .leases
             .into_iter()

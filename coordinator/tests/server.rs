@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fleetscan_coordinator::client::{self, Target};
+use fleetscan_proto::client::{self, Target};
 use fleetscan_proto::v1;
 use fleetscan_tests::redis::RedisServer;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -348,16 +348,20 @@ async fn results_over_the_limits_fail_the_repository_with_the_reason() {
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
-    let queue = fleetscan_coordinator::queue::Queue::new(
-        fleetscan_coordinator::queue::connect(&redis.url(), None)
-            .await
-            .unwrap(),
-    );
-    let lease = queue
-        .lease("w", Duration::from_secs(60))
+    let mut w = client::workers(&target).unwrap();
+    let job = w
+        .lease(v1::LeaseRequest {
+            protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+            worker_id: "w".into(),
+            lease_secs: 60,
+            wait_ms: 0,
+        })
         .await
         .unwrap()
-        .unwrap();
+        .into_inner()
+        .job
+        .expect("the queued job");
+    let lease = job.lease.unwrap();
     let occurrence = v1::Occurrence {
         path: "a.py".into(),
         line: 1,
@@ -368,7 +372,7 @@ async fn results_over_the_limits_fail_the_repository_with_the_reason() {
         part(v1::result_part::Part::Header(v1::JobHeader {
             protocol_version: fleetscan_proto::PROTOCOL_VERSION,
             lease: Some(v1::Lease {
-                job_id: lease.job.clone(),
+                job_id: lease.job_id.clone(),
                 token: lease.token,
             }),
             worker_id: "w".into(),
@@ -382,7 +386,6 @@ async fn results_over_the_limits_fail_the_repository_with_the_reason() {
             ..Default::default()
         })),
     ];
-    let mut w = client::workers(&target).unwrap();
     let r = w
         .report_results(tokio_stream::iter(parts))
         .await
@@ -406,4 +409,88 @@ async fn results_over_the_limits_fail_the_repository_with_the_reason() {
         "{}",
         repo.error
     );
+}
+
+/// Workers lease through the coordinator, never from Redis: a call waiting for a job gets the
+/// one submitted while it waits, the job carries the scan's spec, and a released job is
+/// leased again.
+#[tokio::test]
+async fn lease_waits_for_a_job_and_release_hands_it_back() {
+    let redis = RedisServer::start();
+    let (addr, _server) = start(&redis, |_| {}, std::future::pending()).await;
+    let url = format!("http://{addr}");
+    let target = Target {
+        url: &url,
+        token: None,
+        tls_ca: None,
+    };
+    let lease_req = |wait_ms| v1::LeaseRequest {
+        protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+        worker_id: "w".into(),
+        lease_secs: 60,
+        wait_ms,
+    };
+    let mut w = client::workers(&target).unwrap();
+    let empty = loop {
+        match w.lease(lease_req(0)).await {
+            Ok(r) => break r.into_inner(),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    assert!(empty.job.is_none(), "nothing is queued yet");
+    let mut waiting = w.clone();
+    let waiter = tokio::spawn(async move { waiting.lease(lease_req(20_000)).await });
+    let mut c = client::coordinator(&target).unwrap();
+    c.submit_scan(v1::SubmitScanRequest {
+        spec: Some(v1::ScanSpec {
+            patterns: vec!["eventlet".into()],
+            ignore_comments: true,
+            repos: vec!["openstack/nova".into()],
+            git_base: "git://127.0.0.1:1/".into(),
+            ..Default::default()
+        }),
+    })
+    .await
+    .unwrap();
+    let job = waiter.await.unwrap().unwrap().into_inner().job;
+    let job = job.expect("the waiting call gets the submitted job");
+    assert_eq!(job.repo, "openstack/nova");
+    let spec = fleetscan_core::plan::JobSpec::try_from(job.spec.unwrap()).unwrap();
+    assert_eq!(spec.options.matching.patterns, ["eventlet"]);
+    assert!(spec.options.matching.ignore_comments);
+    assert_eq!(
+        spec.timeout_secs,
+        fleetscan_core::plan::DEFAULT_TIMEOUT_SECS
+    );
+    let lease = job.lease.unwrap();
+    let released = w
+        .release(v1::ReleaseRequest {
+            worker_id: "w".into(),
+            leases: vec![lease.clone(), lease.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .released;
+    assert_eq!(
+        released,
+        [true, false],
+        "released once; then no longer held"
+    );
+    let again = w
+        .lease(lease_req(0))
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(again.lease.unwrap().job_id, lease.job_id);
+    let e = w
+        .lease(v1::LeaseRequest {
+            protocol_version: 1,
+            ..lease_req(0)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition);
 }

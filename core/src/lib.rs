@@ -4,6 +4,7 @@
 //! - [`matcher`] and [`filter`]: which lines of which files are occurrences;
 //! - [`result`]: what scanning one repository produces;
 //! - [`select`]: which repositories a scan covers;
+//! - [`plan`]: what every job of a scan needs, and the defaults both modes share;
 //! - [`link`]: beagle link lines;
 //! - [`report`]: the report files, rendered from a [`report::Fleet`];
 //! - [`diff`]: what changed between two scans' report directories;
@@ -26,6 +27,7 @@ pub mod labelled;
 pub mod link;
 pub mod matcher;
 pub mod narrative;
+pub mod plan;
 pub mod profile;
 pub mod report;
 pub mod result;

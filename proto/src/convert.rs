@@ -1,10 +1,107 @@
 //! Conversions between the wire messages and the core's result types. Every field goes both
 //! ways, so a result that crosses the network renders the same bytes as one that did not.
 
+use fleetscan_core::filter::FileOptions;
 use fleetscan_core::ids::RepoName;
+use fleetscan_core::matcher::MatchOptions;
+use fleetscan_core::plan::JobSpec;
 use fleetscan_core::result as core;
 
 use crate::v1;
+
+/// A message that cannot become a core type.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    /// A required field is absent.
+    #[error("{message} has no {field}: coordinator and worker releases differ")]
+    Missing {
+        /// The message.
+        message: &'static str,
+        /// The field.
+        field: &'static str,
+    },
+}
+
+fn missing(message: &'static str, field: &'static str) -> WireError {
+    WireError::Missing { message, field }
+}
+
+impl From<&MatchOptions> for v1::MatchOptions {
+    fn from(m: &MatchOptions) -> Self {
+        v1::MatchOptions {
+            patterns: m.patterns.clone(),
+            ignore_case: m.ignore_case,
+            ignore_comments: m.ignore_comments,
+            comment_marker: m.comment_marker.clone(),
+        }
+    }
+}
+
+impl From<v1::MatchOptions> for MatchOptions {
+    fn from(m: v1::MatchOptions) -> Self {
+        MatchOptions {
+            patterns: m.patterns,
+            ignore_case: m.ignore_case,
+            ignore_comments: m.ignore_comments,
+            comment_marker: m.comment_marker,
+        }
+    }
+}
+
+impl From<&FileOptions> for v1::FileOptions {
+    fn from(f: &FileOptions) -> Self {
+        v1::FileOptions {
+            include: f.include.clone(),
+            exclude: f.exclude.clone(),
+            max_file_size: f.max_file_size,
+        }
+    }
+}
+
+impl From<v1::FileOptions> for FileOptions {
+    fn from(f: v1::FileOptions) -> Self {
+        FileOptions {
+            include: f.include,
+            exclude: f.exclude,
+            max_file_size: f.max_file_size,
+        }
+    }
+}
+
+impl From<&JobSpec> for v1::JobSpec {
+    fn from(j: &JobSpec) -> Self {
+        v1::JobSpec {
+            matching: Some((&j.options.matching).into()),
+            files: Some((&j.options.files).into()),
+            timeout_secs: j.timeout_secs,
+            connect_timeout_secs: j.connect_timeout_secs,
+        }
+    }
+}
+
+impl TryFrom<v1::JobSpec> for JobSpec {
+    type Error = WireError;
+
+    /// A missing part is an error, not a default: a default would scan with other options
+    /// than the ones submitted.
+    fn try_from(j: v1::JobSpec) -> Result<Self, WireError> {
+        let nonzero = |v: u32, field| {
+            if v == 0 {
+                Err(missing("JobSpec", field))
+            } else {
+                Ok(v)
+            }
+        };
+        Ok(JobSpec {
+            options: core::ScanOptions {
+                matching: j.matching.ok_or(missing("JobSpec", "matching"))?.into(),
+                files: j.files.ok_or(missing("JobSpec", "files"))?.into(),
+            },
+            timeout_secs: nonzero(j.timeout_secs, "timeout_secs")?,
+            connect_timeout_secs: nonzero(j.connect_timeout_secs, "connect_timeout_secs")?,
+        })
+    }
+}
 
 impl From<&core::Occurrence> for v1::Occurrence {
     fn from(o: &core::Occurrence) -> Self {
@@ -121,6 +218,46 @@ pub fn result(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_specs_round_trip_and_a_missing_part_is_an_error() {
+        let spec = JobSpec {
+            options: core::ScanOptions {
+                matching: MatchOptions::new(["eventlet"]).with_ignore_comments(true, "//"),
+                files: FileOptions::default().with_exclude(vec!["^doc/".into()]),
+            },
+            timeout_secs: 7,
+            connect_timeout_secs: 3,
+        };
+        let wire = v1::JobSpec::from(&spec);
+        assert_eq!(JobSpec::try_from(wire.clone()).unwrap(), spec);
+        for (broken, field) in [
+            (
+                v1::JobSpec {
+                    matching: None,
+                    ..wire.clone()
+                },
+                "matching",
+            ),
+            (
+                v1::JobSpec {
+                    files: None,
+                    ..wire.clone()
+                },
+                "files",
+            ),
+            (
+                v1::JobSpec {
+                    timeout_secs: 0,
+                    ..wire.clone()
+                },
+                "timeout_secs",
+            ),
+        ] {
+            let e = JobSpec::try_from(broken).unwrap_err();
+            assert_eq!(e, missing("JobSpec", field));
+        }
+    }
 
     #[test]
     fn results_round_trip() {

@@ -312,8 +312,9 @@ fn a_coordinator_restart_and_a_redis_outage_do_not_change_the_results() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    // Both outages outlast the leases (LEASE_SECS): workers renew in Redis while the
-    // coordinator is away, and leases get the time Redis was away back.
+    // Both outages outlast the leases (LEASE_SECS). Workers cannot renew while the coordinator
+    // or Redis is away; the coordinator gives the leases that time back when it reaps again,
+    // and the workers keep their results until they can deliver them.
     let outage = Duration::from_secs(fleetscan_tests::cluster::LEASE_SECS + 1);
     w.cluster.kill_coordinator();
     std::thread::sleep(outage);

@@ -1,5 +1,6 @@
 //! A distributed fleetscan on loopback: a real `redis-server`, a coordinator and workers as
 //! separate processes of the `fleetscan` binary, each of which a test can kill and restart.
+//! Workers are given the coordinator only: they never reach Redis.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -117,8 +118,6 @@ impl Cluster {
             "worker",
             "--coordinator",
             &self.url(),
-            "--redis",
-            &self.redis.url(),
             "--concurrency",
             "2",
             "--lease-secs",

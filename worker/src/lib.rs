@@ -3,8 +3,8 @@
 //! - [`job::run`] processes one repository (probe, shallow fetch into a bare cache, scan of the
 //!   tree at the default branch's head, with retries) and is shared by both ways to run a scan;
 //! - [`runner::run_all`] is the embedded mode: a thread pool over a job list;
-//! - [`remote`] is the distributed worker: it takes jobs from the Redis queue, runs the same
-//!   [`job::run`] on blocking threads and streams results to the coordinator.
+//! - [`remote`] is the distributed worker: it leases jobs from a coordinator over gRPC, runs
+//!   the same [`job::run`] on blocking threads and streams results back.
 //!
 //! Everything but [`remote`] blocks; async callers use `spawn_blocking` or a dedicated thread.
 

@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fleetscan_coordinator::logging::{self, LogFormat};
+use fleetscan_proto::logging::{self, LogFormat};
 use fleetscan_worker::{remote, InputError};
 
-/// A fleetscan worker: takes scan jobs from Redis and reports results to the coordinator.
+/// A fleetscan worker: leases scan jobs from a coordinator and reports their results to it.
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetscan-worker",

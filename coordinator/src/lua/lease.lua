@@ -1,4 +1,4 @@
--- ARGV: worker id, lease ms, reap limit, token (random, chosen by the worker, so that nobody
+-- ARGV: worker id, lease ms, reap limit, token (random, chosen by the coordinator, so that nobody
 -- can guess it). Returns {job, token, scan, repo, url, job_spec} or nil. Drops at most 1000
 -- jobs of cancelled or deleted scans per call, so one call never blocks Redis for long.
 -- Expired leases and due retries are handled here only when no job is ready: the

@@ -1,16 +1,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use fleetscan_coordinator::client::Connect;
-use fleetscan_coordinator::queue::RedisArgs;
+use fleetscan_proto::client::Connect;
 
 /// Worker settings; every flag can also come from the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub connect: Connect,
-    #[command(flatten)]
-    pub redis: RedisArgs,
     /// Jobs run in parallel.
     #[arg(
         long,

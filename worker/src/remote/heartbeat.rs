@@ -1,13 +1,14 @@
 //! Lease renewal: every third of the lease length, one heartbeat renews every lease this
-//! worker holds. A lease found lost or cancelled stops its job.
+//! worker holds. A lease found lost or cancelled stops its job. While no coordinator answers,
+//! nothing is renewed and the jobs go on: the coordinator that comes back gives the leases the
+//! time nobody could renew them back (`lua/lib.lua`, `reap`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fleetscan_coordinator::client::WorkersClient;
-use fleetscan_coordinator::queue::{LeaseState, Queue};
+use fleetscan_proto::client::WorkersClient;
 use fleetscan_proto::v1;
 
 use super::Config;
@@ -48,9 +49,17 @@ impl Leases {
             .remove(&(job.to_string(), token));
     }
 
-    /// Every held (job, token).
-    pub fn all(&self) -> Vec<(String, u64)> {
-        self.0.lock().expect("leases").keys().cloned().collect()
+    /// Every held lease.
+    pub fn all(&self) -> Vec<v1::Lease> {
+        self.0
+            .lock()
+            .expect("leases")
+            .keys()
+            .map(|(job_id, token)| v1::Lease {
+                job_id: job_id.clone(),
+                token: *token,
+            })
+            .collect()
     }
 
     fn stop(&self, job: &str, token: u64) {
@@ -65,74 +74,48 @@ impl Leases {
     }
 }
 
-/// Renews leases until `stop` changes: through the coordinator, or straight in Redis while
-/// the coordinator cannot be reached, so a coordinator restart costs no lease.
-pub async fn run(
-    cfg: Arc<Config>,
-    mut client: WorkersClient,
-    queue: Queue,
-    leases: Leases,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+/// Renews leases until the task is aborted; they stay renewed through the grace period.
+pub async fn run(cfg: Arc<Config>, mut client: WorkersClient, leases: Leases) {
     let every = cfg.lease() / 3;
     let worker_id = cfg.worker_id();
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            // Leases stay renewed through the grace period, until the task is aborted.
-            _ = stop.changed() => {}
-        }
+        tokio::time::sleep(every).await;
         let held = leases.all();
         if held.is_empty() {
             continue;
         }
         let req = v1::HeartbeatRequest {
             worker_id: worker_id.clone(),
-            leases: held
-                .iter()
-                .map(|(job, token)| v1::Lease {
-                    job_id: job.clone(),
-                    token: *token,
-                })
-                .collect(),
+            leases: held.clone(),
             lease_secs: cfg.lease().as_secs() as u32,
         };
-        let via_coordinator =
-            match tokio::time::timeout(every.max(Duration::from_secs(1)), client.heartbeat(req))
-                .await
-            {
-                Ok(Ok(resp)) => Ok(resp
-                    .into_inner()
-                    .states
-                    .into_iter()
-                    .map(LeaseState::from_wire)
-                    .collect::<Vec<_>>()),
-                Ok(Err(s)) => Err(s.message().to_string()),
-                Err(_) => Err("timed out".to_string()),
-            };
-        let states = match via_coordinator {
-            Ok(states) => states,
-            Err(why) => {
-                tracing::warn!(error = %why, "heartbeat through the coordinator failed; renewing in Redis");
-                match queue.heartbeat(cfg.lease(), &held).await {
-                    Ok(states) => states,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot renew leases; retrying");
-                        continue;
-                    }
-                }
+        let states = match tokio::time::timeout(
+            every.max(Duration::from_secs(1)),
+            client.heartbeat(req),
+        )
+        .await
+        {
+            Ok(Ok(resp)) => resp.into_inner().states,
+            Ok(Err(s)) => {
+                tracing::warn!(error = %s.message(), "cannot renew leases; the jobs go on, retrying");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!("lease renewal timed out; the jobs go on, retrying");
+                continue;
             }
         };
-        for ((job, token), state) in held.iter().zip(states) {
-            match state {
-                LeaseState::Held => {}
-                LeaseState::Cancelled => {
-                    tracing::info!(%job, "scan cancelled: stopping the job");
-                    leases.stop(job, *token);
+        for (l, state) in held.iter().zip(states) {
+            // Anything unknown counts as lost, so the job stops.
+            match v1::LeaseState::try_from(state).unwrap_or(v1::LeaseState::Lost) {
+                v1::LeaseState::Held => {}
+                v1::LeaseState::Cancelled => {
+                    tracing::info!(job = %l.job_id, "scan cancelled: stopping the job");
+                    leases.stop(&l.job_id, l.token);
                 }
-                LeaseState::Lost => {
-                    tracing::warn!(%job, "lease lost: stopping the job");
-                    leases.stop(job, *token);
+                v1::LeaseState::Lost | v1::LeaseState::Unspecified => {
+                    tracing::warn!(job = %l.job_id, "lease lost: stopping the job");
+                    leases.stop(&l.job_id, l.token);
                 }
             }
         }

@@ -1,7 +1,9 @@
 //! The distributed worker. Stateless: its only local state is the clone cache, which is safe
-//! to lose. Jobs come from Redis with a lease; heartbeats through the coordinator keep the
-//! leases; results go to the coordinator, which commits them and acknowledges the job in one
-//! step. A worker killed at any point loses nothing: its leases expire and the jobs run again.
+//! to lose. It speaks only gRPC to a coordinator and never reaches Redis: it leases jobs,
+//! renews the leases with heartbeats, and hands in results, which the coordinator commits and
+//! acknowledges in one step. A worker killed at any point loses nothing: its leases expire and
+//! the jobs run again. While no coordinator answers, it leases nothing and keeps the results
+//! of running jobs until one is back.
 
 mod config;
 mod heartbeat;
@@ -12,10 +14,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
-use fleetscan_coordinator::client;
-use fleetscan_coordinator::http::{self, Ready};
-use fleetscan_coordinator::queue::{self, Queue};
+use anyhow::{bail, Result};
+use fleetscan_proto::client;
+use fleetscan_proto::http::{self, Ready};
 use fleetscan_proto::v1;
 
 use crate::InputError;
@@ -91,41 +92,14 @@ pub async fn serve(
         });
     }
     hello(&cfg, &mut client).await?;
-    let password = cfg.redis.password().map_err(InputError)?;
-    let conn = loop {
-        match queue::connect(&cfg.redis.url, password.as_deref()).await {
-            Ok(c) => break c,
-            Err(e) if e.is_connection_refusal() || e.is_timeout() || e.is_io_error() => {
-                tracing::warn!(error = %e, "Redis unreachable, retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => {
-                return Err(e)
-                    .context("cannot use the Redis given by --redis / FLEETSCAN_REDIS_URL")
-            }
-        }
-    };
-    let queue = Queue::new(conn);
     ready.set(true);
     metrics::gauge!("fleetscan_worker_busy").set(0.0);
     tracing::info!(worker = %cfg.worker_id(), concurrency = cfg.concurrency, "worker running");
 
     let cfg = Arc::new(cfg);
     let leases = Leases::default();
-    let hb = tokio::spawn(heartbeat::run(
-        cfg.clone(),
-        client.clone(),
-        queue.clone(),
-        leases.clone(),
-        stop_rx.clone(),
-    ));
-    let slots = Slots::new(
-        cfg.clone(),
-        queue.clone(),
-        client,
-        leases.clone(),
-        ready.clone(),
-    );
+    let hb = tokio::spawn(heartbeat::run(cfg.clone(), client.clone(), leases.clone()));
+    let slots = Slots::new(cfg.clone(), client.clone(), leases.clone(), ready.clone());
     let running = slots.start(stop_rx.clone());
 
     shutdown.await;
@@ -140,17 +114,26 @@ pub async fn serve(
         .await
         .is_err()
     {
-        for (job, token) in leases.all() {
-            match queue.release(&job, token, &cfg.worker_id()).await {
-                Ok(true) => {
-                    metrics::counter!("fleetscan_worker_jobs_total", "outcome" => "handed_back")
-                        .increment(1);
-                    tracing::info!(%job, "handed back")
+        let held = leases.all();
+        let req = v1::ReleaseRequest {
+            worker_id: cfg.worker_id(),
+            leases: held.clone(),
+        };
+        // Bounded, so that a coordinator that accepts and never answers cannot hold the exit
+        // past the pod's termination grace period.
+        let answer = tokio::time::timeout(Duration::from_secs(10), client.release(req)).await;
+        match answer.unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("timed out"))) {
+            Ok(r) => {
+                for (l, released) in held.iter().zip(r.into_inner().released) {
+                    if released {
+                        metrics::counter!("fleetscan_worker_jobs_total", "outcome" => "handed_back")
+                            .increment(1);
+                        tracing::info!(job = %l.job_id, "handed back");
+                    }
                 }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(%job, error = %e, "cannot hand back; its lease will expire")
-                }
+            }
+            Err(s) => {
+                tracing::warn!(error = %s.message(), "cannot hand back the running jobs; their leases will expire")
             }
         }
     }
@@ -167,5 +150,5 @@ async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
 /// Runs a worker until SIGINT or SIGTERM.
 pub async fn run(cfg: Config) -> Result<()> {
     http::recorder();
-    serve(cfg, fleetscan_coordinator::server::shutdown_signal()).await
+    serve(cfg, fleetscan_proto::shutdown::signal()).await
 }

@@ -1,15 +1,16 @@
 //! Handing one job's results to the coordinator: a client stream of a header, occurrence
 //! batches and the outcome. The bounded channel between this task and gRPC is the
 //! backpressure: batches are produced only as fast as the coordinator takes them.
-//! Transient failures (coordinator restarting, Redis down) are retried with backoff for as
-//! long as the lease is held; the result stays in memory meanwhile.
+//! Transient failures (coordinator restarting, every coordinator down, Redis down) are retried
+//! with backoff for as long as the lease is not known to be lost: the result stays in memory
+//! until a coordinator is back.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetscan_coordinator::client::WorkersClient;
 use fleetscan_core::result::RepoResult;
+use fleetscan_proto::client::WorkersClient;
 use fleetscan_proto::v1::{self, result_part::Part};
 use fleetscan_proto::{convert, PROTOCOL_VERSION};
 use tonic::Code;
@@ -21,8 +22,8 @@ const BATCH: usize = 2000;
 /// Bytes of occurrence text per message, roughly.
 const BATCH_BYTES: usize = 1 << 20;
 
-/// What the coordinator did with the results; `None` when they could not be delivered.
-/// Gives up after `patience`: by then the lease has expired and the job runs elsewhere.
+/// What the coordinator did with the results; `None` when they were refused, or the lease
+/// was lost meanwhile (the job runs elsewhere).
 pub async fn deliver(
     client: &mut WorkersClient,
     job: &str,
@@ -30,10 +31,8 @@ pub async fn deliver(
     worker_id: &str,
     result: Arc<RepoResult>,
     retryable: bool,
-    patience: Duration,
 ) -> Option<v1::Commit> {
     let mut delay = Duration::from_millis(200);
-    let give_up = std::time::Instant::now() + patience;
     loop {
         match send_once(
             client,
@@ -53,6 +52,7 @@ pub async fn deliver(
                         | Code::ResourceExhausted
                         | Code::FailedPrecondition
                         | Code::Unauthenticated
+                        | Code::PermissionDenied
                         | Code::DataLoss
                 ) =>
             {
@@ -60,8 +60,8 @@ pub async fn deliver(
                 return None;
             }
             Err(s) => {
-                if held.stop.load(Ordering::Relaxed) || std::time::Instant::now() > give_up {
-                    tracing::warn!(%job, "lease lost, or the coordinator unreachable for too long: dropping the results; the job runs again");
+                if held.stop.load(Ordering::Relaxed) {
+                    tracing::warn!(%job, "lease lost: dropping the results; the job runs again elsewhere");
                     return None;
                 }
                 tracing::warn!(%job, error = %s.message(), "cannot deliver results yet, retrying");

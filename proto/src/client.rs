@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fleetscan_proto::v1::coordinator_client::CoordinatorClient;
+use crate::v1::coordinator_client::CoordinatorClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use crate::auth::AddToken;
+use crate::token::AddToken;
 
 /// A channel with the token on every call.
 pub type Authed = InterceptedService<Channel, AddToken>;
@@ -37,7 +37,7 @@ pub struct Connect {
     pub coordinator: String,
     /// The token.
     #[command(flatten)]
-    pub token: crate::auth::TokenArgs,
+    pub token: crate::token::TokenArgs,
     /// CA certificate (PEM) for an https:// coordinator.
     #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
@@ -47,7 +47,7 @@ impl Connect {
     /// The same flags with the token read from --token-file, when given.
     pub fn resolved(&self) -> Result<Connect, String> {
         let mut c = self.clone();
-        c.token = crate::auth::TokenArgs {
+        c.token = crate::token::TokenArgs {
             token: self.token.resolve()?,
             token_file: None,
         };
@@ -114,6 +114,6 @@ pub fn workers(t: &Target<'_>) -> Result<WorkersClient, String> {
 }
 
 /// The Workers client type.
-pub type WorkersClient = fleetscan_proto::v1::workers_client::WorkersClient<Authed>;
+pub type WorkersClient = crate::v1::workers_client::WorkersClient<Authed>;
 /// The Coordinator client type.
 pub type Coordinator = CoordinatorClient<Authed>;
