@@ -61,7 +61,7 @@ enum Command {
     /// Write a finished scan's reports, the same files `scan --out` writes.
     Report(remote::ReportCmd),
     /// Run a coordinator (same as `fleetscan-coordinator`).
-    Coordinator(fleetscan_coordinator::Config),
+    Coordinator(fleetscan_coordinator::Args),
     /// Run a worker (same as `fleetscan-worker`).
     Worker(Box<fleetscan_worker::remote::Config>),
     /// What changed between two scans' report directories: occurrences added and removed,
@@ -116,9 +116,12 @@ fn async_main(command: Command) -> anyhow::Result<ExitCode> {
             Command::List(c) => remote::list(c).await,
             Command::Cancel(c) => remote::cancel(c).await,
             Command::Report(c) => remote::report(c).await,
-            Command::Coordinator(c) => fleetscan_coordinator::server::run(c)
-                .await
-                .map(|()| ExitCode::SUCCESS),
+            Command::Coordinator(c) => {
+                let config = c.config().map_err(InputError)?;
+                fleetscan_coordinator::server::run(config)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
             Command::Worker(c) => fleetscan_worker::remote::run(*c)
                 .await
                 .map(|()| ExitCode::SUCCESS),

@@ -7,22 +7,29 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use fleetscan_core::profile::Profile;
+use fleetscan_core::plan::ScanRequest;
 use fleetscan_core::report::ReportFile;
 use fleetscan_proto::client::{self, Connect, Coordinator};
+use fleetscan_proto::token::ClientToken;
 use fleetscan_proto::v1::{self, scan_event::Kind};
 use tonic::Code;
 
 use crate::llm::LlmArgs;
-use crate::scan::{LinkRefArg, RunArgs, ScanArgs};
+use crate::scan::{RunArgs, ScanArgs};
 use crate::{output, select, InputError};
 
-/// How to reach the coordinator.
-pub type Remote = Connect;
+/// How to reach the coordinator, with the client credential.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    #[command(flatten)]
+    pub connect: Connect,
+    #[command(flatten)]
+    pub token: ClientToken,
+}
 
 fn client_of(remote: &Remote) -> Result<Coordinator> {
-    let remote = remote.resolved().map_err(InputError)?;
-    client::coordinator(&remote.target()).map_err(|e| InputError(e).into())
+    let token = remote.token.resolve().map_err(InputError)?;
+    client::coordinator(&remote.connect.target(token.as_deref())).map_err(|e| InputError(e).into())
 }
 
 /// Turns a refused call into an error saying what to fix; input mistakes exit with 2.
@@ -32,7 +39,7 @@ fn call_error(remote: &Remote, s: tonic::Status) -> anyhow::Error {
         Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied => {
             InputError(msg).into()
         }
-        Code::Unavailable => anyhow::anyhow!("coordinator {} unavailable: {msg}: is it running? (--coordinator / FLEETSCAN_COORDINATOR)", remote.coordinator),
+        Code::Unavailable => anyhow::anyhow!("coordinator {} unavailable: {msg}: is it running? (--coordinator / FLEETSCAN_COORDINATOR)", remote.connect.coordinator),
         _ => anyhow::anyhow!("{msg}"),
     }
 }
@@ -92,50 +99,13 @@ pub struct ReportCmd {
     pub remote: Remote,
 }
 
-/// The wire form of the scan flags, checked here first so mistakes name the flag or file line.
+/// The wire form of the scan flags, planned here first with the same plan `scan` makes, so
+/// mistakes name the flag or file line before anything is sent.
 fn spec(args: &ScanArgs, run: &RunArgs) -> Result<v1::ScanSpec> {
-    let options = args.options()?;
-    let profile_text = args.profile_text()?;
-    Profile::named(&args.profile, profile_text.as_deref())?;
-    let docs = select::governance_docs(&args.governance)?;
-    let (gov, _) = select::parse_governance(&docs)?;
-    let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
-    select::targets(
-        &gov,
-        &entries,
-        &args.repo_pattern,
-        &args.git_base,
-        run.quiet,
-    )?;
-    let profile = v1::Document {
-        name: args.profile.clone(),
-        text: profile_text.unwrap_or_default(),
-    };
-    Ok(v1::ScanSpec {
-        patterns: args.patterns.clone(),
-        ignore_case: args.ignore_case,
-        ignore_comments: args.ignore_comments,
-        comment_marker: args.comment_marker.clone(),
-        file_patterns: args.file_patterns.clone(),
-        exclude_files: args.exclude_files.clone(),
-        max_file_size: options.files.max_file_size,
-        governance: docs
-            .into_iter()
-            .map(|(name, text)| v1::Document { name, text })
-            .collect(),
-        repos: entries.into_iter().map(|e| e.text).collect(),
-        repo_pattern: args.repo_pattern.clone(),
-        git_base: args.git_base.clone(),
-        link_base: args.link_base.clone(),
-        link_ref: match args.link_ref {
-            LinkRefArg::Branch => v1::LinkRef::Branch,
-            LinkRefArg::Commit => v1::LinkRef::Commit,
-        } as i32,
-        profile: Some(profile),
-        timeout_secs: run.timeout.clamp(1, u64::from(u32::MAX)) as u32,
-        connect_timeout_secs: run.connect_timeout.clamp(1, u64::from(u32::MAX)) as u32,
-        max_attempts: run.retries.saturating_add(1),
-    })
+    let request = args.request(run)?;
+    let plan = request.plan()?;
+    select::warn_unknown(&plan.render.governance, &plan.targets, run.quiet);
+    Ok(v1::ScanSpec::from(&request))
 }
 
 pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
@@ -502,9 +472,11 @@ async fn render_here(
     if results.len() != total {
         anyhow::bail!("the coordinator sent {} of the {total} results of scan {id}; run `fleetscan report` again", results.len());
     }
-    let (mut fleet, info) =
-        fleetscan_coordinator::spec::fleet(&spec, status.created_ms, status.finished_ms, results)
-            .map_err(|e| anyhow::anyhow!(e))?;
+    let (mut fleet, info) = ScanRequest::from(&spec).render_parts()?.fleet(
+        results,
+        status.created_ms / 1000,
+        (status.finished_ms - status.created_ms).max(0) as u64,
+    );
     let llm = llm.clone();
     let fleet = tokio::task::spawn_blocking(move || {
         llm.narrate(&mut fleet);

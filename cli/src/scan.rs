@@ -11,10 +11,10 @@ use clap::Args;
 use fleetscan_core::filter::FileOptions;
 use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::MatchOptions;
+use fleetscan_core::plan::{self as defaults, ProfileSource, ScanRequest};
 use fleetscan_core::profile::Profile;
-use fleetscan_core::report::{self, Fleet, Format, ScanInfo};
+use fleetscan_core::report::{self, Format};
 use fleetscan_core::result::{RepoStatus, ScanOptions};
-use fleetscan_worker::git::GitOptions;
 use fleetscan_worker::job::{Context, JobOptions};
 use fleetscan_worker::runner;
 
@@ -41,7 +41,7 @@ pub struct ScanArgs {
     /// Comment marker for --ignore-comments.
     #[arg(
         long,
-        default_value = "#",
+        default_value = defaults::DEFAULT_COMMENT_MARKER,
         value_name = "S",
         env = "FLEETSCAN_COMMENT_MARKER"
     )]
@@ -77,7 +77,7 @@ pub struct ScanArgs {
     /// Glob over governance repository names, used when no explicit list is given.
     #[arg(
         long,
-        default_value = "openstack/*",
+        default_value = defaults::DEFAULT_REPO_PATTERN,
         value_name = "GLOB",
         env = "FLEETSCAN_REPO_PATTERN"
     )]
@@ -85,7 +85,7 @@ pub struct ScanArgs {
     /// Where repositories are fetched from: git://, http:// or https:// base URL.
     #[arg(
         long,
-        default_value = "https://opendev.org/",
+        default_value = defaults::DEFAULT_GIT_BASE,
         value_name = "URL",
         env = "FLEETSCAN_GIT_BASE"
     )]
@@ -93,7 +93,7 @@ pub struct ScanArgs {
     /// Base URL of the links in the reports.
     #[arg(
         long,
-        default_value = "https://opendev.org/",
+        default_value = defaults::DEFAULT_GIT_BASE,
         value_name = "URL",
         env = "FLEETSCAN_LINK_BASE"
     )]
@@ -102,7 +102,7 @@ pub struct ScanArgs {
     /// core/profiles/eventlet.toml).
     #[arg(
         long,
-        default_value = "eventlet",
+        default_value = defaults::DEFAULT_PROFILE,
         value_name = "NAME_OR_FILE",
         env = "FLEETSCAN_PROFILE"
     )]
@@ -160,22 +160,22 @@ pub struct RunArgs {
     /// Time budget of one attempt at one repository, seconds.
     #[arg(
         long,
-        default_value_t = 600,
+        default_value_t = defaults::DEFAULT_TIMEOUT_SECS,
         value_name = "SECS",
         env = "FLEETSCAN_TIMEOUT"
     )]
-    pub timeout: u64,
+    pub timeout: u32,
     /// Retries of a repository after network failures or timeouts.
-    #[arg(long, default_value_t = 2, value_name = "N", env = "FLEETSCAN_RETRIES")]
+    #[arg(long, default_value_t = defaults::DEFAULT_RETRIES, value_name = "N", env = "FLEETSCAN_RETRIES")]
     pub retries: u32,
     /// Limit for opening a git connection, seconds.
     #[arg(
         long,
-        default_value_t = 10,
+        default_value_t = defaults::DEFAULT_CONNECT_TIMEOUT_SECS,
         value_name = "SECS",
         env = "FLEETSCAN_CONNECT_TIMEOUT"
     )]
-    pub connect_timeout: u64,
+    pub connect_timeout: u32,
     /// Directory for the reports. Without it, `scan` prints link lines to stdout.
     #[arg(long, value_name = "DIR", env = "FLEETSCAN_OUT")]
     pub out: Option<PathBuf>,
@@ -229,12 +229,23 @@ impl ScanArgs {
         Ok(Some(text))
     }
 
-    /// The analysis profile, or None for `--profile none`.
-    pub fn load_profile(&self) -> Result<Option<Profile>> {
-        Ok(Profile::named(
-            &self.profile,
-            self.profile_text()?.as_deref(),
-        )?)
+    /// The request these flags and `run` make, with every file they name read: the one
+    /// input of the plan both `scan` and `submit` make.
+    pub fn request(&self, run: &RunArgs) -> Result<ScanRequest> {
+        let mut r = ScanRequest::new(self.patterns.iter().cloned(), &self.git_base);
+        r.options = self.options()?;
+        r.governance = select::governance_docs(&self.governance)?;
+        r.repos = select::entries(&self.repos, self.repos_file.as_deref())?;
+        r.repo_pattern = self.repo_pattern.clone();
+        r.links = self.links();
+        r.profile = ProfileSource {
+            name: self.profile.clone(),
+            text: self.profile_text()?,
+        };
+        r.timeout_secs = run.timeout;
+        r.connect_timeout_secs = run.connect_timeout;
+        r.retries = run.retries;
+        Ok(r)
     }
 
     /// The link options.
@@ -253,29 +264,21 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let started = SystemTime::now();
     let t0 = Instant::now();
     let args = &cmd.common;
-    let options = args.options()?;
-    let profile = args.load_profile()?;
     let formats = cmd.run.formats()?;
     if let Some(out) = &cmd.run.out {
         output::check_writable(out)?;
     }
-    let docs = select::governance_docs(&args.governance)?;
-    let (gov, gov_sources) = select::parse_governance(&docs)?;
-    let entries = select::entries(&args.repos, args.repos_file.as_deref())?;
-    let jobs = select::targets(
-        &gov,
-        &entries,
-        &args.repo_pattern,
-        &args.git_base,
-        cmd.run.quiet,
-    )?;
+    let request = args.request(&cmd.run)?;
+    let plan = request.plan()?;
+    select::warn_unknown(&plan.render.governance, &plan.targets, cmd.run.quiet);
+    let jobs = plan.targets;
     if jobs
         .iter()
         .any(|j| j.url.starts_with(args.git_base.trim_end_matches('/')))
     {
         output::check_reachable(
             &fleetscan_core::select::redact_url(&args.git_base),
-            Duration::from_secs(cmd.run.connect_timeout),
+            Duration::from_secs(u64::from(cmd.run.connect_timeout)),
         )?;
     }
     let cache = match &cmd.cache_dir {
@@ -286,17 +289,11 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     };
     fleetscan_worker::cache::check_writable(&cache)?;
     let job_opts = JobOptions {
-        timeout: Duration::from_secs(cmd.run.timeout.max(1)),
-        retries: cmd.run.retries,
-        git: GitOptions {
-            connect_timeout: Duration::from_secs(cmd.run.connect_timeout.max(1)),
-            ..GitOptions::default()
-        },
         max_occurrences: cmd.max_occurrences.max(1),
         max_line_length: cmd.max_line_length.max(1),
-        ..JobOptions::default()
+        ..JobOptions::for_spec(&plan.job_spec, request.retries)
     };
-    let ctx = Arc::new(Context::new(&options, cache, job_opts)?);
+    let ctx = Arc::new(Context::new(&plan.job_spec.options, cache, job_opts)?);
     let threads = cmd
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -312,17 +309,12 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         .iter()
         .filter(|r| r.status == RepoStatus::Failed)
         .count();
-    let info = ScanInfo {
-        patterns: args.patterns.clone(),
-        options,
-        git_base: fleetscan_core::select::redact_url(&args.git_base),
-        governance: gov_sources,
-        started: started
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-        duration_ms: t0.elapsed().as_millis() as u64,
-    };
-    let mut fleet = Fleet::build(results, &gov, args.links(), profile);
+    let started = started
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (mut fleet, info) = plan
+        .render
+        .fleet(results, started, t0.elapsed().as_millis() as u64);
     cmd.llm.narrate(&mut fleet);
     match &cmd.run.out {
         Some(out) => {

@@ -1,9 +1,9 @@
 //! Reading the selection inputs (governance files and URLs, `--repos-file`) for the core's
-//! [`fleetscan_core::select`], which decides the repository list.
+//! plan, which decides the repository list.
 
 use anyhow::Result;
 use fleetscan_core::governance::Governance;
-use fleetscan_core::select::{self, Entry, Target};
+use fleetscan_core::select::{Entry, Target};
 
 use crate::InputError;
 
@@ -24,14 +24,6 @@ pub fn governance_docs(sources: &[String]) -> Result<Vec<(String, String)>> {
         docs.push((src.clone(), text));
     }
     Ok(docs)
-}
-
-/// Parses governance documents; none means the built-in snapshot. Returns the data and the
-/// names of its sources.
-pub fn parse_governance(docs: &[(String, String)]) -> Result<(Governance, Vec<String>)> {
-    Ok(Governance::from_documents(
-        docs.iter().map(|(n, t)| (n.as_str(), t.as_str())),
-    )?)
 }
 
 /// The explicit entries: `--repo` values, then the lines of `--repos-file`.
@@ -65,17 +57,10 @@ pub fn entries(explicit: &[String], repos_file: Option<&str>) -> Result<Vec<Entr
     Ok(out)
 }
 
-/// The repositories to scan. Those governance does not know are named in one warning line
-/// (the count and the first few), unless `quiet`: one line per repository buried the progress
-/// bar of a large scan.
-pub fn targets(
-    gov: &Governance,
-    entries: &[Entry],
-    pattern: &str,
-    git_base: &str,
-    quiet: bool,
-) -> Result<Vec<Target>> {
-    let targets = select::targets(gov, entries, pattern, git_base)?;
+/// Names the repositories of the plan that governance does not know in one warning line (the
+/// count and the first few), unless `quiet`: one line per repository buried the progress bar
+/// of a large scan.
+pub fn warn_unknown(gov: &Governance, targets: &[Target], quiet: bool) {
     let unknown: Vec<&str> = targets
         .iter()
         .filter(|t| gov.owner(&t.repo).is_none())
@@ -86,7 +71,6 @@ pub fn targets(
             tracing::warn!("{line}");
         }
     }
-    Ok(targets)
 }
 
 /// The one line about repositories not in governance, or None when there are none.
@@ -119,7 +103,8 @@ mod tests {
         let names: Vec<&str> = e.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(names, ["openstack/nova", "openstack/glance"]);
         let gov = Governance::builtin().unwrap();
-        assert_eq!(targets(&gov, &e, "", "git://h/", true).unwrap().len(), 2);
+        let t = fleetscan_core::select::targets(&gov, &e, "", "git://h/").unwrap();
+        assert_eq!(t.len(), 2);
     }
 
     #[test]

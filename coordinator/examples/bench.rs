@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleetscan_coordinator::queue::{self, Outcome, Queue};
-use fleetscan_coordinator::spec::{self, Plan};
+use fleetscan_coordinator::spec;
 use fleetscan_coordinator::store::Store;
 use fleetscan_core::ids::RepoName;
+use fleetscan_core::plan::Plan;
 use fleetscan_core::result::{Occurrence, RepoResult, RepoStatus};
 use fleetscan_core::select::Target as RepoTarget;
 use fleetscan_proto::client::{self, Target};
@@ -61,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
     // 1. Queue.
     let (spec, p) = plan(jobs);
     let t = Instant::now();
-    store.create(&spec, &p, 500).await?;
+    store.create(&spec, &p).await?;
     let enqueue = t.elapsed();
     let empty = serde_json::to_string(&RepoResult {
         status: RepoStatus::Scanned,
@@ -81,11 +82,14 @@ async fn main() -> anyhow::Result<()> {
                 let o = Outcome {
                     job: &l.job,
                     token: l.token,
-                    status: "scanned",
+                    status: fleetscan_coordinator::state::Ending(
+                        fleetscan_core::result::RepoStatus::Scanned,
+                    ),
                     retryable: false,
                     error: "",
                     result: &empty,
                     occurrences: 0,
+                    retry_delay: Duration::ZERO,
                 };
                 queue.commit(&o).await.expect("commit");
                 n += 1;
@@ -104,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     redis::cmd("FLUSHDB").query_async::<()>(&mut c).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = fleetscan_coordinator::Config::with_defaults(addr, &url);
+    let config = fleetscan_coordinator::Config::new(addr, &url);
     tokio::spawn(fleetscan_coordinator::serve(
         config,
         listener,
@@ -114,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     let ingest_jobs = 200usize;
     let per_job = occ / ingest_jobs;
     let (spec, p) = plan(ingest_jobs);
-    store.create(&spec, &p, 500).await?;
+    store.create(&spec, &p).await?;
     let occurrences: Arc<Vec<v1::Occurrence>> = Arc::new(
         (0..per_job)
             .map(|i| {
@@ -136,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
                 url: &url,
                 token: None,
                 tls_ca: None,
+                timeout: None,
             })
             .expect("client");
             while let Some(l) = queue

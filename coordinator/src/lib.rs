@@ -8,12 +8,15 @@
 //! - [`server`]: [`server::serve`], the server as a library function.
 #![deny(missing_docs)]
 
+pub mod args;
 pub mod auth;
 pub mod queue;
 pub mod server;
 pub mod service;
 pub mod spec;
+pub mod state;
 pub mod store;
 pub mod workers;
 
+pub use args::Args;
 pub use server::{serve, Config};

@@ -14,7 +14,7 @@ use fleetscan_proto::logging::{self, LogFormat};
 )]
 struct Cli {
     #[command(flatten)]
-    config: fleetscan_coordinator::Config,
+    args: fleetscan_coordinator::Args,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text", env = "FLEETSCAN_LOG_FORMAT")]
     log_format: LogFormat,
@@ -24,7 +24,14 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format, "info");
-    match fleetscan_coordinator::server::run(cli.config).await {
+    let config = match cli.args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match fleetscan_coordinator::server::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

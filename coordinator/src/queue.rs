@@ -12,6 +12,8 @@ use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 use thiserror::Error;
 
+use crate::state::{Ending, ScanState};
+
 /// Prefix of every key.
 pub const PREFIX: &str = "fleetscan:";
 /// The list of jobs ready to run.
@@ -104,8 +106,8 @@ pub struct Outcome<'a> {
     pub job: &'a str,
     /// Its lease token.
     pub token: u64,
-    /// `scanned`, `skipped` or `failed`.
-    pub status: &'a str,
+    /// How the job ended.
+    pub status: Ending,
     /// For failures: may another attempt succeed?
     pub retryable: bool,
     /// For failures: why.
@@ -114,6 +116,8 @@ pub struct Outcome<'a> {
     pub result: &'a str,
     /// Its number of occurrences.
     pub occurrences: u64,
+    /// For retryable failures: the wait before the next attempt.
+    pub retry_delay: Duration,
 }
 
 /// Queue lengths, for metrics and autoscaling.
@@ -139,7 +143,12 @@ struct Scripts {
 }
 
 fn script(body: &str) -> Script {
-    Script::new(&format!("{}\n{}", include_str!("lua/lib.lua"), body))
+    Script::new(&format!(
+        "{}{}\n{}",
+        crate::state::lua_prelude(),
+        include_str!("lua/lib.lua"),
+        body
+    ))
 }
 
 /// Runs `op` again, up to three times, when the connection dropped under it: after a Redis
@@ -176,34 +185,6 @@ pub struct Queue {
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Queue")
-    }
-}
-
-/// Where the coordinator finds Redis. Workers never do.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RedisArgs {
-    /// Redis URL (redis:// or rediss://, password in the URL).
-    #[arg(
-        long = "redis",
-        value_name = "URL",
-        default_value = "redis://127.0.0.1:6379/0",
-        env = "FLEETSCAN_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub url: String,
-    /// File holding the Redis password (as mounted from a Kubernetes Secret), instead of a
-    /// password in the URL.
-    #[arg(long, value_name = "FILE", env = "FLEETSCAN_REDIS_PASSWORD_FILE")]
-    pub redis_password_file: Option<std::path::PathBuf>,
-}
-
-impl RedisArgs {
-    /// The password from --redis-password-file, when given.
-    pub fn password(&self) -> Result<Option<String>, String> {
-        self.redis_password_file
-            .as_deref()
-            .map(|p| fleetscan_proto::token::read_secret("Redis password", p))
-            .transpose()
     }
 }
 
@@ -331,11 +312,12 @@ impl Queue {
             let mut inv = self.scripts.commit.prepare_invoke();
             inv.arg(o.job)
                 .arg(o.token)
-                .arg(o.status)
+                .arg(o.status.name())
                 .arg(if o.retryable { "1" } else { "0" })
                 .arg(o.error)
                 .arg(o.result)
-                .arg(o.occurrences);
+                .arg(o.occurrences)
+                .arg(o.retry_delay.as_millis() as u64);
             async move { inv.invoke_async(&mut conn).await }
         })
         .await;
@@ -379,14 +361,20 @@ impl Queue {
     }
 
     /// Cancels a running scan. Returns its state afterwards, `None` when it does not exist.
-    pub async fn cancel(&self, scan: &str) -> Result<Option<String>, QueueError> {
-        Ok(retrying(|| {
+    pub async fn cancel(&self, scan: &str) -> Result<Option<ScanState>, QueueError> {
+        let name: Option<String> = retrying(|| {
             let mut conn = self.conn.clone();
             let mut inv = self.scripts.cancel.prepare_invoke();
             inv.arg(scan);
             async move { inv.invoke_async(&mut conn).await }
         })
-        .await?)
+        .await?;
+        name.map(|n| {
+            ScanState::from_name(&n).ok_or_else(|| {
+                QueueError::DataLoss(format!("scan {scan} has the unknown state {n:?}"))
+            })
+        })
+        .transpose()
     }
 
     /// Queue lengths.

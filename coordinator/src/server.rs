@@ -13,104 +13,88 @@ use fleetscan_proto::FILE_DESCRIPTOR_SET;
 use tokio::net::TcpListener;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use crate::auth::TokenCheck;
+use crate::auth::{Role, RoleCheck, RoleTokens};
 use crate::queue::{self, Queue};
 use crate::service::CoordinatorService;
+use crate::state::ScanState;
 use crate::store::Store;
 use crate::workers::{IngestLimits, WorkersService};
 
 /// Largest gRPC message accepted: big enough for a scan spec carrying the governance files.
 const MAX_MESSAGE: usize = 64 << 20;
 
-/// Coordinator settings; every flag can also come from the environment.
-#[derive(Debug, Clone, clap::Args)]
+/// Coordinator settings, every one with its default ([`Config::default`]); the binaries map
+/// their flags onto it ([`crate::args::Args`]), tests build it directly.
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// gRPC address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7700", env = "FLEETSCAN_LISTEN")]
+    /// gRPC address to listen on. Default [`defaults::LISTEN`].
     pub listen: SocketAddr,
-    /// Where Redis is.
-    #[command(flatten)]
-    pub redis: crate::queue::RedisArgs,
-    /// Serve Prometheus metrics on http://ADDR/metrics, with /healthz and /readyz (ready while
-    /// Redis answers).
-    #[arg(long, value_name = "ADDR", env = "FLEETSCAN_METRICS_LISTEN")]
+    /// Redis URL (redis:// or rediss://). Default [`defaults::REDIS_URL`].
+    pub redis_url: String,
+    /// Redis password, when not in the URL. Default none.
+    pub redis_password: Option<String>,
+    /// Where to serve Prometheus metrics, /healthz and /readyz. Default none.
     pub metrics_listen: Option<SocketAddr>,
-    /// The token.
-    #[command(flatten)]
-    pub token: crate::auth::TokenArgs,
-    /// TLS certificate chain (PEM); serves gRPC over TLS with --tls-key.
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "FLEETSCAN_TLS_CERT",
-        requires = "tls_key"
-    )]
-    pub tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
-    #[arg(
-        long,
-        value_name = "PEM",
-        env = "FLEETSCAN_TLS_KEY",
-        requires = "tls_cert"
-    )]
-    pub tls_key: Option<PathBuf>,
-    /// First retry backoff of a failed job, ms; doubled per attempt, with jitter.
-    #[arg(
-        long,
-        default_value_t = 500,
-        value_name = "MS",
-        env = "FLEETSCAN_RETRY_BACKOFF_MS"
-    )]
-    pub retry_backoff_ms: u64,
-    /// Bytes of occurrences (paths and lines) accepted per repository; a repository over it
-    /// fails with the reason.
-    #[arg(
-        long,
-        default_value_t = 64 << 20,
-        value_name = "BYTES",
-        env = "FLEETSCAN_MAX_RESULT_BYTES"
-    )]
+    /// One token per role. Default none: every role open.
+    pub tokens: RoleTokens,
+    /// TLS certificate chain and private key files (PEM). Default none: plain gRPC.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// First retry backoff of a failed job; doubled per attempt, with jitter, at most a
+    /// minute ([`fleetscan_core::plan::retry_backoff`]). Default
+    /// [`fleetscan_core::plan::DEFAULT_RETRY_BACKOFF`].
+    pub retry_backoff: Duration,
+    /// Bytes of occurrences accepted per repository. Default [`defaults::MAX_RESULT_BYTES`].
     pub max_result_bytes: usize,
-    /// Repositories' results read at once; with --max-result-bytes it bounds the memory that
-    /// results take here (worst case about three times their product).
-    #[arg(
-        long,
-        default_value_t = 4,
-        value_name = "N",
-        env = "FLEETSCAN_MAX_CONCURRENT_RESULTS"
-    )]
+    /// Repositories' results read at once. Default [`defaults::MAX_CONCURRENT_RESULTS`].
     pub max_concurrent_results: usize,
-    /// Hours a finished (completed or cancelled) scan is kept in Redis, with its results; 0
-    /// deletes finished scans at the next sweep (every minute).
-    #[arg(
-        long,
-        default_value_t = 720,
-        value_name = "HOURS",
-        env = "FLEETSCAN_RETENTION_HOURS"
-    )]
-    pub retention_hours: u64,
-    /// Occurrences accepted per repository.
-    #[arg(
-        long,
-        default_value_t = 2_000_000,
-        value_name = "N",
-        env = "FLEETSCAN_MAX_OCCURRENCES_PER_REPO"
-    )]
+    /// How long a finished scan is kept. Default [`defaults::RETENTION_HOURS`] hours.
+    pub retention: Duration,
+    /// Occurrences accepted per repository. Default [`defaults::MAX_OCCURRENCES_PER_REPO`].
     pub max_occurrences_per_repo: u64,
 }
 
-impl Config {
-    /// The settings `--listen LISTEN --redis REDIS` give, every other flag at its default (for
-    /// tests and benchmarks, so that defaults are defined once, on the flags).
-    pub fn with_defaults(listen: SocketAddr, redis: &str) -> Config {
-        #[derive(clap::Parser)]
-        struct Only {
-            #[command(flatten)]
-            config: Config,
+/// The defaults of [`Config`], written once: the flags show the same values.
+pub mod defaults {
+    /// gRPC address.
+    pub const LISTEN: &str = "127.0.0.1:7700";
+    /// Redis URL.
+    pub const REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+    /// Bytes of occurrences per repository.
+    pub const MAX_RESULT_BYTES: usize = 64 << 20;
+    /// Results read at once.
+    pub const MAX_CONCURRENT_RESULTS: usize = 4;
+    /// Hours a finished scan is kept.
+    pub const RETENTION_HOURS: u64 = 720;
+    /// Occurrences per repository.
+    pub const MAX_OCCURRENCES_PER_REPO: u64 = 2_000_000;
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: defaults::LISTEN.parse().expect("a valid address"),
+            redis_url: defaults::REDIS_URL.into(),
+            redis_password: None,
+            metrics_listen: None,
+            tokens: RoleTokens::default(),
+            tls: None,
+            retry_backoff: fleetscan_core::plan::DEFAULT_RETRY_BACKOFF,
+            max_result_bytes: defaults::MAX_RESULT_BYTES,
+            max_concurrent_results: defaults::MAX_CONCURRENT_RESULTS,
+            retention: Duration::from_secs(defaults::RETENTION_HOURS * 3600),
+            max_occurrences_per_repo: defaults::MAX_OCCURRENCES_PER_REPO,
         }
-        let listen = listen.to_string();
-        <Only as clap::Parser>::parse_from(["coordinator", "--listen", &listen, "--redis", redis])
-            .config
+    }
+}
+
+impl Config {
+    /// The defaults, listening on `listen` over the Redis at `redis_url`.
+    pub fn new(listen: SocketAddr, redis_url: &str) -> Config {
+        Config {
+            listen,
+            redis_url: redis_url.into(),
+            ..Config::default()
+        }
     }
 }
 
@@ -121,11 +105,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let password = config.redis.password().map_err(anyhow::Error::msg)?;
-    let conn = queue::connect(&config.redis.url, password.as_deref())
+    let conn = queue::connect(&config.redis_url, config.redis_password.as_deref())
         .await
         .with_context(|| "cannot connect to Redis given by --redis / FLEETSCAN_REDIS_URL")?;
-    let token = config.token.resolve().map_err(anyhow::Error::msg)?;
+    let tokens = config.tokens.clone();
+    for (role, t) in [("client", &tokens.client), ("worker", &tokens.worker)] {
+        if t.is_none() {
+            tracing::warn!(
+                role,
+                "no {role} token configured: {role} calls need no credential"
+            );
+        }
+    }
     let queue = Queue::new(conn.clone());
     let store = Store::new(conn);
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -135,7 +126,6 @@ pub async fn serve(
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let check = TokenCheck::new(token.as_deref());
     let (down_tx, down) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;
@@ -145,7 +135,6 @@ pub async fn serve(
     let coordinator = CoordinatorServer::new(CoordinatorService {
         queue: queue.clone(),
         store: store.clone(),
-        backoff_ms: config.retry_backoff_ms,
         queued: queued.clone(),
         down: down.clone(),
     })
@@ -158,6 +147,7 @@ pub async fn serve(
             bytes: config.max_result_bytes,
             ..IngestLimits::default()
         },
+        retry_backoff: config.retry_backoff,
         ingesting: std::sync::Arc::new(tokio::sync::Semaphore::new(
             config.max_concurrent_results.max(1),
         )),
@@ -167,7 +157,7 @@ pub async fn serve(
     .max_decoding_message_size(MAX_MESSAGE);
 
     let mut server = Server::builder();
-    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+    if let Some((cert, key)) = &config.tls {
         let read = |p: &PathBuf| {
             std::fs::read(p).with_context(|| format!("cannot read TLS file {}", p.display()))
         };
@@ -192,20 +182,21 @@ pub async fn serve(
             }
         });
     }
-    let retention = Duration::from_secs(config.retention_hours.saturating_mul(3600));
+    let retention = config.retention;
     tokio::spawn(housekeeping(
         queue, store, reporter, ready, retention, stop_rx,
     ));
-    tracing::info!(addr = %listener.local_addr()?, tls = config.tls_cert.is_some(), "coordinator listening");
+    tracing::info!(addr = %listener.local_addr()?, tls = config.tls.is_some(), "coordinator listening");
     server
         .add_service(health)
         .add_service(reflection)
         .add_service(tonic::service::interceptor::InterceptedService::new(
             coordinator,
-            check.clone(),
+            RoleCheck::new(Role::Client, &tokens),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
-            workers, check,
+            workers,
+            RoleCheck::new(Role::Worker, &tokens),
         ))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -284,17 +275,15 @@ async fn scan_gauges(store: &Store) {
     let Ok(ids) = store.list(200).await else {
         return;
     };
-    let mut counts =
-        std::collections::BTreeMap::from([("running", 0), ("completed", 0), ("cancelled", 0)]);
+    let mut counts: std::collections::BTreeMap<ScanState, u32> =
+        ScanState::ALL.into_iter().map(|s| (s, 0)).collect();
     for id in ids {
         if let Ok(Some(rec)) = store.get(&id, false).await {
-            if let Some(c) = counts.get_mut(rec.state.as_str()) {
-                *c += 1;
-            }
+            *counts.entry(rec.state).or_default() += 1;
         }
     }
     for (state, c) in counts {
-        metrics::gauge!("fleetscan_scans", "state" => state).set(f64::from(c));
+        metrics::gauge!("fleetscan_scans", "state" => state.name()).set(f64::from(c));
     }
 }
 

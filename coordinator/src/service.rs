@@ -25,7 +25,6 @@ const WATCH_POLL: Duration = Duration::from_millis(200);
 pub struct CoordinatorService {
     pub(crate) queue: Queue,
     pub(crate) store: Store,
-    pub(crate) backoff_ms: u64,
     /// Wakes the Lease calls waiting in this coordinator when a scan is queued.
     pub(crate) queued: std::sync::Arc<tokio::sync::Notify>,
     /// Set when the server shuts down: open watch streams end, so that shutdown need not wait
@@ -36,7 +35,16 @@ pub struct CoordinatorService {
 pub(crate) fn status_of(e: QueueError) -> Status {
     match e {
         QueueError::DataLoss(m) => Status::data_loss(format!("{m}: Redis lost its data (was it restarted without persistence?); submit the scan again")),
-        QueueError::Redis(e) => Status::unavailable(format!("Redis is unavailable: {e}")),
+        QueueError::Redis(e) => {
+            let mut s = Status::unavailable(format!(
+                "the coordinator cannot reach its Redis ({e}); scans and results wait in Redis, try again once it is back (operators: check the coordinator's --redis)"
+            ));
+            s.metadata_mut().insert(
+                fleetscan_proto::client::CAUSE,
+                tonic::metadata::MetadataValue::from_static(fleetscan_proto::client::REDIS_DOWN),
+            );
+            s
+        }
         QueueError::Protocol(m) => Status::internal(m),
     }
 }
@@ -160,11 +168,7 @@ impl Coordinator for CoordinatorService {
             .spec
             .ok_or_else(|| Status::invalid_argument("the request has no scan spec"))?;
         let plan = spec::plan(&spec).map_err(Status::invalid_argument)?;
-        let id = self
-            .store
-            .create(&spec, &plan, self.backoff_ms)
-            .await
-            .map_err(status_of)?;
+        let id = self.store.create(&spec, &plan).await.map_err(status_of)?;
         self.queued.notify_waiters();
         tracing::info!(scan = %id, repos = plan.targets.len(), "scan submitted");
         Ok(Response::new(v1::SubmitScanResponse {
@@ -193,7 +197,7 @@ impl Coordinator for CoordinatorService {
                 .into_iter()
                 .map(|j| v1::RepoState {
                     repo: j.repo,
-                    state: job_state(&j.state) as i32,
+                    state: j.state.map_or(v1::JobState::Unspecified, Into::into) as i32,
                     attempts: j.attempts,
                     error: j.error,
                     worker: j.worker,
@@ -319,7 +323,7 @@ impl Coordinator for CoordinatorService {
                     .err()
                     .unwrap_or_else(|| Status::not_found(id.clone())))
             }
-            Some(state) => tracing::info!(scan = %id, %state, "cancel requested"),
+            Some(state) => tracing::info!(scan = %id, state = state.name(), "cancel requested"),
         }
         Ok(Response::new(self.record(&id, false).await?.status()))
     }

@@ -11,15 +11,16 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use crate::queue::{retrying, QueueError, PREFIX, READY};
-use crate::spec::Plan;
+use crate::state::{JobState, ScanState};
+use fleetscan_core::plan::Plan;
 
 /// A scan as Redis holds it.
 #[derive(Debug, Clone)]
 pub struct ScanRecord {
     /// Its id.
     pub id: String,
-    /// running, completed or cancelled.
-    pub state: String,
+    /// Its state.
+    pub state: ScanState,
     /// Unix ms.
     pub created_ms: i64,
     /// Unix ms, 0 while running.
@@ -36,7 +37,7 @@ pub struct ScanRecord {
 impl ScanRecord {
     /// The wire state.
     pub fn state(&self) -> v1::ScanState {
-        scan_state(&self.state)
+        self.state.into()
     }
 
     /// The wire status, without per-repository states.
@@ -66,28 +67,15 @@ pub fn progress(n: impl Fn(&str) -> u64) -> v1::Progress {
     }
 }
 
-/// Scan state names as the scripts write them.
-pub fn scan_state(s: &str) -> v1::ScanState {
-    match s {
-        "running" => v1::ScanState::Running,
-        "completed" => v1::ScanState::Completed,
-        "cancelled" => v1::ScanState::Cancelled,
-        _ => v1::ScanState::Unspecified,
-    }
+/// The wire form of a job state name from Redis (an event's, say); unknown names are
+/// unspecified.
+pub fn job_state(s: &str) -> v1::JobState {
+    JobState::from_name(s).map_or(v1::JobState::Unspecified, Into::into)
 }
 
-/// Job state names as the scripts write them.
-pub fn job_state(s: &str) -> v1::JobState {
-    match s {
-        "queued" => v1::JobState::Queued,
-        "running" => v1::JobState::Running,
-        "retry" => v1::JobState::Retry,
-        "scanned" => v1::JobState::Scanned,
-        "skipped" => v1::JobState::Skipped,
-        "dead" => v1::JobState::Dead,
-        "cancelled" => v1::JobState::Cancelled,
-        _ => v1::JobState::Unspecified,
-    }
+/// The wire form of a scan state name from Redis; unknown names are unspecified.
+pub fn scan_state(s: &str) -> v1::ScanState {
+    ScanState::from_name(s).map_or(v1::ScanState::Unspecified, Into::into)
 }
 
 fn scan_key(id: &str) -> String {
@@ -115,8 +103,8 @@ fn now_ms() -> i64 {
 /// A job as Redis holds it.
 #[derive(Debug, Clone, Default)]
 pub struct JobRecord {
-    /// State name.
-    pub state: String,
+    /// Its state; `None` when Redis holds a name this release does not know.
+    pub state: Option<JobState>,
     /// Current lease token.
     pub token: u64,
     /// Its scan.
@@ -139,7 +127,7 @@ fn job_record(h: HashMap<String, String>) -> Option<JobRecord> {
         return None;
     }
     Some(JobRecord {
-        state: g("state"),
+        state: JobState::from_name(&g("state")),
         token: g("token").parse().unwrap_or(0),
         scan: g("scan"),
         repo: g("repo"),
@@ -164,12 +152,7 @@ impl Store {
 
     /// Writes the scan and queues its jobs in one transaction: a scan is either fully queued
     /// or not there at all.
-    pub async fn create(
-        &self,
-        spec: &ScanSpec,
-        plan: &Plan,
-        backoff_ms: u64,
-    ) -> Result<String, QueueError> {
+    pub async fn create(&self, spec: &ScanSpec, plan: &Plan) -> Result<String, QueueError> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
         let now = now_ms();
         let job_spec = v1::JobSpec::from(&plan.job_spec).encode_to_vec();
@@ -182,7 +165,7 @@ impl Store {
             pipe.hset_multiple(
                 job_key(job),
                 &[
-                    ("state", "queued"),
+                    ("state", JobState::Queued.name()),
                     ("scan", id.as_str()),
                     ("repo", t.repo.as_str()),
                     ("url", t.url.as_str()),
@@ -194,7 +177,7 @@ impl Store {
         pipe.hset_multiple(
             scan_key(&id),
             &[
-                ("state", "running".to_string()),
+                ("state", ScanState::Running.name().to_string()),
                 ("created_ms", now.to_string()),
                 ("finished_ms", "0".into()),
                 ("total", plan.targets.len().to_string()),
@@ -204,7 +187,6 @@ impl Store {
                 ("running", "0".into()),
                 ("occurrences", "0".into()),
                 ("max_attempts", plan.max_attempts.to_string()),
-                ("backoff_ms", backoff_ms.to_string()),
             ],
         )
         .ignore();
@@ -285,7 +267,7 @@ impl Store {
         };
         Ok(Some(ScanRecord {
             id: id.to_string(),
-            state: s("state"),
+            state: ScanState::from_name(&s("state")).ok_or_else(|| damaged("state", s("state")))?,
             created_ms: n("created_ms") as i64,
             finished_ms: n("finished_ms") as i64,
             progress: progress(n),
@@ -317,7 +299,7 @@ impl Store {
                 let _: () = conn.zrem(SCANS, &id).await?;
                 continue;
             };
-            if rec.state == "running" || rec.finished_ms > cutoff {
+            if rec.state == ScanState::Running || rec.finished_ms > cutoff {
                 continue;
             }
             let mut conn = self.conn.clone();

@@ -17,7 +17,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::queue::{Committed, Leased, Outcome, Queue};
 use crate::service::status_of;
+use crate::state::{Ending, JobState};
 use crate::store::Store;
+use fleetscan_core::plan::retry_backoff;
 
 /// Limits on what one job may send.
 #[derive(Debug, Clone, Copy)]
@@ -33,9 +35,9 @@ pub struct IngestLimits {
 impl Default for IngestLimits {
     fn default() -> Self {
         IngestLimits {
-            occurrences: 2_000_000,
+            occurrences: crate::server::defaults::MAX_OCCURRENCES_PER_REPO,
             path_bytes: 4096,
-            bytes: 64 << 20,
+            bytes: crate::server::defaults::MAX_RESULT_BYTES,
         }
     }
 }
@@ -58,6 +60,9 @@ pub struct WorkersService {
     pub(crate) queue: Queue,
     pub(crate) store: Store,
     pub(crate) limits: IngestLimits,
+    /// First retry backoff: the wait before a failed job's next attempt is computed here, with
+    /// the function the embedded scan uses, and handed to the commit script.
+    pub(crate) retry_backoff: Duration,
     /// Result streams read at once. With the per-repository byte cap this bounds the memory
     /// results can take in a coordinator; more streams wait (backpressure on their workers).
     pub(crate) ingesting: Arc<tokio::sync::Semaphore>,
@@ -284,7 +289,7 @@ impl Workers for WorkersService {
                     lease.job_id
                 ))
             })?;
-        if job.state != "running" || job.token != lease.token {
+        if job.state != Some(JobState::Running) || job.token != lease.token {
             metrics::counter!("fleetscan_stale_results_total").increment(1);
             return reply(v1::Commit::Stale);
         }
@@ -356,11 +361,10 @@ impl Workers for WorkersService {
         let n = occurrences.len() as u64;
         let result = convert::result(repo, job.url.clone(), outcome, occurrences, job.attempts)
             .ok_or_else(|| bad("the outcome has no status".into()))?;
-        let status = match result.status {
-            RepoStatus::Scanned => "scanned",
-            RepoStatus::Skipped => "skipped",
-            RepoStatus::Failed => "failed",
-        };
+        let status = Ending(result.status);
+        // Uniform in 0..1 whatever the platform: the low bits of a random id.
+        let jitter = f64::from((uuid::Uuid::new_v4().as_u128() % 1000) as u32) / 1000.0;
+        let retry_delay = retry_backoff(self.retry_backoff, job.attempts, jitter);
         let json = serde_json::to_string(&result).map_err(|e| Status::internal(e.to_string()))?;
         let committed = self
             .queue
@@ -372,12 +376,15 @@ impl Workers for WorkersService {
                 error: result.reason.as_deref().unwrap_or(""),
                 result: &json,
                 occurrences: n,
+                retry_delay,
             })
             .await
             .map_err(status_of)?;
         let (label, c) = match committed {
-            Committed::Stored if status == "failed" => ("dead", v1::Commit::Stored),
-            Committed::Stored => (status, v1::Commit::Stored),
+            Committed::Stored if result.status == RepoStatus::Failed => {
+                (JobState::Dead.name(), v1::Commit::Stored)
+            }
+            Committed::Stored => (status.name(), v1::Commit::Stored),
             Committed::Retry => ("retried", v1::Commit::Retry),
             Committed::Stale => ("stale", v1::Commit::Stale),
             Committed::Cancelled => ("cancelled", v1::Commit::Cancelled),

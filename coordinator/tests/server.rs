@@ -1,6 +1,6 @@
 //! The coordinator as a library function, against a real redis-server: gRPC health answers
-//! without the token while everything else needs it, TLS with a private CA, and the
-//! retention of finished scans.
+//! without a token while everything else needs the token of its role, TLS with a private CA,
+//! leasing through the Workers service, and the retention of finished scans.
 
 use std::time::Duration;
 
@@ -11,7 +11,6 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-/// Also: the token and the Redis password come from files, as Kubernetes mounts Secrets.
 /// Serves a coordinator over `redis` on a free port, with the command line's defaults changed
 /// by `tweak`, until `shutdown`.
 async fn start(
@@ -24,7 +23,7 @@ async fn start(
 ) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = fleetscan_coordinator::Config::with_defaults(addr, &redis.url());
+    let mut config = fleetscan_coordinator::Config::new(addr, &redis.url());
     tweak(&mut config);
     (
         addr,
@@ -35,15 +34,15 @@ async fn start(
 #[tokio::test]
 async fn health_is_open_and_the_api_needs_the_token() {
     let redis = RedisServer::start_with_password(Some("r3dis"));
-    let secrets = tempfile::tempdir().unwrap();
-    std::fs::write(secrets.path().join("token"), "s3cret\n").unwrap();
-    std::fs::write(secrets.path().join("redis-password"), "r3dis\n").unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (addr, server) = start(
         &redis,
         |config| {
-            config.redis.redis_password_file = Some(secrets.path().join("redis-password"));
-            config.token.token_file = Some(secrets.path().join("token"));
+            config.redis_password = Some("r3dis".into());
+            config.tokens = fleetscan_coordinator::auth::RoleTokens {
+                client: Some("s3cret".into()),
+                worker: Some("w0rker".into()),
+            };
             config.max_occurrences_per_repo = 1000;
         },
         async {
@@ -79,6 +78,7 @@ async fn health_is_open_and_the_api_needs_the_token() {
         url: &url,
         token,
         tls_ca: None,
+        timeout: None,
     };
     let list = v1::ListScansRequest { limit: 1 };
     for token in [None, Some("wrong")] {
@@ -102,6 +102,56 @@ async fn health_is_open_and_the_api_needs_the_token() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert!(e.message().contains("no pattern"), "{}", e.message());
+
+    // Credentials by role: the client token cannot report results (nor lease), and the worker
+    // token cannot submit a scan (nor read one).
+    let mut as_client = client::workers(&target(Some("s3cret"))).unwrap();
+    let header = v1::ResultPart {
+        part: Some(v1::result_part::Part::Header(v1::JobHeader {
+            protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+            lease: Some(v1::Lease {
+                job_id: "x:0".into(),
+                token: 1,
+            }),
+            worker_id: "w".into(),
+        })),
+    };
+    let e = as_client
+        .report_results(tokio_stream::iter(vec![header]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied, "{}", e.message());
+    assert!(e.message().contains("worker token"), "{}", e.message());
+    let lease = v1::LeaseRequest {
+        protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+        worker_id: "w".into(),
+        lease_secs: 30,
+        wait_ms: 0,
+    };
+    let e = as_client.lease(lease.clone()).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    let mut as_worker = client::coordinator(&target(Some("w0rker"))).unwrap();
+    let e = as_worker
+        .submit_scan(v1::SubmitScanRequest {
+            spec: Some(v1::ScanSpec {
+                patterns: vec!["eventlet".into()],
+                repos: vec!["openstack/nova".into()],
+                git_base: "git://127.0.0.1:1/".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied, "{}", e.message());
+    assert!(e.message().contains("client token"), "{}", e.message());
+    let e = as_worker.list_scans(list).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    let mut w = client::workers(&target(Some("w0rker"))).unwrap();
+    let nothing = w.lease(lease).await.unwrap().into_inner();
+    assert!(
+        nothing.job.is_none(),
+        "the worker token leases (nothing queued)"
+    );
     let _ = tx.send(());
     server.await.unwrap().unwrap();
 }
@@ -189,8 +239,7 @@ async fn grpc_over_tls_with_a_private_ca() {
     let (addr, _server) = start(
         &redis,
         |config| {
-            config.tls_cert = Some(dir.path().join("server.pem"));
-            config.tls_key = Some(dir.path().join("server.key"));
+            config.tls = Some((dir.path().join("server.pem"), dir.path().join("server.key")));
         },
         std::future::pending(),
     )
@@ -201,6 +250,7 @@ async fn grpc_over_tls_with_a_private_ca() {
         url: &url,
         token: None,
         tls_ca: Some(&ca),
+        timeout: None,
     };
     let mut c = client::coordinator(&trusted).unwrap();
     let mut ok = false;
@@ -220,6 +270,7 @@ async fn grpc_over_tls_with_a_private_ca() {
         url: &url,
         token: None,
         tls_ca: None,
+        timeout: None,
     };
     let mut c = client::coordinator(&public).unwrap();
     assert!(c
@@ -232,6 +283,7 @@ async fn grpc_over_tls_with_a_private_ca() {
         url: &plain,
         token: None,
         tls_ca: None,
+        timeout: None,
     })
     .unwrap();
     assert!(c
@@ -246,7 +298,7 @@ async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
     let (addr, _server) = start(
         &redis,
         |config| {
-            config.retention_hours = 0;
+            config.retention = Duration::ZERO;
         },
         std::future::pending(),
     )
@@ -256,6 +308,7 @@ async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
         url: &url,
         token: None,
         tls_ca: None,
+        timeout: None,
     })
     .unwrap();
     let spec = v1::ScanSpec {
@@ -279,6 +332,7 @@ async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
         url: &url,
         token: None,
         tls_ca: None,
+        timeout: None,
     })
     .unwrap();
     c.cancel_scan(v1::CancelScanRequest {
@@ -329,6 +383,7 @@ async fn results_over_the_limits_fail_the_repository_with_the_reason() {
         url: &url,
         token: None,
         tls_ca: None,
+        timeout: None,
     };
     let mut c = client::coordinator(&target).unwrap();
     let spec = v1::ScanSpec {
@@ -423,6 +478,7 @@ async fn lease_waits_for_a_job_and_release_hands_it_back() {
         url: &url,
         token: None,
         tls_ca: None,
+        timeout: None,
     };
     let lease_req = |wait_ms| v1::LeaseRequest {
         protocol_version: fleetscan_proto::PROTOCOL_VERSION,

@@ -37,7 +37,7 @@ impl MatchOptions {
             patterns: patterns.into_iter().map(Into::into).collect(),
             ignore_case: false,
             ignore_comments: false,
-            comment_marker: "#".to_string(),
+            comment_marker: crate::plan::DEFAULT_COMMENT_MARKER.to_string(),
         }
     }
 

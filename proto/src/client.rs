@@ -1,5 +1,5 @@
 //! Client side of the protocol, shared by workers and the CLI: one way to reach a coordinator,
-//! with the token and optional TLS.
+//! with a token (each side brings its own, see [`crate::token`]) and optional TLS.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +10,18 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::token::AddToken;
 
+/// The metadata key a coordinator sets on an error to say what failed behind it, so that a
+/// client blames the right part (see [`REDIS_DOWN`]).
+pub const CAUSE: &str = "fleetscan-cause";
+/// The [`CAUSE`] of an `unavailable` error that comes from the coordinator's Redis, not from
+/// the coordinator.
+pub const REDIS_DOWN: &str = "redis";
+
+/// Whether `s` says the coordinator answered but its Redis did not.
+pub fn is_redis_down(s: &tonic::Status) -> bool {
+    s.metadata().get(CAUSE).is_some_and(|v| v == REDIS_DOWN)
+}
+
 /// A channel with the token on every call.
 pub type Authed = InterceptedService<Channel, AddToken>;
 
@@ -18,10 +30,13 @@ pub type Authed = InterceptedService<Channel, AddToken>;
 pub struct Target<'a> {
     /// `http://host:port` or `https://host:port`.
     pub url: &'a str,
-    /// Shared bearer token.
+    /// Bearer token: a client's or a worker's.
     pub token: Option<&'a str>,
     /// CA certificate (PEM) to trust for https, instead of the public roots.
     pub tls_ca: Option<&'a Path>,
+    /// Limit of one call until its answer starts (a stream's first message). None: no limit,
+    /// for workers, whose Lease calls wait on purpose.
+    pub timeout: Option<Duration>,
 }
 
 /// How to reach a coordinator: the flags workers and the CLI share.
@@ -35,31 +50,19 @@ pub struct Connect {
         env = "FLEETSCAN_COORDINATOR"
     )]
     pub coordinator: String,
-    /// The token.
-    #[command(flatten)]
-    pub token: crate::token::TokenArgs,
     /// CA certificate (PEM) for an https:// coordinator.
     #[arg(long, value_name = "PEM", env = "FLEETSCAN_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
 }
 
 impl Connect {
-    /// The same flags with the token read from --token-file, when given.
-    pub fn resolved(&self) -> Result<Connect, String> {
-        let mut c = self.clone();
-        c.token = crate::token::TokenArgs {
-            token: self.token.resolve()?,
-            token_file: None,
-        };
-        Ok(c)
-    }
-
-    /// The target these flags name.
-    pub fn target(&self) -> Target<'_> {
+    /// The target these flags name, with `token`.
+    pub fn target<'a>(&'a self, token: Option<&'a str>) -> Target<'a> {
         Target {
             url: &self.coordinator,
-            token: self.token.token.as_deref(),
+            token,
             tls_ca: self.tls_ca.as_deref(),
+            timeout: None,
         }
     }
 }
@@ -78,6 +81,9 @@ pub fn channel(t: &Target<'_>) -> Result<Authed, String> {
         .tcp_keepalive(Some(Duration::from_secs(30)))
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
+    if let Some(d) = t.timeout {
+        ep = ep.timeout(d);
+    }
     if t.url.starts_with("https://") {
         let mut tls = ClientTlsConfig::new();
         tls = match t.tls_ca {

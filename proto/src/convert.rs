@@ -3,9 +3,11 @@
 
 use fleetscan_core::filter::FileOptions;
 use fleetscan_core::ids::RepoName;
+use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::MatchOptions;
-use fleetscan_core::plan::JobSpec;
+use fleetscan_core::plan::{self, JobSpec, ProfileSource, ScanRequest};
 use fleetscan_core::result as core;
+use fleetscan_core::select::Entry;
 
 use crate::v1;
 
@@ -20,6 +22,108 @@ pub enum WireError {
         /// The field.
         field: &'static str,
     },
+}
+
+impl From<&ScanRequest> for v1::ScanSpec {
+    fn from(r: &ScanRequest) -> Self {
+        let m = &r.options.matching;
+        v1::ScanSpec {
+            patterns: m.patterns.clone(),
+            ignore_case: m.ignore_case,
+            ignore_comments: m.ignore_comments,
+            comment_marker: m.comment_marker.clone(),
+            file_patterns: r.options.files.include.clone(),
+            exclude_files: r.options.files.exclude.clone(),
+            max_file_size: r.options.files.max_file_size,
+            governance: r
+                .governance
+                .iter()
+                .map(|(name, text)| v1::Document {
+                    name: name.clone(),
+                    text: text.clone(),
+                })
+                .collect(),
+            repos: r.repos.iter().map(|e| e.text.clone()).collect(),
+            repo_pattern: r.repo_pattern.clone(),
+            git_base: r.git_base.clone(),
+            link_base: r.links.base.clone(),
+            link_ref: match r.links.reference {
+                LinkRef::Branch => v1::LinkRef::Branch,
+                LinkRef::Commit => v1::LinkRef::Commit,
+            } as i32,
+            profile: Some(v1::Document {
+                name: r.profile.name.clone(),
+                text: r.profile.text.clone().unwrap_or_default(),
+            }),
+            timeout_secs: r.timeout_secs,
+            connect_timeout_secs: r.connect_timeout_secs,
+            max_attempts: r.retries.saturating_add(1),
+        }
+    }
+}
+
+impl From<&v1::ScanSpec> for ScanRequest {
+    /// Fields left at zero or empty take the request's defaults, as the proto documents; the
+    /// request's plan then checks everything.
+    fn from(s: &v1::ScanSpec) -> Self {
+        let or = |v: &str, d: &str| {
+            if v.is_empty() {
+                d.to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        let nonzero = |v: u32, d: u32| if v == 0 { d } else { v };
+        let mut r = ScanRequest::new(s.patterns.iter().cloned(), &s.git_base);
+        r.options.matching = r
+            .options
+            .matching
+            .with_ignore_case(s.ignore_case)
+            .with_ignore_comments(
+                s.ignore_comments,
+                &or(&s.comment_marker, plan::DEFAULT_COMMENT_MARKER),
+            );
+        r.options.files = FileOptions::default()
+            .with_include(s.file_patterns.clone())
+            .with_exclude(s.exclude_files.clone());
+        if s.max_file_size != 0 {
+            r.options.files.max_file_size = s.max_file_size;
+        }
+        r.governance = s
+            .governance
+            .iter()
+            .map(|d| (d.name.clone(), d.text.clone()))
+            .collect();
+        r.repos = s
+            .repos
+            .iter()
+            .enumerate()
+            .map(|(i, text)| Entry {
+                text: text.clone(),
+                origin: format!("repos[{i}]"),
+            })
+            .collect();
+        r.repo_pattern = or(&s.repo_pattern, plan::DEFAULT_REPO_PATTERN);
+        r.links = LinkOptions {
+            base: or(&s.link_base, &LinkOptions::default().base),
+            reference: match v1::LinkRef::try_from(s.link_ref) {
+                Ok(v1::LinkRef::Commit) => LinkRef::Commit,
+                _ => LinkRef::Branch,
+            },
+        };
+        r.profile = match &s.profile {
+            None => ProfileSource::default(),
+            Some(d) => ProfileSource {
+                name: or(&d.name, plan::DEFAULT_PROFILE),
+                text: (!d.text.is_empty()).then(|| d.text.clone()),
+            },
+        };
+        r.timeout_secs = nonzero(s.timeout_secs, plan::DEFAULT_TIMEOUT_SECS);
+        r.connect_timeout_secs =
+            nonzero(s.connect_timeout_secs, plan::DEFAULT_CONNECT_TIMEOUT_SECS);
+        r.retries = nonzero(s.max_attempts, plan::DEFAULT_RETRIES + 1) - 1;
+        r
+    }
 }
 
 fn missing(message: &'static str, field: &'static str) -> WireError {
@@ -218,6 +322,44 @@ pub fn result(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_requests_round_trip_and_empty_fields_take_the_defaults() {
+        let mut r = ScanRequest::new(["eventlet", "greenlet"], "git://h/");
+        r.options.matching = r.options.matching.with_ignore_comments(true, "//");
+        r.options.files = FileOptions::default().with_max_file_size(5);
+        r.governance = vec![("g.yaml".into(), "x".into())];
+        r.repos = vec![Entry {
+            text: "openstack/nova".into(),
+            origin: "repos[0]".into(),
+        }];
+        r.links.reference = LinkRef::Commit;
+        r.profile = ProfileSource {
+            name: "p.toml".into(),
+            text: Some("t".into()),
+        };
+        r.timeout_secs = 9;
+        r.retries = 0;
+        let back = ScanRequest::from(&v1::ScanSpec::from(&r));
+        assert_eq!(back.options, r.options);
+        assert_eq!(back.governance, r.governance);
+        assert_eq!(back.repos[0].text, "openstack/nova");
+        assert_eq!(back.links, r.links);
+        assert_eq!(back.profile, r.profile);
+        assert_eq!((back.timeout_secs, back.retries), (9, 0));
+        let d = ScanRequest::from(&v1::ScanSpec {
+            patterns: vec!["x".into()],
+            ..Default::default()
+        });
+        let want = ScanRequest::new(["x"], "");
+        assert_eq!(d.options, want.options);
+        assert_eq!(d.repo_pattern, plan::DEFAULT_REPO_PATTERN);
+        assert_eq!(d.profile, ProfileSource::default());
+        assert_eq!(
+            (d.timeout_secs, d.connect_timeout_secs, d.retries),
+            (want.timeout_secs, want.connect_timeout_secs, want.retries)
+        );
+    }
 
     #[test]
     fn job_specs_round_trip_and_a_missing_part_is_an_error() {

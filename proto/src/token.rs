@@ -16,13 +16,15 @@ pub fn read_secret(what: &str, path: &std::path::Path) -> Result<String, String>
     Ok(s.to_string())
 }
 
-/// The token flags of the client commands.
+/// The credential of the client commands (`submit`, `watch`, `status`, `list`, `cancel`,
+/// `report`): it can submit, read and cancel scans, nothing else.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct TokenArgs {
-    /// The coordinator's token: every gRPC call carries it (health checks excepted).
+pub struct ClientToken {
+    /// The coordinator's client token (its --client-token): every call carries it. It can
+    /// submit, read and cancel scans; it cannot lease jobs or report results.
     #[arg(long, env = "FLEETSCAN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// File holding the token (as mounted from a Kubernetes Secret), instead of --token.
+    /// File holding the client token (as mounted from a Kubernetes Secret), instead of --token.
     #[arg(
         long,
         value_name = "FILE",
@@ -32,13 +34,48 @@ pub struct TokenArgs {
     pub token_file: Option<std::path::PathBuf>,
 }
 
-impl TokenArgs {
+impl ClientToken {
     /// The token, read from --token-file when that is given.
     pub fn resolve(&self) -> Result<Option<String>, String> {
-        match &self.token_file {
-            Some(p) => read_secret("token", p).map(Some),
-            None => Ok(self.token.clone()),
-        }
+        resolve("client token", &self.token, &self.token_file)
+    }
+}
+
+/// The credential of workers: it can lease, renew, release and report, nothing else. The
+/// coordinator takes the same flags to know it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WorkerToken {
+    /// The workers' token: workers send it, and the coordinator accepts it for the Workers
+    /// service only (lease, renew, release, report). It cannot submit, read or cancel scans.
+    #[arg(long, env = "FLEETSCAN_WORKER_TOKEN", hide_env_values = true)]
+    pub worker_token: Option<String>,
+    /// File holding the workers' token (as mounted from a Kubernetes Secret), instead of
+    /// --worker-token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FLEETSCAN_WORKER_TOKEN_FILE",
+        conflicts_with = "worker_token"
+    )]
+    pub worker_token_file: Option<std::path::PathBuf>,
+}
+
+impl WorkerToken {
+    /// The token, read from --worker-token-file when that is given.
+    pub fn resolve(&self) -> Result<Option<String>, String> {
+        resolve("worker token", &self.worker_token, &self.worker_token_file)
+    }
+}
+
+/// `value`, or the contents of `file` when that is given; an empty value is no token.
+pub fn resolve(
+    what: &str,
+    value: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+) -> Result<Option<String>, String> {
+    match file {
+        Some(p) => read_secret(what, p).map(Some),
+        None => Ok(value.clone().filter(|t| !t.is_empty())),
     }
 }
 

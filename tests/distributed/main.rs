@@ -432,14 +432,19 @@ fn cancelled_scans_stop_and_concurrent_scans_do_not_mix() {
 #[test]
 fn wrong_tokens_and_protocol_versions_are_refused() {
     let mut w = World::new(0, Some("s3cret"));
-    let no_token = w.cluster.start_worker(&[], &[("FLEETSCAN_TOKEN", "")]);
-    let bad_token = w.cluster.start_worker(&["--token", "wrong"], &[]);
+    let no_token = w
+        .cluster
+        .start_worker(&[], &[("FLEETSCAN_WORKER_TOKEN", "")]);
+    let bad_token = w.cluster.start_worker(&["--worker-token", "wrong"], &[]);
+    // Credentials by role: a worker given the client token is refused as well.
+    let client_token = w.cluster.start_worker(&["--worker-token", "s3cret"], &[]);
     let bad_protocol = w
         .cluster
         .start_worker(&[], &[("FLEETSCAN_PROTOCOL_VERSION", "99")]);
     for (i, needle) in [
-        (no_token, "token"),
-        (bad_token, "token"),
+        (no_token, "worker token"),
+        (bad_token, "worker token"),
+        (client_token, "a client token cannot make worker calls"),
         (bad_protocol, "protocol mismatch"),
     ] {
         let p = w.cluster.worker(i);
@@ -451,8 +456,9 @@ fn wrong_tokens_and_protocol_versions_are_refused() {
             p.log_text()
         );
     }
-    // A client without the token, or with another, gets the same refusal.
-    for token in ["", "wrong"] {
+    // A client without the token, with another, or with the worker's, is refused.
+    let worker_token = w.cluster.worker_token().unwrap();
+    for token in ["", "wrong", worker_token.as_str()] {
         let o = std::process::Command::new(BIN)
             .args(["list", "--coordinator", &w.cluster.url()])
             .env("FLEETSCAN_TOKEN", token)

@@ -54,11 +54,31 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn env(&self) -> Vec<(&str, &str)> {
-        self.token
-            .iter()
-            .map(|t| ("FLEETSCAN_TOKEN", t.as_str()))
-            .collect()
+    /// The client token (the one given to [`Cluster::start`]).
+    pub fn client_token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The worker token: derived from the client token, so that each role has its own.
+    pub fn worker_token(&self) -> Option<String> {
+        self.token.as_ref().map(|t| format!("{t}-worker"))
+    }
+
+    /// The environment of each role: the coordinator knows both tokens, a worker its own, a
+    /// client its own.
+    fn env(&self, role: &str) -> Vec<(String, String)> {
+        let (Some(client), Some(worker)) = (self.client_token(), self.worker_token()) else {
+            return Vec::new();
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        match role {
+            "coordinator" => vec![
+                pair("FLEETSCAN_CLIENT_TOKEN", client),
+                pair("FLEETSCAN_WORKER_TOKEN", &worker),
+            ],
+            "worker" => vec![pair("FLEETSCAN_WORKER_TOKEN", &worker)],
+            _ => vec![pair("FLEETSCAN_TOKEN", client)],
+        }
     }
 
     /// Starts (or restarts) the coordinator on its port and waits until it accepts.
@@ -91,7 +111,9 @@ impl Cluster {
         .map(String::from)
         .to_vec();
         let log = self.dir.join(format!("coordinator-{n}.log"));
-        let p = Proc::spawn(&self.bin, &args, log, &self.env());
+        let env = self.env("coordinator");
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let p = Proc::spawn(&self.bin, &args, log, &env);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -135,7 +157,9 @@ impl Cluster {
                 .into_owned(),
         );
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut all_env = self.env();
+        let own = self.env("worker");
+        let mut all_env: Vec<(&str, &str)> =
+            own.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         all_env.extend_from_slice(env);
         let log = self.dir.join(format!("worker-{i}.log"));
         self.workers
@@ -173,7 +197,7 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in self.env() {
+        for (k, v) in self.env("client") {
             cmd.env(k, v);
         }
         cmd

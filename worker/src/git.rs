@@ -27,7 +27,9 @@ pub struct GitOptions {
 impl Default for GitOptions {
     fn default() -> Self {
         GitOptions {
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(u64::from(
+                fleetscan_core::plan::DEFAULT_CONNECT_TIMEOUT_SECS,
+            )),
             io_timeout: Duration::from_secs(60),
         }
     }

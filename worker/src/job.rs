@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use fleetscan_core::filter::FileFilter;
 use fleetscan_core::matcher::{cut_line, Matcher};
+use fleetscan_core::plan;
 use fleetscan_core::result::{Occurrence, RepoResult, RepoStatus, ScanOptions};
 use fleetscan_core::select;
 use fleetscan_core::Error as CoreError;
@@ -42,12 +43,29 @@ pub struct JobOptions {
 impl Default for JobOptions {
     fn default() -> Self {
         JobOptions {
-            timeout: Duration::from_secs(600),
-            retries: 2,
-            backoff: Duration::from_millis(500),
+            timeout: Duration::from_secs(u64::from(plan::DEFAULT_TIMEOUT_SECS)),
+            retries: plan::DEFAULT_RETRIES,
+            backoff: plan::DEFAULT_RETRY_BACKOFF,
             git: GitOptions::default(),
             max_occurrences: usize::MAX,
             max_line_length: 2000,
+        }
+    }
+}
+
+impl JobOptions {
+    /// The limits a planned scan gives each of its jobs, with `retries` in this process (the
+    /// distributed worker runs one attempt per lease and lets the queue retry).
+    pub fn for_spec(spec: &plan::JobSpec, retries: u32) -> JobOptions {
+        JobOptions {
+            timeout: Duration::from_secs(u64::from(spec.timeout_secs.max(1))),
+            retries,
+            backoff: plan::DEFAULT_RETRY_BACKOFF,
+            git: GitOptions {
+                connect_timeout: Duration::from_secs(u64::from(spec.connect_timeout_secs.max(1))),
+                ..GitOptions::default()
+            },
+            ..JobOptions::default()
         }
     }
 }
@@ -253,15 +271,19 @@ fn fetch_and_scan(
     Ok((commit, entry))
 }
 
-/// Backoff before retry `attempt` (1-based): base * 2^(attempt-1), plus up to 50% jitter so
-/// that many workers retrying the same host do not stay in step.
+/// Backoff before retry `attempt` (1-based): the core's [`plan::retry_backoff`],
+/// the one both modes use, with jitter from the clock.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1 << (attempt.saturating_sub(1)).min(10));
+    plan::retry_backoff(base, attempt, jitter())
+}
+
+/// A number from 0 to 1 that differs between processes and moments.
+pub fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    exp + exp.mul_f64(f64::from(nanos % 1000) / 2000.0)
+    f64::from(nanos % 1000) / 1000.0
 }
 
 fn sleep_unless_cancelled(d: Duration, cancel: &AtomicBool) -> bool {

@@ -5,9 +5,9 @@ local st = redis.call('HGET', sk, 'state')
 if not st then
   return false
 end
-if st == 'running' then
-  redis.call('HSET', sk, 'state', 'cancelled', 'finished_ms', now_ms())
+if st == S.running then
+  redis.call('HSET', sk, 'state', S.cancelled, 'finished_ms', now_ms())
   event(ARGV[1], 'scan_ended')
-  return 'cancelled'
+  return S.cancelled
 end
 return st

@@ -1,5 +1,5 @@
--- ARGV: job, token, status (scanned|skipped|failed), retryable (1|0), error, result JSON,
--- occurrence count. Stores the result (replacing any earlier one of the same repository) and
+-- ARGV: job, token, status (J.scanned, J.skipped or FAILED), retryable (1|0), error, result
+-- JSON, occurrence count, retry delay ms (for a retryable failure). Stores the result (replacing any earlier one of the same repository) and
 -- ends the job in one step, so a job is acknowledged exactly when its results are stored.
 -- Returns stored | retry | stale | cancelled.
 local job, token, status = ARGV[1], ARGV[2], ARGV[3]
@@ -9,20 +9,20 @@ local scan_state = v[1] and redis.call('HGET', P .. 'scan:' .. v[3], 'state')
 if not scan_state then
   return redis.error_reply('DATALOSS job ' .. job .. ' is not in Redis: its data was lost')
 end
-if v[1] ~= 'running' or v[2] ~= token then
+if v[1] ~= J.running or v[2] ~= token then
   return 'stale'
 end
 local scan = v[3]
 local sk = P .. 'scan:' .. scan
 leave_running(job, scan)
-if scan_state == 'cancelled' then
-  redis.call('HSET', jk, 'state', 'cancelled')
+if scan_state == S.cancelled then
+  redis.call('HSET', jk, 'state', J.cancelled)
   return 'cancelled'
 end
 local now = now_ms()
-if status == 'failed' then
+if status == FAILED then
   if ARGV[4] == '1' then
-    if retry_or_dead(job, ARGV[5], now, ARGV[6]) == 'retry' then
+    if retry_or_dead(job, ARGV[5], now, ARGV[6], ARGV[8]) == 'retry' then
       return 'retry'
     end
   else

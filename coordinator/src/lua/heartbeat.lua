@@ -5,14 +5,14 @@ for i = 2, #ARGV, 2 do
   local job = ARGV[i]
   local v = redis.call('HMGET', P .. 'job:' .. job, 'state', 'token', 'scan')
   local r = 2
-  if v[1] == 'running' and v[2] == ARGV[i + 1] then
-    if redis.call('HGET', P .. 'scan:' .. v[3], 'state') == 'cancelled' then
+  if v[1] == J.running and v[2] == ARGV[i + 1] then
+    if redis.call('HGET', P .. 'scan:' .. v[3], 'state') == S.cancelled then
       r = 3
     else
       redis.call('ZADD', P .. 'queue:leases', 'XX', now + tonumber(ARGV[1]), job)
       r = 1
     end
-  elseif v[3] and redis.call('HGET', P .. 'scan:' .. v[3], 'state') == 'cancelled' then
+  elseif v[3] and redis.call('HGET', P .. 'scan:' .. v[3], 'state') == S.cancelled then
     r = 3
   end
   out[#out + 1] = r

@@ -15,19 +15,19 @@ for _ = 1, 1000 do
   end
   local jk = P .. 'job:' .. job
   local v = redis.call('HMGET', jk, 'state', 'scan', 'repo', 'url')
-  if v[1] == 'queued' then
+  if v[1] == J.queued then
     local sk = P .. 'scan:' .. v[2]
     local s = redis.call('HMGET', sk, 'state', 'job_spec')
-    if s[1] == 'running' then
+    if s[1] == S.running then
       redis.call('HINCRBY', jk, 'attempts', 1)
       local token = ARGV[4]
-      redis.call('HSET', jk, 'state', 'running', 'token', token, 'worker', ARGV[1])
+      redis.call('HSET', jk, 'state', J.running, 'token', token, 'worker', ARGV[1])
       redis.call('ZADD', P .. 'queue:leases', now + tonumber(ARGV[2]), job)
       redis.call('LPUSH', P .. 'queue:active', job)
       redis.call('HINCRBY', sk, 'running', 1)
       return { job, token, v[2], v[3], v[4], s[2] }
-    elseif s[1] == 'cancelled' then
-      redis.call('HSET', jk, 'state', 'cancelled')
+    elseif s[1] == S.cancelled then
+      redis.call('HSET', jk, 'state', J.cancelled)
     end
   end
 end

@@ -1,5 +1,7 @@
--- Shared by every queue script (prepended to each). All keys start with P.
--- Jobs: `job:{scan}:{i}` hashes with state queued|running|retry|scanned|skipped|dead|cancelled.
+-- Shared by every queue script (prepended to each, after the state names J and S and the
+-- result status FAILED, which the coordinator writes from its Rust enums: `state.rs`). All
+-- keys start with P.
+-- Jobs: `job:{scan}:{i}` hashes with a state of J; scans: `scan:{id}` hashes with a state of S.
 -- Queue: `queue:ready` list (LPUSH in, RPOP out), `queue:active` list and `queue:leases` zset
 -- (score = lease deadline, ms) for running jobs, `queue:delayed` zset (score = when to retry),
 -- `queue:dead` list (the dead-letter log). Time is Redis's own clock, so coordinators and
@@ -21,7 +23,7 @@ local function event(scan, kind, repo, job_state, attempt, err, worker)
   local sk = P .. 'scan:' .. scan
   local v = redis.call('HMGET', sk, 'state', 'total', 'scanned', 'skipped', 'dead', 'running',
     'occurrences')
-  local finished = kind == 'finished' and v[1] == 'running'
+  local finished = kind == 'finished' and v[1] == S.running
     and num(v[3]) + num(v[4]) + num(v[5]) >= num(v[2])
   redis.call('XADD', sk .. ':events', 'MAXLEN', '~', 100000, '*',
     'kind', kind, 'repo', repo or '', 'job_state', job_state or '', 'attempt', attempt or 0,
@@ -29,9 +31,9 @@ local function event(scan, kind, repo, job_state, attempt, err, worker)
     'scanned', num(v[3]), 'skipped', num(v[4]), 'dead', num(v[5]), 'running', num(v[6]),
     'occurrences', num(v[7]))
   if finished then
-    redis.call('HSET', sk, 'state', 'completed', 'finished_ms', now_ms())
+    redis.call('HSET', sk, 'state', S.completed, 'finished_ms', now_ms())
     redis.call('XADD', sk .. ':events', 'MAXLEN', '~', 100000, '*', 'kind', 'scan_ended',
-      'state', 'completed', 'total', num(v[2]), 'scanned', num(v[3]), 'skipped', num(v[4]),
+      'state', S.completed, 'total', num(v[2]), 'scanned', num(v[3]), 'skipped', num(v[4]),
       'dead', num(v[5]), 'running', num(v[6]), 'occurrences', num(v[7]))
   end
 end
@@ -48,33 +50,32 @@ local function dead(job, err, result)
   local v = redis.call('HMGET', jk, 'scan', 'repo', 'url', 'attempts')
   local scan = v[1]
   if not result then
-    result = cjson.encode({ repo = v[2], url = v[3], status = 'failed', reason = err,
+    result = cjson.encode({ repo = v[2], url = v[3], status = FAILED, reason = err,
       attempts = num(v[4]) })
   end
   redis.call('HSET', P .. 'scan:' .. scan .. ':results', v[2], result)
-  redis.call('HSET', jk, 'state', 'dead', 'error', err)
+  redis.call('HSET', jk, 'state', J.dead, 'error', err)
   redis.call('HINCRBY', P .. 'scan:' .. scan, 'dead', 1)
   redis.call('LPUSH', P .. 'queue:dead', cjson.encode({ job = job, scan = scan, repo = v[2],
     error = err, attempts = num(v[4]), at_ms = now_ms() }))
   redis.call('LTRIM', P .. 'queue:dead', 0, 9999)
-  event(scan, 'finished', v[2], 'dead', num(v[4]), err)
+  event(scan, 'finished', v[2], J.dead, num(v[4]), err)
 end
 
--- Another attempt after a jittered exponential backoff, or dead when out of attempts.
-local function retry_or_dead(job, err, now, result)
+-- Another attempt after `delay_ms` (the backoff, computed by the coordinator, the same
+-- function the embedded scan uses), or dead when out of attempts.
+local function retry_or_dead(job, err, now, result, delay_ms)
   local jk = P .. 'job:' .. job
   local v = redis.call('HMGET', jk, 'scan', 'repo', 'attempts')
-  local s = redis.call('HMGET', P .. 'scan:' .. v[1], 'max_attempts', 'backoff_ms')
+  local max_attempts = redis.call('HGET', P .. 'scan:' .. v[1], 'max_attempts')
   local attempts = num(v[3])
-  if attempts >= num(s[1]) then
+  if attempts >= num(max_attempts) then
     dead(job, err, result)
     return 'dead'
   end
-  local delay = math.min(num(s[2]) * 2 ^ (attempts - 1), 60000)
-  delay = math.floor(delay + delay * (now % 1000) / 2000)
-  redis.call('ZADD', P .. 'queue:delayed', now + delay, job)
-  redis.call('HSET', jk, 'state', 'retry', 'error', err)
-  event(v[1], 'retry', v[2], 'retry', attempts, err)
+  redis.call('ZADD', P .. 'queue:delayed', now + num(delay_ms), job)
+  redis.call('HSET', jk, 'state', J.retry, 'error', err)
+  event(v[1], 'retry', v[2], J.retry, attempts, err)
   return 'retry'
 end
 
@@ -93,9 +94,9 @@ local function expired(job, worker)
     return
   end
   local v = redis.call('HMGET', jk, 'scan', 'repo')
-  redis.call('HSET', jk, 'state', 'queued', 'error', err)
+  redis.call('HSET', jk, 'state', J.queued, 'error', err)
   redis.call('LPUSH', P .. 'queue:ready', job)
-  event(v[1], 'retry', v[2], 'queued', attempts, err)
+  event(v[1], 'retry', v[2], J.queued, attempts, err)
 end
 
 -- Expired leases go back to the queue (or die); due retries become ready. Bounded per call.
@@ -115,12 +116,12 @@ local function reap(now, limit)
   for _, job in ipairs(expiring) do
     local jk = P .. 'job:' .. job
     local v = redis.call('HMGET', jk, 'state', 'scan', 'worker')
-    if v[1] == 'running' then
+    if v[1] == J.running then
       leave_running(job, v[2])
-      if redis.call('HGET', P .. 'scan:' .. v[2], 'state') == 'running' then
+      if redis.call('HGET', P .. 'scan:' .. v[2], 'state') == S.running then
         expired(job, v[3])
       else
-        redis.call('HSET', jk, 'state', 'cancelled')
+        redis.call('HSET', jk, 'state', J.cancelled)
       end
     else
       redis.call('ZREM', P .. 'queue:leases', job)
@@ -132,12 +133,12 @@ local function reap(now, limit)
     redis.call('ZREM', P .. 'queue:delayed', job)
     local jk = P .. 'job:' .. job
     local v = redis.call('HMGET', jk, 'state', 'scan')
-    if v[1] == 'retry' then
-      if redis.call('HGET', P .. 'scan:' .. v[2], 'state') == 'running' then
-        redis.call('HSET', jk, 'state', 'queued')
+    if v[1] == J.retry then
+      if redis.call('HGET', P .. 'scan:' .. v[2], 'state') == S.running then
+        redis.call('HSET', jk, 'state', J.queued)
         redis.call('LPUSH', P .. 'queue:ready', job)
       else
-        redis.call('HSET', jk, 'state', 'cancelled')
+        redis.call('HSET', jk, 'state', J.cancelled)
       end
     end
   end

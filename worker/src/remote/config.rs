@@ -2,12 +2,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use fleetscan_proto::client::Connect;
+use fleetscan_proto::token::WorkerToken;
 
 /// Worker settings; every flag can also come from the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub connect: Connect,
+    /// The worker credential.
+    #[command(flatten)]
+    pub token: WorkerToken,
     /// Jobs run in parallel.
     #[arg(
         long,

@@ -67,7 +67,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     cfg.worker_id = Some(cfg.worker_id());
-    cfg.connect = cfg.connect.resolved().map_err(InputError)?;
+    cfg.token.worker_token = cfg.token.resolve().map_err(InputError)?;
+    cfg.token.worker_token_file = None;
     if cfg.concurrency == 0 {
         bail!(InputError("--concurrency must be at least 1".into()));
     }
@@ -77,7 +78,8 @@ pub async fn serve(
             cfg.cache_dir.display()
         ))
     })?;
-    let mut client = client::workers(&cfg.connect.target()).map_err(InputError)?;
+    let target = cfg.connect.target(cfg.token.worker_token.as_deref());
+    let mut client = client::workers(&target).map_err(InputError)?;
     let ready = Ready::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(addr) = cfg.health_listen {

@@ -15,7 +15,6 @@ use fleetscan_proto::v1;
 
 use super::heartbeat::Leases;
 use super::{send, Config};
-use crate::git::GitOptions;
 use crate::job::{run_attempts, Context, Job, JobOptions};
 
 /// Scans whose compiled context is kept; older ones are dropped and rebuilt when needed.
@@ -164,15 +163,7 @@ impl Slots {
         if let Some(c) = map.get(scan) {
             return Ok(c.clone());
         }
-        let opts = JobOptions {
-            timeout: Duration::from_secs(u64::from(spec.timeout_secs.max(1))),
-            retries: 0,
-            git: GitOptions {
-                connect_timeout: Duration::from_secs(u64::from(spec.connect_timeout_secs.max(1))),
-                ..GitOptions::default()
-            },
-            ..JobOptions::default()
-        };
+        let opts = JobOptions::for_spec(spec, 0);
         let ctx = Arc::new(
             Context::new(&spec.options, self.cfg.cache_dir.clone(), opts)
                 .map_err(|e| e.to_string())?,
