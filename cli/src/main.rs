@@ -1,8 +1,4 @@
-//! The `fleetscan` command line.
-//!
-//! Exit codes: 0 when every repository was scanned (or deliberately skipped); 1 when some
-//! repositories failed but the reports were written for the rest; 2 for usage or input errors;
-//! 3 for anything else.
+//! The `fleetscan` command line. Exit codes: [`EXIT_CODES`].
 
 mod completions;
 mod diff;
@@ -20,13 +16,25 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use fleetscan_proto::logging::{self, LogFormat};
 
+/// The exit codes, shown in `--help` of every command.
+pub const EXIT_CODES: &str = "Exit codes:
+  0    every repository was scanned or deliberately skipped (or the command did what it was asked)
+  1    some repositories failed, or the scan was cancelled; the reports were written for the rest
+  2    usage or input error: a flag, file, token or scan id to fix
+  3    anything else: a coordinator or Redis unreachable, a call timed out, a write failed
+  130  interrupted while following a scan (watch, submit --wait): the scan keeps running";
+
+fn top_help() -> String {
+    format!("Environment: FLEETSCAN_LOG sets the log filter (tracing syntax, e.g. info or fleetscan_worker=debug).\n\n{EXIT_CODES}")
+}
+
 /// Scan a fleet of git repositories for a pattern and write per-team reports.
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetscan",
     version,
     about,
-    after_help = "Environment: FLEETSCAN_LOG sets the log filter (tracing syntax, e.g. info or fleetscan_worker=debug)."
+    after_help = top_help()
 )]
 struct Cli {
     /// Log format on stderr.
@@ -45,20 +53,27 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Scan in this process: no server, no Redis.
+    #[command(after_help = EXIT_CODES)]
     Scan(Box<scan::ScanCmd>),
     /// Search files on disk with the scanning engine (prints path:line:text).
     Grep(grep::GrepCmd),
     /// Submit a scan to a coordinator; prints its id (with --wait, follows it to the end).
+    #[command(after_help = EXIT_CODES)]
     Submit(Box<remote::SubmitCmd>),
     /// Follow a scan's progress until it ends; failures are shown as they happen.
+    #[command(after_help = EXIT_CODES)]
     Watch(remote::IdCmd),
     /// A scan's state, counts and the repositories that failed or are still running.
-    Status(remote::IdCmd),
+    #[command(after_help = EXIT_CODES)]
+    Status(remote::StatusCmd),
     /// Recent scans, newest first.
+    #[command(after_help = EXIT_CODES)]
     List(remote::ListCmd),
     /// Cancel a scan.
+    #[command(after_help = EXIT_CODES)]
     Cancel(remote::IdCmd),
     /// Write a finished scan's reports, the same files `scan --out` writes.
+    #[command(after_help = EXIT_CODES)]
     Report(remote::ReportCmd),
     /// Run a coordinator (same as `fleetscan-coordinator`).
     Coordinator(fleetscan_coordinator::Args),

@@ -25,16 +25,43 @@ pub struct Remote {
     pub connect: Connect,
     #[command(flatten)]
     pub token: ClientToken,
+    /// Seconds one call may take until the coordinator starts answering (a stream's first
+    /// message); a coordinator that accepts and never answers is an error after that long.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECS",
+        env = "FLEETSCAN_CALL_TIMEOUT"
+    )]
+    pub call_timeout: u64,
 }
 
 fn client_of(remote: &Remote) -> Result<Coordinator> {
     let token = remote.token.resolve().map_err(InputError)?;
-    client::coordinator(&remote.connect.target(token.as_deref())).map_err(|e| InputError(e).into())
+    let mut target = remote.connect.target(token.as_deref());
+    target.timeout = Some(Duration::from_secs(remote.call_timeout.max(1)));
+    client::coordinator(&target).map_err(|e| InputError(e).into())
+}
+
+/// Whether `s` is this client giving up after --call-timeout.
+fn timed_out(s: &tonic::Status) -> bool {
+    s.code() == Code::DeadlineExceeded
+        || (s.code() == Code::Cancelled && s.message().to_lowercase().contains("timeout"))
 }
 
 /// Turns a refused call into an error saying what to fix; input mistakes exit with 2.
 fn call_error(remote: &Remote, s: tonic::Status) -> anyhow::Error {
     let msg = s.message().to_string();
+    if client::is_redis_down(&s) {
+        return anyhow::anyhow!("{msg}");
+    }
+    if timed_out(&s) {
+        return anyhow::anyhow!(
+            "coordinator {} did not answer within {} s (--call-timeout): is it overloaded or stuck?",
+            remote.connect.coordinator,
+            remote.call_timeout
+        );
+    }
     match s.code() {
         Code::InvalidArgument | Code::NotFound | Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied => {
             InputError(msg).into()
@@ -60,7 +87,20 @@ pub struct SubmitCmd {
     pub remote: Remote,
 }
 
-/// `fleetscan watch ID`, `status ID`, `cancel ID`.
+/// `fleetscan status ID`.
+#[derive(Debug, Args)]
+pub struct StatusCmd {
+    /// The scan id, as `submit` printed it.
+    pub scan_id: String,
+    /// Print the status as one JSON object: scan_id, state, created_ms, finished_ms,
+    /// patterns, progress and every repository's state.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `fleetscan watch ID`, `cancel ID`.
 #[derive(Debug, Args)]
 pub struct IdCmd {
     /// The scan id, as `submit` printed it.
@@ -78,6 +118,10 @@ pub struct ListCmd {
     /// Scans shown, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
+    /// Print a JSON array with one object per scan (as `status --json`, without the
+    /// repositories).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -109,10 +153,17 @@ fn spec(args: &ScanArgs, run: &RunArgs) -> Result<v1::ScanSpec> {
 }
 
 pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
-    if cmd.wait {
-        if let Some(out) = &cmd.run.out {
-            output::check_writable(out)?;
+    match (&cmd.run.out, cmd.wait) {
+        (Some(_), false) => {
+            return Err(InputError(
+                "--out needs --wait: submit returns as soon as the scan is queued, before any report exists; \
+                 add --wait, or write the reports later with `fleetscan report ID --out DIR`"
+                    .into(),
+            )
+            .into())
         }
+        (Some(out), true) => output::check_writable(out)?,
+        (None, _) => {}
     }
     let formats = cmd.run.formats.clone();
     cmd.run.formats()?;
@@ -131,7 +182,14 @@ pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
     if !cmd.wait {
         return Ok(ExitCode::SUCCESS);
     }
-    let code = watch_scan(&mut client, &cmd.remote, &resp.scan_id, cmd.run.quiet).await?;
+    eprintln!(
+        "waiting for scan {}; Ctrl-C stops waiting, not the scan",
+        resp.scan_id
+    );
+    let code = follow(&mut client, &cmd.remote, &resp.scan_id, cmd.run.quiet).await?;
+    if code == ExitCode::from(INTERRUPTED) {
+        return Ok(code);
+    }
     if let Some(out) = &cmd.run.out {
         write_report(
             &mut client,
@@ -149,7 +207,29 @@ pub async fn submit(cmd: SubmitCmd) -> Result<ExitCode> {
 
 pub async fn watch(cmd: IdCmd) -> Result<ExitCode> {
     let mut client = client_of(&cmd.remote)?;
-    watch_scan(&mut client, &cmd.remote, &cmd.scan_id, cmd.quiet).await
+    follow(&mut client, &cmd.remote, &cmd.scan_id, cmd.quiet).await
+}
+
+/// Exit code of a client interrupted while it followed a scan (128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;
+
+/// Follows a scan to its end, or until Ctrl-C, which stops only the following: the scan runs
+/// on in the coordinators, and the message says so and how to get back to it.
+async fn follow(
+    client: &mut Coordinator,
+    remote: &Remote,
+    id: &str,
+    quiet: bool,
+) -> Result<ExitCode> {
+    tokio::select! {
+        r = watch_scan(client, remote, id, quiet) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!(
+                "\ninterrupted: scan {id} keeps running on the coordinator; `fleetscan watch {id}` follows it again, `fleetscan report {id} --out DIR` writes its reports when it ends, `fleetscan cancel {id}` stops it"
+            );
+            Ok(ExitCode::from(INTERRUPTED))
+        }
+    }
 }
 
 fn done(p: &v1::Progress) -> u64 {
@@ -282,7 +362,51 @@ fn scan_line(s: &v1::ScanStatus) -> String {
     )
 }
 
-pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
+/// A scan's status as JSON; with its repositories when they were asked for.
+fn status_json(s: &v1::ScanStatus) -> serde_json::Value {
+    let p = s.progress.unwrap_or_default();
+    let state = v1::ScanState::try_from(s.state)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("SCAN_STATE_")
+                .to_lowercase()
+        })
+        .unwrap_or_else(|_| "?".into());
+    let mut v = serde_json::json!({
+        "scan_id": s.scan_id,
+        "state": state,
+        "created_ms": s.created_ms,
+        "finished_ms": s.finished_ms,
+        "patterns": s.patterns,
+        "progress": {
+            "total": p.total,
+            "done": done(&p),
+            "scanned": p.scanned,
+            "skipped": p.skipped,
+            "failed": p.dead,
+            "running": p.running,
+            "occurrences": p.occurrences,
+        },
+    });
+    if !s.repos.is_empty() {
+        v["repos"] = s
+            .repos
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "repo": r.repo,
+                    "state": state_name(r.state),
+                    "attempts": r.attempts,
+                    "error": r.error,
+                    "worker": r.worker,
+                })
+            })
+            .collect();
+    }
+    v
+}
+
+pub async fn status(cmd: StatusCmd) -> Result<ExitCode> {
     let mut client = client_of(&cmd.remote)?;
     let s = client
         .get_scan(v1::GetScanRequest {
@@ -293,6 +417,10 @@ pub async fn status(cmd: IdCmd) -> Result<ExitCode> {
         .await
         .map_err(|s| call_error(&cmd.remote, s))?
         .into_inner();
+    if cmd.json {
+        println!("{}", status_json(&s));
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("{}", scan_line(&s));
     let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
     for r in &s.repos {
@@ -330,6 +458,11 @@ pub async fn list(cmd: ListCmd) -> Result<ExitCode> {
         .await
         .map_err(|s| call_error(&cmd.remote, s))?
         .into_inner();
+    if cmd.json {
+        let all: Vec<serde_json::Value> = resp.scans.iter().map(status_json).collect();
+        println!("{}", serde_json::Value::Array(all));
+        return Ok(ExitCode::SUCCESS);
+    }
     for s in &resp.scans {
         println!("{}", scan_line(s));
     }

@@ -513,3 +513,126 @@ fn cancelling_a_scan_stuck_on_a_trickling_server_frees_the_slots() {
         w.cluster.logs()
     );
 }
+
+/// Client commands say what happened, in words a user can act on: the exit codes are in
+/// `--help`; `status` and `list` speak JSON; a coordinator that never answers is an error
+/// after --call-timeout instead of a hang; a Redis outage is blamed on Redis, not on
+/// `--coordinator`; `submit --out` without `--wait` and `file://`/`ext::` git bases are usage
+/// errors; and Ctrl-C during `submit --wait` says the scan keeps running, which it does.
+#[test]
+fn client_commands_say_what_happened() {
+    let help = |args: &[&str]| {
+        let o = std::process::Command::new(BIN).args(args).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for cmd in [
+        &["--help"][..],
+        &["status", "--help"],
+        &["submit", "--help"],
+    ] {
+        let text = help(cmd);
+        assert!(
+            text.contains("Exit codes:") && text.contains("130"),
+            "{cmd:?}: {text}"
+        );
+    }
+
+    // A coordinator that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let _conns: Vec<_> = silent.incoming().take(4).collect();
+    });
+    let child = std::process::Command::new(BIN)
+        .args(["list", "--call-timeout", "1", "--coordinator", &silent_url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = finish_within(child, WAIT).expect("list gives up instead of hanging");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did not answer within 1 s"),
+        "{}",
+        stderr(&o)
+    );
+    drop(held);
+
+    let mut w = World::new(1, None);
+    let run_with = |extra: &[&str]| {
+        let args = w.args("submit", &w.sb.daemon.base(), extra);
+        w.cluster.cli(&args, WAIT)
+    };
+    let o = run_with(&["--out", w.sb.path("never").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--out needs --wait"), "{}", stderr(&o));
+    for base in ["file:///srv/git/", "ext::sh -c id"] {
+        let args = w.args("submit", base, &[]);
+        let o = w.cluster.cli(&args, WAIT);
+        assert_eq!(o.status.code(), Some(2), "{base}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("not supported"),
+            "{base}: {}",
+            stderr(&o)
+        );
+    }
+    let o = w.run(&["list", "--json"]);
+    assert_eq!(
+        o.stdout, b"[]\n",
+        "no scan was submitted by the refused commands"
+    );
+
+    // Ctrl-C while waiting stops the client, not the scan.
+    let slow = SlowProxy::start(w.sb.daemon.port(), Duration::from_millis(700));
+    let child = w
+        .cluster
+        .cli_command(&w.args("submit", &slow.base(), &["--wait", "-q"]))
+        .spawn()
+        .unwrap();
+    let mut id = String::new();
+    wait_until("the scan to be listed", WAIT, || {
+        let o = w.run(&["list", "--json"]);
+        let scans: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        if let Some(s) = scans.as_array().and_then(|a| a.first()) {
+            id = s["scan_id"].as_str().unwrap().to_string();
+        }
+        !id.is_empty()
+    });
+    // Give the client time to start waiting: it prints that first.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    let o = finish_within(child, WAIT).expect("submit ends on Ctrl-C");
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("scan {id} keeps running")),
+        "{}",
+        stderr(&o)
+    );
+    let o = w.run(&["status", &id, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let status: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status["scan_id"], id.as_str());
+    assert_ne!(status["state"], "cancelled", "{status}");
+    let total = status["progress"]["total"].as_u64().unwrap();
+    assert_eq!(total, corpus::specs().len() as u64 + 2);
+    assert_eq!(status["repos"].as_array().unwrap().len() as u64, total);
+    w.wait_done(&id);
+    let o = w.run(&["status", &id, "--json"]);
+    let status: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status["state"], "completed", "the scan ran on to its end");
+    assert_eq!(status["progress"]["done"], total);
+
+    // Redis down: the error says so, and does not send the user to --coordinator.
+    w.cluster.redis.stop();
+    let o = w.run(&["list"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot reach its Redis"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("--coordinator"), "{}", stderr(&o));
+}
