@@ -11,10 +11,13 @@ use tonic::{Request, Response, Status};
 
 use crate::queue::{Queue, QueueError};
 use crate::spec;
-use crate::store::{job_state, scan_state, Store};
+use crate::store::{decode_results, job_state, scan_state, ScanRecord, Store};
+use fleetscan_core::result::RepoResult;
 
 /// Bytes per report chunk.
 const CHUNK: usize = 1 << 20;
+/// Results read from Redis, decoded and held at once while reading a scan's results.
+const RESULT_SLICE: u32 = 256;
 /// Scans listed at most.
 const LIST_LIMIT: usize = 1000;
 /// How often a watch looks for new events.
@@ -68,47 +71,58 @@ impl CoordinatorService {
         })
     }
 
-    /// A completed scan and all its results; anything else is refused, so no report is ever
+    /// A completed scan, with its spec; anything else is refused, so no report is ever
     /// rendered from a running, cancelled or damaged scan.
-    async fn complete(
-        &self,
-        id: &str,
-    ) -> Result<
-        (
-            crate::store::ScanRecord,
-            Vec<fleetscan_core::result::RepoResult>,
-        ),
-        Status,
-    > {
+    async fn completed(&self, id: &str) -> Result<ScanRecord, Status> {
         let rec = self.record(id, true).await?;
         match rec.state() {
-            v1::ScanState::Completed => {}
-            v1::ScanState::Cancelled => {
-                return Err(Status::failed_precondition(format!(
-                    "scan {id} was cancelled: its report would be incomplete; submit it again"
-                )))
-            }
+            v1::ScanState::Completed => Ok(rec),
+            v1::ScanState::Cancelled => Err(Status::failed_precondition(format!(
+                "scan {id} was cancelled: its report would be incomplete; submit it again"
+            ))),
             _ => {
                 let p = rec.progress;
-                return Err(Status::failed_precondition(format!(
+                Err(Status::failed_precondition(format!(
                     "scan {id} is still running ({} of {} repositories done): wait with `fleetscan watch {id}`",
                     p.scanned + p.skipped + p.dead,
                     p.total
-                )));
+                )))
             }
         }
-        let results = self.store.results(id).await.map_err(status_of)?;
-        if results.len() != rec.progress.total as usize {
-            return Err(Status::data_loss(format!(
-                "Redis holds {} of the {} results of scan {id}: its data was lost or damaged; submit the scan again",
-                results.len(),
-                rec.progress.total
-            )));
-        }
-        Ok((rec, results))
     }
 
-    /// The rendered report files of a completed scan.
+    /// Every result of a completed scan, read a slice at a time and decoded on blocking
+    /// threads, in repository order.
+    async fn results(&self, rec: &ScanRecord) -> Result<Vec<RepoResult>, Status> {
+        let mut out = Vec::with_capacity(rec.progress.total as usize);
+        for start in (0..rec.progress.total).step_by(RESULT_SLICE as usize) {
+            out.extend(
+                self.result_slice(&rec.id, start, rec.progress.total)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The results of jobs `start..` (at most [`RESULT_SLICE`]) of scan `id`, decoded.
+    async fn result_slice(
+        &self,
+        id: &str,
+        start: u32,
+        total: u32,
+    ) -> Result<Vec<RepoResult>, Status> {
+        let end = (start + RESULT_SLICE).min(total);
+        let stored = self
+            .store
+            .result_slice(id, start..end)
+            .await
+            .map_err(status_of)?;
+        let id = id.to_string();
+        blocking(move || decode_results(&id, stored).map_err(status_of)).await
+    }
+
+    /// The rendered report files of a completed scan. Decoding and rendering are CPU work
+    /// and run on blocking threads, off the async runtime.
     async fn render(
         &self,
         id: &str,
@@ -116,16 +130,29 @@ impl CoordinatorService {
     ) -> Result<Vec<report::ReportFile>, Status> {
         let formats =
             Format::parse_list(formats).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let (rec, results) = self.complete(id).await?;
-        let (fleet, info) = spec::fleet(
-            rec.spec.as_ref().expect("read with its spec"),
-            rec.created_ms,
-            rec.finished_ms,
-            results,
-        )
-        .map_err(Status::internal)?;
-        Ok(report::render(&fleet, &info, &formats))
+        let rec = self.completed(id).await?;
+        let results = self.results(&rec).await?;
+        blocking(move || {
+            let (fleet, info) = spec::fleet(
+                rec.spec.as_ref().expect("read with its spec"),
+                rec.created_ms,
+                rec.finished_ms,
+                results,
+            )
+            .map_err(Status::internal)?;
+            Ok(report::render(&fleet, &info, &formats))
+        })
+        .await
     }
+}
+
+/// Runs CPU work `f` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("a blocking task failed: {e}")))?
 }
 
 type Stream2<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -167,7 +194,13 @@ impl Coordinator for CoordinatorService {
             .into_inner()
             .spec
             .ok_or_else(|| Status::invalid_argument("the request has no scan spec"))?;
-        let plan = spec::plan(&spec).map_err(Status::invalid_argument)?;
+        // Planning parses up to 32 MiB of governance and selects up to 200k repositories: CPU
+        // work, on a blocking thread.
+        let (spec, plan) = blocking(move || {
+            let plan = spec::plan(&spec).map_err(Status::invalid_argument)?;
+            Ok((spec, plan))
+        })
+        .await?;
         let id = self.store.create(&spec, &plan).await.map_err(status_of)?;
         self.queued.notify_waiters();
         tracing::info!(scan = %id, repos = plan.targets.len(), "scan submitted");
@@ -336,45 +369,68 @@ impl Coordinator for CoordinatorService {
     ) -> Result<Response<Self::GetReportStream>, Status> {
         let req = req.into_inner();
         let files = self.render(&req.scan_id, &req.formats).await?;
-        let chunks: Vec<Result<v1::ReportChunk, Status>> = files
-            .into_iter()
-            .flat_map(|f| {
+        // Chunks are cut as the client takes them (a bounded channel), so the rendered files
+        // are not copied into chunks all at once.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            for f in files {
                 let bytes = f.contents.into_bytes();
                 let n = bytes.len().div_ceil(CHUNK).max(1);
-                (0..n)
-                    .map(|i| {
-                        Ok(v1::ReportChunk {
-                            name: f.path.clone(),
-                            data: bytes[i * CHUNK..((i + 1) * CHUNK).min(bytes.len())].to_vec(),
-                            last: i + 1 == n,
-                        })
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+                for i in 0..n {
+                    let chunk = v1::ReportChunk {
+                        name: f.path.clone(),
+                        data: bytes[i * CHUNK..((i + 1) * CHUNK).min(bytes.len())].to_vec(),
+                        last: i + 1 == n,
+                    };
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     type ExportResultsStream = Stream2<v1::RepoResult>;
 
+    /// Streams the results a slice at a time: the coordinator holds at most one slice of a
+    /// scan, however large the scan, and reads the next only as the client takes them.
     async fn export_results(
         &self,
         req: Request<v1::ExportResultsRequest>,
     ) -> Result<Response<Self::ExportResultsStream>, Status> {
         let id = req.into_inner().scan_id;
-        let (_, results) = self.complete(&id).await?;
-        let items: Vec<Result<v1::RepoResult, Status>> = results
-            .into_iter()
-            .map(|r| {
-                Ok(v1::RepoResult {
-                    repo: r.repo.to_string(),
-                    url: r.url.clone(),
-                    outcome: Some(fleetscan_proto::convert::outcome(&r, false)),
-                    occurrences: r.occurrences.iter().map(Into::into).collect(),
-                    attempts: r.attempts,
-                })
-            })
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(items))))
+        let rec = self.completed(&id).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(RESULT_SLICE as usize);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let total = rec.progress.total;
+            for start in (0..total).step_by(RESULT_SLICE as usize) {
+                let slice = match this.result_slice(&id, start, total).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                for r in slice {
+                    let item = v1::RepoResult {
+                        repo: r.repo.to_string(),
+                        url: r.url.clone(),
+                        outcome: Some(fleetscan_proto::convert::outcome(&r, false)),
+                        occurrences: r.occurrences.iter().map(Into::into).collect(),
+                        attempts: r.attempts,
+                    };
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }

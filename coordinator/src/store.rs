@@ -367,25 +367,78 @@ impl Store {
         Ok(out)
     }
 
-    /// Every stored result of a scan, sorted by repository.
-    pub async fn results(&self, id: &str) -> Result<Vec<RepoResult>, QueueError> {
-        let h: HashMap<String, String> = retrying(|| {
-            let mut conn = self.conn.clone();
-            async move { conn.hgetall(format!("{}:results", scan_key(id))).await }
+    /// The stored results (JSON, undecoded) of jobs `range` of a scan, in job order, which
+    /// is repository order (the plan sorts them). A job without a result is data loss.
+    /// Reading a scan in such slices keeps what one read holds in memory bounded.
+    pub async fn result_slice(
+        &self,
+        id: &str,
+        range: std::ops::Range<u32>,
+    ) -> Result<Vec<(String, String)>, QueueError> {
+        let mut pipe = redis::pipe();
+        for i in range.clone() {
+            pipe.hget(job_key(&format!("{id}:{i}")), "repo");
+        }
+        let repos: Vec<Option<String>> = retrying(|| {
+            let (mut conn, pipe) = (self.conn.clone(), &pipe);
+            async move { pipe.query_async(&mut conn).await }
         })
         .await?;
-        let mut out = Vec::with_capacity(h.len());
-        for (repo, json) in h {
-            out.push(serde_json::from_str(&json).map_err(|e| {
+        let repos: Vec<String> = repos
+            .into_iter()
+            .zip(range)
+            .map(|(r, i)| {
+                r.ok_or_else(|| {
+                    QueueError::DataLoss(format!("job {id}:{i} of scan {id} is missing"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        if repos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let jsons: Vec<Option<String>> = retrying(|| {
+            let mut conn = self.conn.clone();
+            let repos = &repos;
+            async move {
+                redis::cmd("HMGET")
+                    .arg(format!("{}:results", scan_key(id)))
+                    .arg(repos)
+                    .query_async(&mut conn)
+                    .await
+            }
+        })
+        .await?;
+        repos
+            .into_iter()
+            .zip(jsons)
+            .map(|(repo, json)| match json {
+                Some(j) => Ok((repo, j)),
+                None => Err(QueueError::DataLoss(format!(
+                    "scan {id} has no result for {repo}"
+                ))),
+            })
+            .collect()
+    }
+}
+
+/// Decodes stored results; CPU work, for a blocking thread when there are many.
+pub fn decode_results(
+    id: &str,
+    stored: Vec<(String, String)>,
+) -> Result<Vec<RepoResult>, QueueError> {
+    stored
+        .into_iter()
+        .map(|(repo, json)| {
+            serde_json::from_str(&json).map_err(|e| {
                 QueueError::DataLoss(format!(
                     "the stored result of {repo} in scan {id} is damaged ({e})"
                 ))
-            })?);
-        }
-        out.sort_by(|a: &RepoResult, b| a.repo.cmp(&b.repo));
-        Ok(out)
-    }
+            })
+        })
+        .collect()
+}
 
+impl Store {
     /// The id of the scan's newest event, `0-0` when it has none.
     pub async fn last_event_id(&self, id: &str) -> Result<String, QueueError> {
         let v: redis::streams::StreamRangeReply = retrying(|| {

@@ -550,3 +550,107 @@ async fn lease_waits_for_a_job_and_release_hands_it_back() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition);
 }
+
+/// Results leave the coordinator a slice at a time (ExportResults streams them as the client
+/// reads): a scan of several slices comes out whole, in repository order, once each, and its
+/// report is rendered from all of them.
+#[tokio::test]
+async fn results_of_a_scan_larger_than_a_slice_are_exported_whole_and_in_order() {
+    let redis = RedisServer::start();
+    let (addr, _server) = start(&redis, |_| {}, std::future::pending()).await;
+    let url = format!("http://{addr}");
+    let target = Target {
+        url: &url,
+        token: None,
+        tls_ca: None,
+        timeout: None,
+    };
+    let n = 600;
+    let repos: Vec<String> = (0..n).map(|i| format!("openstack/r{i:04}")).collect();
+    let mut c = client::coordinator(&target).unwrap();
+    let spec = v1::ScanSpec {
+        patterns: vec!["eventlet".into()],
+        repos: repos.iter().rev().cloned().collect(),
+        git_base: "git://127.0.0.1:1/".into(),
+        ..Default::default()
+    };
+    let id = loop {
+        match c
+            .submit_scan(v1::SubmitScanRequest {
+                spec: Some(spec.clone()),
+            })
+            .await
+        {
+            Ok(r) => break r.into_inner().scan_id,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let mut w = client::workers(&target).unwrap();
+    let part = |p| v1::ResultPart { part: Some(p) };
+    for _ in 0..n {
+        let job = w
+            .lease(v1::LeaseRequest {
+                protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+                worker_id: "w".into(),
+                lease_secs: 60,
+                wait_ms: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap();
+        let occurrence = v1::Occurrence {
+            path: "a.py".into(),
+            line: 1,
+            text: format!("import eventlet  # {}", job.repo),
+        };
+        let parts = vec![
+            part(v1::result_part::Part::Header(v1::JobHeader {
+                protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+                lease: job.lease,
+                worker_id: "w".into(),
+            })),
+            part(v1::result_part::Part::Batch(v1::OccurrenceBatch {
+                occurrences: vec![occurrence],
+            })),
+            part(v1::result_part::Part::Outcome(v1::Outcome {
+                status: v1::RepoStatus::Scanned as i32,
+                branch: "master".into(),
+                commit: "c".into(),
+                occurrences: 1,
+                ..Default::default()
+            })),
+        ];
+        let r = w.report_results(tokio_stream::iter(parts)).await.unwrap();
+        assert_eq!(r.into_inner().commit, v1::Commit::Stored as i32);
+    }
+    let mut stream = c
+        .export_results(v1::ExportResultsRequest {
+            scan_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut exported = Vec::new();
+    while let Some(r) = stream.message().await.unwrap() {
+        assert_eq!(r.occurrences.len(), 1);
+        assert!(r.occurrences[0].text.ends_with(&r.repo), "{r:?}");
+        exported.push(r.repo);
+    }
+    assert_eq!(exported, repos, "every result once, in repository order");
+    let mut report = c
+        .get_report(v1::GetReportRequest {
+            scan_id: id,
+            formats: vec!["summary".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut summary = Vec::new();
+    while let Some(chunk) = report.message().await.unwrap() {
+        summary.extend(chunk.data);
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&summary).unwrap();
+    assert_eq!(summary["totals"]["repos"], n);
+}
