@@ -340,15 +340,19 @@ fn state_name(s: i32) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn scan_line(s: &v1::ScanStatus) -> String {
-    let p = s.progress.unwrap_or_default();
-    let state = v1::ScanState::try_from(s.state)
+fn scan_state_name(s: i32) -> String {
+    v1::ScanState::try_from(s)
         .map(|s| {
             s.as_str_name()
                 .trim_start_matches("SCAN_STATE_")
                 .to_lowercase()
         })
-        .unwrap_or_else(|_| "?".into());
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn scan_line(s: &v1::ScanStatus) -> String {
+    let p = s.progress.unwrap_or_default();
+    let state = scan_state_name(s.state);
     format!(
         "{}  {:<9}  {}/{} done  {} failed  {} running  {} occurrences  patterns: {}",
         s.scan_id,
@@ -365,13 +369,7 @@ fn scan_line(s: &v1::ScanStatus) -> String {
 /// A scan's status as JSON; with its repositories when they were asked for.
 fn status_json(s: &v1::ScanStatus) -> serde_json::Value {
     let p = s.progress.unwrap_or_default();
-    let state = v1::ScanState::try_from(s.state)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("SCAN_STATE_")
-                .to_lowercase()
-        })
-        .unwrap_or_else(|_| "?".into());
+    let state = scan_state_name(s.state);
     let mut v = serde_json::json!({
         "scan_id": s.scan_id,
         "state": state,

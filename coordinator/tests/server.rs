@@ -122,12 +122,7 @@ async fn health_is_open_and_the_api_needs_the_token() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied, "{}", e.message());
     assert!(e.message().contains("worker token"), "{}", e.message());
-    let lease = v1::LeaseRequest {
-        protocol_version: fleetscan_proto::PROTOCOL_VERSION,
-        worker_id: "w".into(),
-        lease_secs: 30,
-        wait_ms: 0,
-    };
+    let lease = lease_request(0);
     let e = as_client.lease(lease.clone()).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied);
     let mut as_worker = client::coordinator(&target(Some("w0rker"))).unwrap();
@@ -154,6 +149,29 @@ async fn health_is_open_and_the_api_needs_the_token() {
     );
     let _ = tx.send(());
     server.await.unwrap().unwrap();
+}
+
+/// Submits `spec`, retrying while the freshly started coordinator does not answer yet.
+async fn submit(c: &mut client::Coordinator, spec: &v1::ScanSpec) -> String {
+    loop {
+        let req = v1::SubmitScanRequest {
+            spec: Some(spec.clone()),
+        };
+        match c.submit_scan(req).await {
+            Ok(r) => break r.into_inner().scan_id,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// A Lease call of worker `w` that waits up to `wait_ms` for a job.
+fn lease_request(wait_ms: u32) -> v1::LeaseRequest {
+    v1::LeaseRequest {
+        protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+        worker_id: "w".into(),
+        lease_secs: 60,
+        wait_ms,
+    }
 }
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
@@ -317,17 +335,8 @@ async fn finished_scans_past_their_retention_are_deleted_running_ones_kept() {
         git_base: "git://127.0.0.1:1/".into(),
         ..Default::default()
     };
-    let mut submit = async || loop {
-        let req = v1::SubmitScanRequest {
-            spec: Some(spec.clone()),
-        };
-        match c.submit_scan(req).await {
-            Ok(r) => break r.into_inner().scan_id,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
-    let cancelled = submit().await;
-    let running = submit().await;
+    let cancelled = submit(&mut c, &spec).await;
+    let running = submit(&mut c, &spec).await;
     let mut c = client::coordinator(&Target {
         url: &url,
         token: None,
@@ -392,25 +401,10 @@ async fn results_over_the_limits_fail_the_repository_with_the_reason() {
         git_base: "git://127.0.0.1:1/".into(),
         ..Default::default()
     };
-    let id = loop {
-        match c
-            .submit_scan(v1::SubmitScanRequest {
-                spec: Some(spec.clone()),
-            })
-            .await
-        {
-            Ok(r) => break r.into_inner().scan_id,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+    let id = submit(&mut c, &spec).await;
     let mut w = client::workers(&target).unwrap();
     let job = w
-        .lease(v1::LeaseRequest {
-            protocol_version: fleetscan_proto::PROTOCOL_VERSION,
-            worker_id: "w".into(),
-            lease_secs: 60,
-            wait_ms: 0,
-        })
+        .lease(lease_request(0))
         .await
         .unwrap()
         .into_inner()
@@ -480,22 +474,16 @@ async fn lease_waits_for_a_job_and_release_hands_it_back() {
         tls_ca: None,
         timeout: None,
     };
-    let lease_req = |wait_ms| v1::LeaseRequest {
-        protocol_version: fleetscan_proto::PROTOCOL_VERSION,
-        worker_id: "w".into(),
-        lease_secs: 60,
-        wait_ms,
-    };
     let mut w = client::workers(&target).unwrap();
     let empty = loop {
-        match w.lease(lease_req(0)).await {
+        match w.lease(lease_request(0)).await {
             Ok(r) => break r.into_inner(),
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
     assert!(empty.job.is_none(), "nothing is queued yet");
     let mut waiting = w.clone();
-    let waiter = tokio::spawn(async move { waiting.lease(lease_req(20_000)).await });
+    let waiter = tokio::spawn(async move { waiting.lease(lease_request(20_000)).await });
     let mut c = client::coordinator(&target).unwrap();
     c.submit_scan(v1::SubmitScanRequest {
         spec: Some(v1::ScanSpec {
@@ -534,7 +522,7 @@ async fn lease_waits_for_a_job_and_release_hands_it_back() {
         "released once; then no longer held"
     );
     let again = w
-        .lease(lease_req(0))
+        .lease(lease_request(0))
         .await
         .unwrap()
         .into_inner()
@@ -544,7 +532,7 @@ async fn lease_waits_for_a_job_and_release_hands_it_back() {
     let e = w
         .lease(v1::LeaseRequest {
             protocol_version: 1,
-            ..lease_req(0)
+            ..lease_request(0)
         })
         .await
         .unwrap_err();
@@ -574,27 +562,12 @@ async fn results_of_a_scan_larger_than_a_slice_are_exported_whole_and_in_order()
         git_base: "git://127.0.0.1:1/".into(),
         ..Default::default()
     };
-    let id = loop {
-        match c
-            .submit_scan(v1::SubmitScanRequest {
-                spec: Some(spec.clone()),
-            })
-            .await
-        {
-            Ok(r) => break r.into_inner().scan_id,
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+    let id = submit(&mut c, &spec).await;
     let mut w = client::workers(&target).unwrap();
     let part = |p| v1::ResultPart { part: Some(p) };
     for _ in 0..n {
         let job = w
-            .lease(v1::LeaseRequest {
-                protocol_version: fleetscan_proto::PROTOCOL_VERSION,
-                worker_id: "w".into(),
-                lease_secs: 60,
-                wait_ms: 0,
-            })
+            .lease(lease_request(0))
             .await
             .unwrap()
             .into_inner()
