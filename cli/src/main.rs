@@ -78,7 +78,7 @@ enum Command {
     /// Run a coordinator (same as `fleetscan-coordinator`).
     Coordinator(fleetscan_coordinator::Args),
     /// Run a worker (same as `fleetscan-worker`).
-    Worker(Box<fleetscan_worker::remote::Config>),
+    Worker(Box<fleetscan_worker::remote::Args>),
     /// What changed between two scans' report directories: occurrences added and removed,
     /// analysis changes, counts per team (Markdown, or JSON).
     Diff(diff::DiffCmd),
@@ -137,9 +137,12 @@ fn async_main(command: Command) -> anyhow::Result<ExitCode> {
                     .await
                     .map(|()| ExitCode::SUCCESS)
             }
-            Command::Worker(c) => fleetscan_worker::remote::run(*c)
-                .await
-                .map(|()| ExitCode::SUCCESS),
+            Command::Worker(c) => {
+                let config = c.config().map_err(InputError)?;
+                fleetscan_worker::remote::run(config)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
             Command::Scan(_)
             | Command::Grep(_)
             | Command::Diff(_)

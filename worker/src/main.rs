@@ -15,7 +15,7 @@ use fleetscan_worker::{remote, InputError};
 )]
 struct Cli {
     #[command(flatten)]
-    config: remote::Config,
+    args: remote::Args,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text", env = "FLEETSCAN_LOG_FORMAT")]
     log_format: LogFormat,
@@ -31,7 +31,14 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let result = rt.block_on(remote::run(cli.config));
+    let config = match cli.args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(remote::run(config));
     // Jobs still running on blocking threads after the grace period were handed back.
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {

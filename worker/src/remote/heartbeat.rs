@@ -77,7 +77,7 @@ impl Leases {
 /// Renews leases until the task is aborted; they stay renewed through the grace period.
 pub async fn run(cfg: Arc<Config>, mut client: WorkersClient, leases: Leases) {
     let every = cfg.lease() / 3;
-    let worker_id = cfg.worker_id();
+    let worker_id = cfg.worker_id.clone();
     loop {
         tokio::time::sleep(every).await;
         let held = leases.all();

@@ -22,7 +22,7 @@ use fleetscan_proto::v1;
 use crate::InputError;
 use tonic::Code;
 
-pub use config::Config;
+pub use config::{defaults, Args, Config};
 
 use heartbeat::Leases;
 use slots::Slots;
@@ -33,7 +33,7 @@ async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
     loop {
         let req = v1::HelloRequest {
             protocol_version: cfg.protocol_version,
-            worker_id: cfg.worker_id(),
+            worker_id: cfg.worker_id.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
         };
         match client.hello(req).await {
@@ -46,13 +46,13 @@ async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
             {
                 return Err(InputError(format!(
                     "the coordinator at {} refused this worker: {}",
-                    cfg.connect.coordinator,
+                    cfg.coordinator,
                     s.message()
                 ))
                 .into());
             }
             Err(s) => {
-                tracing::warn!(coordinator = %cfg.connect.coordinator, error = %s.message(), "coordinator unreachable, retrying");
+                tracing::warn!(coordinator = %cfg.coordinator, error = %s.message(), "coordinator unreachable, retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -62,13 +62,7 @@ async fn hello(cfg: &Config, client: &mut client::WorkersClient) -> Result<()> {
 
 /// Runs a worker until `shutdown` completes, then stops taking jobs, lets running jobs finish
 /// for up to the grace period and hands back the rest.
-pub async fn serve(
-    mut cfg: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    cfg.worker_id = Some(cfg.worker_id());
-    cfg.token.worker_token = cfg.token.resolve().map_err(InputError)?;
-    cfg.token.worker_token_file = None;
+pub async fn serve(cfg: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
     if cfg.concurrency == 0 {
         bail!(InputError("--concurrency must be at least 1".into()));
     }
@@ -78,8 +72,7 @@ pub async fn serve(
             cfg.cache_dir.display()
         ))
     })?;
-    let target = cfg.connect.target(cfg.token.worker_token.as_deref());
-    let mut client = client::workers(&target).map_err(InputError)?;
+    let mut client = client::workers(&cfg.target()).map_err(InputError)?;
     let ready = Ready::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let Some(addr) = cfg.health_listen {
@@ -96,7 +89,7 @@ pub async fn serve(
     hello(&cfg, &mut client).await?;
     ready.set(true);
     metrics::gauge!("fleetscan_worker_busy").set(0.0);
-    tracing::info!(worker = %cfg.worker_id(), concurrency = cfg.concurrency, "worker running");
+    tracing::info!(worker = %cfg.worker_id.clone(), concurrency = cfg.concurrency, "worker running");
 
     let cfg = Arc::new(cfg);
     let leases = Leases::default();
@@ -106,19 +99,19 @@ pub async fn serve(
 
     shutdown.await;
     tracing::info!(
-        grace = cfg.grace_period,
+        grace_secs = cfg.grace_period.as_secs(),
         "stopping: no new jobs; finishing or handing back running ones"
     );
     ready.set(false);
     let _ = stop_tx.send(true);
-    let grace = Duration::from_secs(cfg.grace_period);
+    let grace = cfg.grace_period;
     if tokio::time::timeout(grace, futures_join(running))
         .await
         .is_err()
     {
         let held = leases.all();
         let req = v1::ReleaseRequest {
-            worker_id: cfg.worker_id(),
+            worker_id: cfg.worker_id.clone(),
             leases: held.clone(),
         };
         // Bounded, so that a coordinator that accepts and never answers cannot hold the exit

@@ -94,7 +94,7 @@ impl Slots {
     }
 
     async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let worker_id = self.cfg.worker_id();
+        let worker_id = self.cfg.worker_id.clone();
         let mut delay = Duration::from_millis(200);
         while !*stop.borrow() {
             let req = v1::LeaseRequest {
@@ -134,7 +134,7 @@ impl Slots {
                 Err(s) => {
                     // While no coordinator answers, no job is leased; running jobs go on.
                     self.ready.set(false);
-                    tracing::warn!(coordinator = %self.cfg.connect.coordinator, error = %s.message(), "cannot lease a job, retrying");
+                    tracing::warn!(coordinator = %self.cfg.coordinator, error = %s.message(), "cannot lease a job, retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = stop.changed() => {}
@@ -147,7 +147,7 @@ impl Slots {
 
     async fn release(&self, l: &Leased) {
         let req = v1::ReleaseRequest {
-            worker_id: self.cfg.worker_id(),
+            worker_id: self.cfg.worker_id.clone(),
             leases: vec![v1::Lease {
                 job_id: l.job.clone(),
                 token: l.token,
@@ -210,7 +210,7 @@ impl Slots {
             &mut client,
             &l.job,
             &held,
-            &self.cfg.worker_id(),
+            &self.cfg.worker_id.clone(),
             Arc::new(result),
             retryable,
         )
