@@ -50,7 +50,7 @@ if [[ ${DISTRIBUTED:-0} == 1 ]]; then
   pids+=($!)
   up "$cport"
   for i in 1 2; do
-    "$fs" worker --coordinator "http://127.0.0.1:$cport" --redis "$redis" --cache-dir "$work/cache$i" \
+    "$fs" worker --coordinator "http://127.0.0.1:$cport" --cache-dir "$work/cache$i" \
       2>"$work/worker$i.log" &
     pids+=($!)
   done

@@ -88,7 +88,7 @@ for ((k = 1; k <= rounds; k++)); do
     wait_port "$cport" || die "coordinator did not start"
     workers=()
     for ((i = 0; i < n; i++)); do
-      "$fs" worker --coordinator "http://127.0.0.1:$cport" --redis "$redis_url" --concurrency 1 \
+      "$fs" worker --coordinator "http://127.0.0.1:$cport" --concurrency 1 \
         --cache-dir "$d/cache$i" --worker-id "w$i" 2>"$d/worker$i.log" &
       workers+=($!)
       pids+=($!)
