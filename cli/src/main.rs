@@ -22,7 +22,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   1    some repositories failed, or the scan was cancelled; the reports were written for the rest
   2    usage or input error: a flag, file, token or scan id to fix
   3    anything else: a coordinator or Redis unreachable, a call timed out, a write failed
-  130  interrupted while following a scan (watch, submit --wait): the scan keeps running";
+  130  interrupted: a second Ctrl-C during scan, or Ctrl-C while following a scan
+       (watch, submit --wait), which keeps running on the coordinator";
 
 fn top_help() -> String {
     format!("Environment: FLEETSCAN_LOG sets the log filter (tracing syntax, e.g. info or fleetscan_worker=debug).\n\n{EXIT_CODES}")
