@@ -15,6 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::classify::{classify_all, Related};
+use crate::code::CodeFacts;
 use crate::profile::{Classified, Profile};
 use crate::result::Occurrence;
 
@@ -58,6 +60,8 @@ pub struct Factor {
 pub struct Analysis {
     /// One classification per occurrence, in occurrence order.
     pub classified: Vec<Classified>,
+    /// Call sites reached through imported names on lines without the pattern.
+    pub related: Vec<Related>,
     /// Deactivation verdict.
     pub verdict: Verdict,
     /// Why, in words.
@@ -80,14 +84,14 @@ pub struct Analysis {
     pub categories: BTreeMap<String, usize>,
 }
 
-/// Analyses the occurrences of one project (sorted by path and line).
-pub fn analyze(profile: &Profile, occ: &[Occurrence]) -> Analysis {
-    let classified: Vec<Classified> = occ
-        .iter()
-        .map(|o| profile.classify(&o.path, &o.text))
-        .collect();
+/// Analyses the occurrences of one project (sorted by path and line), with the facts its
+/// scan gathered about their files.
+pub fn analyze(profile: &Profile, occ: &[Occurrence], facts: &CodeFacts) -> Analysis {
+    let classification = classify_all(profile, occ, facts);
+    let classified = classification.classified;
     let is_prod = |c: &Classified| profile.classes[c.class].id == "production";
-    let code_rule = |r: usize| !profile.rules[r].categories.iter().all(|c| c == "docs");
+    let docs = profile.classification.docs_category;
+    let code_use = |c: &Classified| c.categories.iter().any(|&k| k != docs);
     let d = &profile.deactivation;
     let has_rule = |c: &Classified, ids: &[String]| {
         c.rules.iter().any(|&r| ids.contains(&profile.rules[r].id))
@@ -99,7 +103,7 @@ pub fn analyze(profile: &Profile, occ: &[Occurrence]) -> Analysis {
         })
         .collect();
     let prod_use: Vec<usize> = (0..occ.len())
-        .filter(|&i| is_prod(&classified[i]) && classified[i].rules.iter().any(|&r| code_rule(r)))
+        .filter(|&i| is_prod(&classified[i]) && code_use(&classified[i]))
         .collect();
     let guarded = |i: usize| {
         switches.iter().any(|&s| {
@@ -177,6 +181,7 @@ pub fn analyze(profile: &Profile, occ: &[Occurrence]) -> Analysis {
     });
     Analysis {
         classified,
+        related: classification.related,
         verdict,
         reason,
         evidence,
@@ -217,13 +222,20 @@ impl Analysis {
                 (0.0, f)
             });
             e.0 += profile.cost(c);
-            for &r in &c.rules {
-                for cat in &profile.rules[r].categories {
-                    let ci = profile
-                        .categories
-                        .iter()
-                        .position(|x| &x.id == cat)
-                        .unwrap_or(0);
+            // Each category of the line lists the rules that give it, or (for an import that
+            // takes what it serves, or a test line) the line's heaviest rule.
+            for &ci in &c.categories {
+                let cat = &profile.categories[ci].id;
+                let mut giving: Vec<usize> = c
+                    .rules
+                    .iter()
+                    .copied()
+                    .filter(|&r| profile.rules[r].categories.contains(cat))
+                    .collect();
+                if giving.is_empty() {
+                    giving.extend(profile.heaviest(c).or(c.rules.first().copied()));
+                }
+                for r in giving {
                     e.1.patterns
                         .entry(ci)
                         .or_default()
@@ -289,6 +301,7 @@ mod tests {
                 occ("doc/source/a.rst", 1, "eventlet is used"),
                 occ("x/tests/test_a.py", 3, "@mock.patch('eventlet.sleep')"),
             ],
+            &CodeFacts::default(),
         );
         assert_eq!(a.verdict, Verdict::Yes);
         assert_eq!(a.score, 1);
@@ -300,6 +313,7 @@ mod tests {
         let a = analyze(
             &p,
             &[occ("svc/cmd/__init__.py", 3, "eventlet.monkey_patch()")],
+            &CodeFacts::default(),
         );
         assert_eq!(a.verdict, Verdict::No);
         assert_eq!(a.evidence, vec![0]);
@@ -316,7 +330,7 @@ mod tests {
             ),
             occ("svc/cmd/__init__.py", 11, "eventlet.monkey_patch()"),
         ];
-        let a = analyze(&p, &o);
+        let a = analyze(&p, &o, &CodeFacts::default());
         assert_eq!(a.verdict, Verdict::Maybe, "{}", a.reason);
         assert_eq!(a.switches, vec![0]);
         // Too far above: not a guard.
@@ -324,32 +338,43 @@ mod tests {
             o[0].clone(),
             occ("svc/cmd/__init__.py", 40, "eventlet.monkey_patch()"),
         ];
-        assert_eq!(analyze(&p, &far).verdict, Verdict::No);
+        assert_eq!(
+            analyze(&p, &far, &CodeFacts::default()).verdict,
+            Verdict::No
+        );
     }
 
     #[test]
     fn api_use_without_blockers_is_maybe() {
         let p = Profile::eventlet();
-        let a = analyze(&p, &[occ("lib/pool.py", 1, "pool = eventlet.GreenPool()")]);
+        let a = analyze(
+            &p,
+            &[occ("lib/pool.py", 1, "pool = eventlet.GreenPool()")],
+            &CodeFacts::default(),
+        );
         assert_eq!(a.verdict, Verdict::Maybe);
     }
 
     #[test]
     fn complexity_edges() {
         let p = Profile::eventlet();
-        assert_eq!(analyze(&p, &[]).score, 1);
+        assert_eq!(analyze(&p, &[], &CodeFacts::default()).score, 1);
         let many: Vec<Occurrence> = (0..2000)
             .map(|i| occ(&format!("svc/m{i}.py"), 1, "eventlet.monkey_patch()"))
             .collect();
-        let a = analyze(&p, &many);
+        let a = analyze(&p, &many, &CodeFacts::default());
         assert_eq!(a.score, 10);
-        let few = analyze(&p, &many[..3]);
+        let few = analyze(&p, &many[..3], &CodeFacts::default());
         assert!(few.score > 1 && few.score < a.score, "{}", few.score);
         // Weights: one production GreenPool outweighs many doc mentions.
         let docs: Vec<Occurrence> = (0..50)
             .map(|i| occ("doc/a.rst", i + 1, "eventlet"))
             .collect();
-        let prod = analyze(&p, &[occ("svc/a.py", 1, "eventlet.GreenPool()")]);
-        assert!(prod.raw > analyze(&p, &docs).raw);
+        let prod = analyze(
+            &p,
+            &[occ("svc/a.py", 1, "eventlet.GreenPool()")],
+            &CodeFacts::default(),
+        );
+        assert!(prod.raw > analyze(&p, &docs, &CodeFacts::default()).raw);
     }
 }

@@ -19,11 +19,12 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod classify;
+pub mod code;
 pub mod diff;
 pub mod filter;
 pub mod governance;
 pub mod ids;
-pub mod labelled;
 pub mod link;
 pub mod matcher;
 pub mod narrative;

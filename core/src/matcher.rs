@@ -136,6 +136,11 @@ impl Matcher {
         ControlFlow::Continue(())
     }
 
+    /// Whether `text` holds a match: applied by code analysis to names and string contents.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.re.is_match(text.as_bytes())
+    }
+
     /// Convenience for tests and small inputs: every matching line as `(line, text)`.
     pub fn lines(&self, buf: &[u8]) -> Vec<(u32, String)> {
         let mut out = Vec::new();

@@ -9,6 +9,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::code::Role;
 use crate::Error;
 
 /// The built-in Eventlet profile.
@@ -22,6 +23,7 @@ struct Raw {
     patterns: Vec<String>,
     categories: Vec<Category>,
     path_classes: Vec<RawClass>,
+    classification: RawClassification,
     rules: Vec<RawRule>,
     deactivation: RawDeactivation,
     complexity: Complexity,
@@ -52,9 +54,14 @@ struct RawRule {
     id: String,
     title: String,
     categories: Vec<String>,
-    regex: String,
+    #[serde(default)]
+    regex: Option<String>,
     #[serde(default)]
     not_regex: Option<String>,
+    #[serde(default)]
+    names: Option<String>,
+    #[serde(default)]
+    roles: Option<Vec<String>>,
     #[serde(default)]
     strings: bool,
     #[serde(default)]
@@ -65,6 +72,30 @@ struct RawRule {
     classes: Option<Vec<String>>,
     weight: f64,
     replacement: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClassification {
+    docs_classes: Vec<String>,
+    test_classes: Vec<String>,
+    docs_category: String,
+    tests_category: String,
+    prose: String,
+    mock: String,
+    other: String,
+    #[serde(default)]
+    code_sample: Option<String>,
+    #[serde(default)]
+    context: Option<RawContext>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContext {
+    trigger: String,
+    subpatterns: Vec<String>,
+    category: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,7 +120,7 @@ pub struct Complexity {
 /// A path class with its weight.
 #[derive(Debug, Clone)]
 pub struct PathClass {
-    /// Identifier (`production`, `tests`, ...).
+    /// Identifier (`production`, `test`, ...).
     pub id: String,
     /// Weight of one occurrence in this class towards complexity.
     pub weight: f64,
@@ -97,10 +128,10 @@ pub struct PathClass {
     pub group: String,
 }
 
-/// A compiled rule.
+/// A compiled rule: one entry of a sub-pattern.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    /// Identifier, in `occurrences.ndjson` and reports.
+    /// The sub-pattern, in `occurrences.ndjson` and reports.
     pub id: String,
     /// Human name.
     pub title: String,
@@ -110,12 +141,41 @@ pub struct Rule {
     pub weight: f64,
     /// Advice when found in production code.
     pub replacement: String,
-    regex: Regex,
-    not_regex: Option<Regex>,
-    strings: bool,
-    comment: bool,
-    exclusive: bool,
-    classes: Vec<String>,
+    pub(crate) regex: Option<Regex>,
+    pub(crate) not_regex: Option<Regex>,
+    pub(crate) names: Option<Regex>,
+    pub(crate) roles: Vec<Role>,
+    pub(crate) strings: bool,
+    pub(crate) comment: bool,
+    pub(crate) exclusive: bool,
+    pub(crate) classes: Vec<String>,
+}
+
+/// The rules of the spec that are not about one line, as the profile names their parts.
+#[derive(Debug, Clone)]
+pub struct Classification {
+    /// Path classes (indexes) whose lines are documentation only.
+    pub docs_classes: Vec<usize>,
+    /// Path classes (indexes) whose non-prose lines are also "Use in Tests".
+    pub test_classes: Vec<usize>,
+    /// Category (index) of documentation.
+    pub docs_category: usize,
+    /// Category (index) of tests.
+    pub tests_category: usize,
+    /// Sub-pattern of prose.
+    pub prose: String,
+    /// Sub-pattern of mocks.
+    pub mock: String,
+    /// Sub-pattern of a line nothing else matches.
+    pub other: String,
+    /// A file using this sub-pattern ...
+    pub context_trigger: Option<String>,
+    /// ... adds `context_category` to lines with these sub-patterns.
+    pub context_subpatterns: Vec<String>,
+    /// Category (index) the context adds.
+    pub context_category: Option<usize>,
+    /// A documentation line matching this is a code sample: it also gets code sub-patterns.
+    pub code_sample: Option<Regex>,
 }
 
 /// Deactivation signals.
@@ -146,6 +206,8 @@ pub struct Profile {
     pub classes: Vec<PathClass>,
     /// Rules in profile order.
     pub rules: Vec<Rule>,
+    /// How rules combine into categories.
+    pub classification: Classification,
     /// Deactivation signals.
     pub deactivation: Deactivation,
     /// Complexity parameters.
@@ -158,11 +220,16 @@ pub struct Profile {
 pub struct Classified {
     /// Index into [`Profile::classes`].
     pub class: usize,
-    /// Indexes into [`Profile::rules`]; empty means a plain mention.
+    /// Indexes into [`Profile::rules`]: the entries that matched, whose ids are the
+    /// sub-patterns.
     pub rules: Vec<usize>,
+    /// Indexes into [`Profile::categories`], in profile order.
+    pub categories: Vec<usize>,
+    /// The line's syntactic role; None when it was classified by line rules.
+    pub role: Option<Role>,
 }
 
-const CODE_CLASSES: [&str; 4] = ["production", "tests", "ci_config", "requirements"];
+pub(crate) const CODE_CLASSES: [&str; 4] = ["production", "test", "ci_config", "packaging"];
 
 impl Profile {
     /// The built-in Eventlet profile.
@@ -225,26 +292,45 @@ impl Profile {
         if classes.is_empty() {
             return Err(bad("no path_classes".into()));
         }
-        let known_cat = |id: &str| raw.categories.iter().any(|c| c.id == id);
-        let known_class = |id: &str| classes.iter().any(|c| c.id == id);
+        let cat_index = |id: &str, what: &str| {
+            raw.categories
+                .iter()
+                .position(|c| c.id == id)
+                .ok_or_else(|| bad(format!("{what}: unknown category {id:?}")))
+        };
+        let class_index = |id: &str, what: &str| {
+            classes
+                .iter()
+                .position(|c| c.id == id)
+                .ok_or_else(|| bad(format!("{what}: unknown path class {id:?}")))
+        };
         let mut rules = Vec::new();
         for r in raw.rules {
-            if let Some(c) = r.categories.iter().find(|c| !known_cat(c)) {
-                return Err(bad(format!("rule {}: unknown category {c:?}", r.id)));
+            let what = format!("rule {}", r.id);
+            for c in &r.categories {
+                cat_index(c, &what)?;
             }
             let rule_classes = r
                 .classes
                 .unwrap_or_else(|| CODE_CLASSES.map(String::from).to_vec());
-            if let Some(c) = rule_classes.iter().find(|c| !known_class(c)) {
-                return Err(bad(format!("rule {}: unknown path class {c:?}", r.id)));
+            for c in &rule_classes {
+                class_index(c, &what)?;
             }
+            let roles = match r.roles {
+                None => Role::ALL.into_iter().filter(|r| r.is_code()).collect(),
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        Role::parse(n).ok_or_else(|| bad(format!("{what}: unknown role {n:?}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let opt = |p: &Option<String>| p.as_deref().map(|p| re(&what, p)).transpose();
             rules.push(Rule {
-                regex: re(&format!("rule {}", r.id), &r.regex)?,
-                not_regex: r
-                    .not_regex
-                    .as_deref()
-                    .map(|p| re(&format!("rule {}", r.id), p))
-                    .transpose()?,
+                regex: opt(&r.regex)?,
+                not_regex: opt(&r.not_regex)?,
+                names: opt(&r.names)?,
+                roles,
                 id: r.id,
                 title: r.title,
                 categories: r.categories,
@@ -256,11 +342,53 @@ impl Profile {
                 classes: rule_classes,
             });
         }
+        let known_rule = |id: &str, what: &str| {
+            if rules.iter().any(|r| r.id == id) {
+                Ok(())
+            } else {
+                Err(bad(format!("{what} names unknown rule {id:?}")))
+            }
+        };
+        let c = raw.classification;
+        for id in [&c.prose, &c.mock, &c.other] {
+            known_rule(id, "classification")?;
+        }
+        let context = c.context.as_ref();
+        if let Some(x) = context {
+            for id in std::iter::once(&x.trigger).chain(&x.subpatterns) {
+                known_rule(id, "classification.context")?;
+            }
+        }
+        let classification = Classification {
+            docs_classes: c
+                .docs_classes
+                .iter()
+                .map(|id| class_index(id, "classification.docs_classes"))
+                .collect::<Result<_, _>>()?,
+            test_classes: c
+                .test_classes
+                .iter()
+                .map(|id| class_index(id, "classification.test_classes"))
+                .collect::<Result<_, _>>()?,
+            docs_category: cat_index(&c.docs_category, "classification.docs_category")?,
+            tests_category: cat_index(&c.tests_category, "classification.tests_category")?,
+            context_category: context
+                .map(|x| cat_index(&x.category, "classification.context"))
+                .transpose()?,
+            context_trigger: context.map(|x| x.trigger.clone()),
+            context_subpatterns: context.map(|x| x.subpatterns.clone()).unwrap_or_default(),
+            code_sample: c
+                .code_sample
+                .as_deref()
+                .map(|p| re("classification.code_sample", p))
+                .transpose()?,
+            prose: c.prose,
+            mock: c.mock,
+            other: c.other,
+        };
         let d = raw.deactivation;
         for id in d.switch_rules.iter().chain(&d.blocker_rules) {
-            if !rules.iter().any(|r| &r.id == id) {
-                return Err(bad(format!("deactivation names unknown rule {id:?}")));
-            }
+            known_rule(id, "deactivation")?;
         }
         Ok(Profile {
             name: raw.name,
@@ -269,6 +397,7 @@ impl Profile {
             categories: raw.categories,
             classes,
             rules,
+            classification,
             deactivation: Deactivation {
                 switch_regex: re("deactivation.switch_regex", &d.switch_regex)?,
                 switch_rules: d.switch_rules,
@@ -286,37 +415,6 @@ impl Profile {
             .iter()
             .position(|g| g.is_match(path))
             .unwrap_or(self.classes.len() - 1)
-    }
-
-    /// Classifies one occurrence line (`text` already stripped) in `path`.
-    pub fn classify(&self, path: &str, text: &str) -> Classified {
-        let class = self.class_of(path);
-        let class_id = self.classes[class].id.as_str();
-        let in_code = CODE_CLASSES.contains(&class_id);
-        let comment = is_comment(text);
-        let code = code_part(text, true);
-        let uncommented = code_part(text, false);
-        let mut rules: Vec<usize> = self
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.classes.iter().any(|c| c == class_id))
-            .filter(|(_, r)| r.comment == comment || (!r.comment && !in_code))
-            .filter(|(_, r)| {
-                let subject = match (in_code && !r.comment, r.strings) {
-                    (false, _) => text,
-                    (true, true) => uncommented.as_str(),
-                    (true, false) => code.as_str(),
-                };
-                r.regex.is_match(subject)
-                    && !r.not_regex.as_ref().is_some_and(|n| n.is_match(subject))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if let Some(&x) = rules.iter().find(|&&i| self.rules[i].exclusive) {
-            rules = vec![x];
-        }
-        Classified { class, rules }
     }
 
     /// The rule that prices an occurrence: the first of its rules with the highest positive
@@ -340,22 +438,14 @@ impl Profile {
 
     /// Category ids of a classification, in profile order, without repeats.
     pub fn categories_of(&self, c: &Classified) -> Vec<&str> {
-        self.categories
+        c.categories
             .iter()
-            .filter(|cat| {
-                c.rules
-                    .iter()
-                    .any(|&r| self.rules[r].categories.contains(&cat.id))
-            })
-            .map(|cat| cat.id.as_str())
+            .map(|&i| self.categories[i].id.as_str())
             .collect()
     }
 
-    /// Rule ids of a classification; `mention` when no rule matched.
-    pub fn rule_ids_of(&self, c: &Classified) -> Vec<&str> {
-        if c.rules.is_empty() {
-            return vec!["mention"];
-        }
+    /// Sub-pattern ids of a classification, in profile order, without repeats.
+    pub fn subpatterns_of(&self, c: &Classified) -> Vec<&str> {
         let mut ids: Vec<&str> = Vec::new();
         for &r in &c.rules {
             if !ids.contains(&self.rules[r].id.as_str()) {
@@ -364,11 +454,16 @@ impl Profile {
         }
         ids
     }
+
+    /// The first rule entry of sub-pattern `id`.
+    pub fn rule_index(&self, id: &str) -> Option<usize> {
+        self.rules.iter().position(|r| r.id == id)
+    }
 }
 
 /// A comment or docstring line: starts with `#`, triple quotes, or a Sphinx field
 /// (`:param x:`), which only docstrings hold.
-fn is_comment(text: &str) -> bool {
+pub(crate) fn is_comment(text: &str) -> bool {
     text.starts_with('#')
         || text.starts_with("\"\"\"")
         || text.starts_with("'''")
@@ -380,7 +475,7 @@ fn is_comment(text: &str) -> bool {
 /// The code of a line: trailing `#` comment cut and, with `blank_strings`, string literal
 /// contents blanked, so that a log message or a comment naming an API does not count as
 /// using it.
-fn code_part(text: &str, blank_strings: bool) -> String {
+pub(crate) fn code_part(text: &str, blank_strings: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut quote: Option<char> = None;
     let mut escaped = false;
@@ -428,55 +523,43 @@ mod tests {
     }
 
     #[test]
-    fn builtin_profile_classifies() {
+    fn path_classes_are_the_specs() {
         let p = Profile::eventlet();
-        let ids = |path: &str, text: &str| p.rule_ids_of(&p.classify(path, text)).join(",");
-        assert_eq!(
-            ids("nova/cmd/__init__.py", "eventlet.monkey_patch()"),
-            "monkey_patch"
-        );
-        assert_eq!(
-            ids("nova/a.py", "from eventlet import greenpool"),
-            "greenpool,import"
-        );
-        assert_eq!(
-            ids(
-                "nova/a.py",
-                "LOG.warning('eventlet.monkey_patch() was called')"
+        let class = |path: &str| p.classes[p.class_of(path)].id.as_str();
+        for (path, want) in [
+            ("nova/compute/manager.py", "production"),
+            ("nova/cmd/__init__.py", "production"),
+            ("nova/tests/unit/test_a.py", "test"),
+            ("nova/tests/fixtures/eventlet.py", "test"),
+            ("test_utils.py", "test"),
+            ("heat_integrationtests/common/a.py", "test"),
+            ("doc/source/a.rst", "docs"),
+            ("specs/2025.1/a.rst", "docs"),
+            ("README.rst", "docs"),
+            ("HACKING.rst", "docs"),
+            ("CHANGELOG", "docs"),
+            ("releasenotes/notes/drop-eventlet-0123.yaml", "releasenotes"),
+            ("releasenotes/source/2024.1.rst", "releasenotes"),
+            ("nova/locale/de/LC_MESSAGES/nova.po", "translations"),
+            (
+                "releasenotes/source/locale/fr/LC_MESSAGES/releasenotes.po",
+                "translations",
             ),
-            "mention"
-        );
-        assert_eq!(
-            ids("doc/source/a.rst", "eventlet.monkey_patch()"),
-            "doc_mention"
-        );
-        assert_eq!(ids("nova/a.py", "# eventlet is slow"), "comment_mention");
-        assert_eq!(
-            ids("requirements.txt", "eventlet>=0.30.1 # MIT"),
-            "dependency"
-        );
-        assert_eq!(
-            p.classes[p.class_of("nova/locale/de/LC_MESSAGES/nova.po")].id,
-            "translations"
-        );
-        assert_eq!(
-            p.classes[p.class_of("nova/tests/unit/test_a.py")].id,
-            "tests"
-        );
-        assert_eq!(
-            p.classes[p.class_of("nova/compute/manager.py")].id,
-            "production"
-        );
-        assert_eq!(
-            p.classes[p.class_of("tools/load_generator.py")].id,
-            "ci_config"
-        );
-        assert_eq!(p.classes[p.class_of("CHANGELOG")].id, "docs");
-        // Assigning a stub is not monkey patching; calling it is.
-        assert_eq!(
-            ids("svc/m.py", "eventlet.monkey_patch = _refuse"),
-            "mention"
-        );
+            ("requirements.txt", "packaging"),
+            ("test-requirements.txt", "packaging"),
+            ("doc/requirements.txt", "packaging"),
+            ("bindep.txt", "packaging"),
+            ("elements/svc/pkg-map", "packaging"),
+            ("elements/svc/package-installs.yaml", "packaging"),
+            (".zuul.yaml", "ci_config"),
+            (".coveragerc", "ci_config"),
+            ("tox.ini", "ci_config"),
+            ("etc/nova/logging_sample.conf", "ci_config"),
+            ("nova/values.yaml", "ci_config"),
+            ("tools/load_generator.py", "ci_config"),
+        ] {
+            assert_eq!(class(path), want, "{path}");
+        }
     }
 
     #[test]
@@ -485,7 +568,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("p.toml"), "{e}");
-        let broken = EVENTLET.replace(r"regex = '\bmonkey_patch\s*\('", "regex = '(('");
+        let broken = EVENTLET.replace(r"regex = '\bmonkey_patch\s*\(|", "regex = '((|");
         let e = Profile::from_toml("p.toml", &broken)
             .unwrap_err()
             .to_string();

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::code::CodeFacts;
 use crate::filter::FileOptions;
 use crate::ids::RepoName;
 use crate::matcher::MatchOptions;
@@ -110,6 +111,10 @@ pub struct RepoResult {
     /// File counters.
     #[serde(default)]
     pub stats: ScanStats,
+    /// What parsing the files with occurrences found; classification reads it. Empty for
+    /// results from before facts existed, whose lines are then classified by line rules.
+    #[serde(default, skip_serializing_if = "CodeFacts::is_empty")]
+    pub facts: CodeFacts,
     /// Time spent probing and fetching, milliseconds.
     #[serde(default)]
     pub fetch_ms: u64,
@@ -145,6 +150,7 @@ impl RepoResult {
             commit_time: None,
             occurrences: Vec::new(),
             stats: ScanStats::default(),
+            facts: CodeFacts::default(),
             fetch_ms: 0,
             scan_ms: 0,
             attempts: 0,
@@ -159,6 +165,7 @@ impl RepoResult {
         self.status = RepoStatus::Failed;
         self.reason = Some(reason.into());
         self.occurrences.clear();
+        self.facts = CodeFacts::default();
         self
     }
 }

@@ -104,7 +104,9 @@ impl Fleet {
                 Some(o) => (o.team.clone(), TeamKind::Project),
                 None => (TeamName::unknown(), TeamKind::Unknown),
             };
-            let analysis = profile.as_ref().map(|p| analyze(p, &result.occurrences));
+            let analysis = profile
+                .as_ref()
+                .map(|p| analyze(p, &result.occurrences, &result.facts));
             let entry = teams.entry(team).or_insert((kind, Vec::new()));
             // A name that is both a team and a SIG is listed once, as the team.
             entry.0 = entry.0.min(kind);

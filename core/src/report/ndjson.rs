@@ -24,7 +24,10 @@ pub(super) fn render(fleet: &Fleet) -> String {
                 let c = &a.classified[i];
                 v["path_class"] = json!(prof.classes[c.class].id);
                 v["categories"] = json!(prof.categories_of(c));
-                v["rules"] = json!(prof.rule_ids_of(c));
+                v["subpatterns"] = json!(prof.subpatterns_of(c));
+                if let Some(role) = c.role {
+                    v["role"] = json!(role.as_str());
+                }
             }
             out.push_str(&v.to_string());
             out.push('\n');

@@ -1,0 +1,600 @@
+//! Python facts with tree-sitter: which occurrence lines are imports, calls, mocks, strings
+//! or comments, and which names they use, resolved through the file's imports.
+//!
+//! Names are followed within the file only, by their local binding: `import eventlet.event
+//! as ev` then `ev.Event()` is `eventlet.event.Event`. Scopes are not modelled (a function
+//! parameter shadowing an imported name is taken for it), which costs little in practice and
+//! keeps the walk linear in the size of the file.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use tree_sitter::{Node, Parser};
+
+use super::{FileFacts, LineFacts, Role, Site};
+
+/// Related sites kept per file: enough for any real file, bounded for hostile ones.
+const MAX_RELATED: usize = 2000;
+
+/// Attributes of a mock object: a chain through one of these is an assertion on a mock.
+const MOCK_ATTRS: [&str; 12] = [
+    "assert_called",
+    "assert_called_once",
+    "assert_called_with",
+    "assert_called_once_with",
+    "assert_not_called",
+    "assert_any_call",
+    "assert_has_calls",
+    "called",
+    "call_count",
+    "call_args",
+    "call_args_list",
+    "return_value",
+];
+
+/// Keyword arguments whose string is prose.
+const PROSE_KEYWORDS: [&str; 7] = [
+    "help",
+    "deprecated_reason",
+    "message",
+    "msg",
+    "reason",
+    "description",
+    "warning",
+];
+
+/// Extracts the facts of the Python file `path` for its occurrence `lines`. `is_match` is the
+/// scan's pattern, applied to names and string contents. A file with syntax errors gives
+/// `parsed: false` and no line facts: its lines fall back to line rules.
+pub fn extract(
+    path: &str,
+    source: &[u8],
+    lines: &[u32],
+    is_match: &dyn Fn(&str) -> bool,
+) -> FileFacts {
+    let unparsed = FileFacts {
+        path: path.to_string(),
+        parsed: false,
+        lines: Vec::new(),
+        related: Vec::new(),
+    };
+    let mut parser = Parser::new();
+    if parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .is_err()
+    {
+        return unparsed;
+    }
+    let Some(tree) = parser.parse(source, None) else {
+        return unparsed;
+    };
+    let root = tree.root_node();
+    if root.has_error() {
+        return unparsed;
+    }
+    let mut w = Walk {
+        src: source,
+        is_match,
+        nodes: all_nodes(root),
+        bindings: HashMap::new(),
+        imports: Vec::new(),
+        mock_spans: Vec::new(),
+        hits: BTreeMap::new(),
+        uses: Vec::new(),
+    };
+    w.imports();
+    w.mocks();
+    w.chains();
+    w.strings_and_comments();
+    w.facts(path, lines)
+}
+
+/// One import statement that binds or names something the pattern matches.
+struct Import {
+    rows: (usize, usize),
+    names: Vec<String>,
+    locals: Vec<String>,
+}
+
+/// One use of a name bound by an import.
+struct Use {
+    row: usize,
+    local: String,
+    name: String,
+    mocked: bool,
+}
+
+struct Walk<'t, 's> {
+    src: &'s [u8],
+    is_match: &'s dyn Fn(&str) -> bool,
+    nodes: Vec<Node<'t>>,
+    /// Local name -> qualified name, for imports the pattern matches.
+    bindings: HashMap<String, String>,
+    imports: Vec<Import>,
+    /// Byte ranges of mock calls whose target is the pattern's.
+    mock_spans: Vec<(usize, usize)>,
+    /// Row -> (role, names) found on it.
+    hits: BTreeMap<usize, Vec<(Role, Option<String>)>>,
+    uses: Vec<Use>,
+}
+
+fn all_nodes(root: Node<'_>) -> Vec<Node<'_>> {
+    let mut out = Vec::new();
+    let mut c = root.walk();
+    loop {
+        out.push(c.node());
+        if c.goto_first_child() {
+            continue;
+        }
+        loop {
+            if c.goto_next_sibling() {
+                break;
+            }
+            if !c.goto_parent() {
+                return out;
+            }
+        }
+    }
+}
+
+impl<'t> Walk<'t, '_> {
+    fn text(&self, n: Node<'_>) -> &str {
+        n.utf8_text(self.src).unwrap_or("")
+    }
+
+    fn hit(&mut self, rows: (usize, usize), role: Role, name: Option<String>) {
+        for r in rows.0..=rows.1 {
+            self.hits.entry(r).or_default().push((role, name.clone()));
+        }
+    }
+
+    fn imports(&mut self) {
+        for n in self.nodes.clone() {
+            let from = match n.kind() {
+                "import_statement" => None,
+                "import_from_statement" => n
+                    .child_by_field_name("module_name")
+                    .map(|m| self.text(m).to_string()),
+                _ => continue,
+            };
+            let mut imp = Import {
+                rows: (n.start_position().row, n.end_position().row),
+                names: Vec::new(),
+                locals: Vec::new(),
+            };
+            let mut c = n.walk();
+            for name in n.children_by_field_name("name", &mut c) {
+                let (dotted, alias) = match name.kind() {
+                    "aliased_import" => (
+                        name.child_by_field_name("name")
+                            .map_or("", |d| self.text(d))
+                            .to_string(),
+                        name.child_by_field_name("alias")
+                            .map(|a| self.text(a).to_string()),
+                    ),
+                    _ => (self.text(name).to_string(), None),
+                };
+                let qname = match &from {
+                    Some(m) if m.ends_with('.') => format!("{m}{dotted}"),
+                    Some(m) => format!("{m}.{dotted}"),
+                    None => dotted.clone(),
+                };
+                // `import a.b` binds `a`; `from m import a` and `... as x` bind the name given.
+                let (local, target) = match (&from, alias) {
+                    (_, Some(a)) => (a, qname.clone()),
+                    (Some(_), None) => (dotted.clone(), qname.clone()),
+                    (None, None) => {
+                        let top = dotted.split('.').next().unwrap_or("").to_string();
+                        (top.clone(), top)
+                    }
+                };
+                if (self.is_match)(&qname) || (self.is_match)(&local) {
+                    imp.names.push(qname);
+                    self.bindings.insert(local.clone(), target);
+                    imp.locals.push(local);
+                }
+            }
+            if let (Some(m), true) = (
+                &from,
+                n.named_children(&mut n.walk())
+                    .any(|c| c.kind() == "wildcard_import"),
+            ) {
+                if (self.is_match)(m) {
+                    imp.names.push(format!("{m}.*"));
+                }
+            }
+            if !imp.names.is_empty() {
+                self.hit(imp.rows, Role::Import, None);
+                self.imports.push(imp);
+            }
+        }
+    }
+
+    /// The dotted text of a pure name chain (`a.b.c`), or None for anything else.
+    fn chain(&self, n: Node<'_>) -> Option<Vec<String>> {
+        let mut parts = Vec::new();
+        let mut cur = n;
+        loop {
+            match cur.kind() {
+                "identifier" => {
+                    parts.push(self.text(cur).to_string());
+                    parts.reverse();
+                    return Some(parts);
+                }
+                "attribute" => {
+                    parts.push(self.text(cur.child_by_field_name("attribute")?).to_string());
+                    cur = cur.child_by_field_name("object")?;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The qualified name of a chain: resolved through the imports, else its own text when
+    /// the pattern matches it. The bool says whether it was resolved.
+    fn resolve(&self, parts: &[String]) -> Option<(String, bool)> {
+        if let Some(q) = self.bindings.get(&parts[0]) {
+            let mut name = q.clone();
+            for p in &parts[1..] {
+                name.push('.');
+                name.push_str(p);
+            }
+            return Some((name, true));
+        }
+        let text = parts.join(".");
+        (self.is_match)(&text).then_some((text, false))
+    }
+
+    fn mocks(&mut self) {
+        for n in self.nodes.clone() {
+            if n.kind() != "call" {
+                continue;
+            }
+            let Some(f) = n
+                .child_by_field_name("function")
+                .and_then(|f| self.chain(f))
+            else {
+                continue;
+            };
+            if !is_mock_function(&f) {
+                continue;
+            }
+            let Some(args) = n.child_by_field_name("arguments") else {
+                continue;
+            };
+            let mut c = args.walk();
+            let Some(target) = args
+                .named_children(&mut c)
+                .find(|a| !matches!(a.kind(), "keyword_argument" | "comment"))
+            else {
+                continue;
+            };
+            let name = match target.kind() {
+                "string" => {
+                    let s = string_content(self.text(target)).to_string();
+                    (self.is_match)(&s).then_some(s)
+                }
+                _ => self
+                    .chain(target)
+                    .and_then(|p| self.resolve(&p))
+                    .map(|(q, _)| q),
+            };
+            if let Some(name) = name {
+                let span = span_rows(n);
+                // A decorator's rows all belong to the mock.
+                let span = match n.parent().filter(|p| p.kind() == "decorator") {
+                    Some(d) => span_rows(d),
+                    None => span,
+                };
+                self.mock_spans.push((n.start_byte(), n.end_byte()));
+                self.hit(span, Role::Mock, Some(name));
+            }
+        }
+    }
+
+    fn in_mock(&self, n: Node<'_>) -> bool {
+        self.mock_spans
+            .iter()
+            .any(|&(a, b)| a <= n.start_byte() && n.end_byte() <= b)
+    }
+
+    fn chains(&mut self) {
+        for n in self.nodes.clone() {
+            if !matches!(n.kind(), "identifier" | "attribute") {
+                continue;
+            }
+            let Some(p) = n.parent() else { continue };
+            // Only the outermost node of a chain, and nothing inside an import.
+            if p.kind() == "attribute" {
+                continue;
+            }
+            if matches!(
+                p.kind(),
+                "dotted_name" | "aliased_import" | "import_statement" | "import_from_statement"
+            ) {
+                continue;
+            }
+            let Some(parts) = self.chain(n) else { continue };
+            let Some((name, resolved)) = self.resolve(&parts) else {
+                continue;
+            };
+            let cut = parts
+                .iter()
+                .position(|x| MOCK_ATTRS.contains(&x.as_str()) || x.starts_with("assert_"));
+            let mocked = self.in_mock(n) || cut.is_some();
+            // The target of an assertion on a mock, without the assertion.
+            let name = match cut {
+                Some(i) if i > 0 => {
+                    let drop: usize = parts[i..].iter().map(|x| x.len() + 1).sum();
+                    name[..name.len().saturating_sub(drop)].to_string()
+                }
+                _ => name,
+            };
+            let row = n.start_position().row;
+            if resolved {
+                self.uses.push(Use {
+                    row,
+                    local: parts[0].clone(),
+                    name: name.clone(),
+                    mocked,
+                });
+            }
+            let role = if mocked {
+                Role::Mock
+            } else if p.kind() == "call" && p.child_by_field_name("function") == Some(n) {
+                Role::Call
+            } else if ancestors(n).any(|a| a.kind() == "decorator") {
+                Role::Decorator
+            } else {
+                Role::Attribute
+            };
+            let rows = if cut.is_some() {
+                statement_rows(n)
+            } else {
+                (row, n.end_position().row)
+            };
+            self.hit(rows, role, Some(name));
+        }
+    }
+
+    fn strings_and_comments(&mut self) {
+        for n in self.nodes.clone() {
+            match n.kind() {
+                "comment" if (self.is_match)(self.text(n)) => {
+                    self.hit(span_rows(n), Role::Comment, None)
+                }
+                "string" if (self.is_match)(self.text(n)) => {
+                    let content = string_content(self.text(n)).to_string();
+                    let (start, end) = span_rows(n);
+                    if start != end {
+                        // Every line of a multi-line string is prose.
+                        let role = if is_docstring(n) {
+                            Role::Docstring
+                        } else {
+                            Role::Message
+                        };
+                        self.hit((start, end), role, None);
+                        continue;
+                    }
+                    let role = self.string_role(n, &content);
+                    let name = matches!(role, Role::Option | Role::LoggerName | Role::Value)
+                        .then_some(content);
+                    self.hit((start, end), role, name);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn string_role(&self, s: Node<'_>, content: &str) -> Role {
+        if is_docstring(s) {
+            return Role::Docstring;
+        }
+        let prose = content.chars().any(char::is_whitespace);
+        let mut cur = s;
+        let mut keyword: Option<String> = None;
+        while let Some(p) = cur.parent() {
+            match p.kind() {
+                "keyword_argument" if keyword.is_none() => {
+                    let k = p.child_by_field_name("name").map_or("", |k| self.text(k));
+                    if PROSE_KEYWORDS.contains(&k) {
+                        return Role::Message;
+                    }
+                    keyword = Some(k.to_string());
+                }
+                "argument_list" => {
+                    let f = p
+                        .parent()
+                        .and_then(|c| c.child_by_field_name("function"))
+                        .and_then(|f| self.chain(f))
+                        .unwrap_or_default();
+                    let last = f.last().map_or("", String::as_str);
+                    if last == "getLogger" {
+                        return Role::LoggerName;
+                    }
+                    if is_message_function(&f) {
+                        return Role::Message;
+                    }
+                    if last.ends_with("Opt")
+                        || matches!(
+                            last,
+                            "set_default" | "set_override" | "set_defaults" | "import_opt"
+                        )
+                        || keyword.as_deref().is_some_and(|k| {
+                            matches!(k, "default" | "choices" | "group") || k.contains("executor")
+                        })
+                    {
+                        return if prose { Role::Message } else { Role::Option };
+                    }
+                    break;
+                }
+                "raise_statement" | "assert_statement" => return Role::Message,
+                "expression_statement" | "block" | "module" | "decorator" => break,
+                _ => {}
+            }
+            cur = p;
+        }
+        if prose {
+            Role::Message
+        } else {
+            Role::Value
+        }
+    }
+
+    fn facts(self, path: &str, lines: &[u32]) -> FileFacts {
+        let wanted: BTreeSet<u32> = lines.iter().copied().collect();
+        let mut out = Vec::new();
+        for &line in &wanted {
+            let row = line.saturating_sub(1) as usize;
+            let hits = self.hits.get(&row).map(Vec::as_slice).unwrap_or_default();
+            let role = hits.iter().map(|h| h.0).min().unwrap_or(Role::Other);
+            let mut names: BTreeSet<String> = hits
+                .iter()
+                .filter(|h| !h.0.is_prose())
+                .filter_map(|h| h.1.clone())
+                .collect();
+            let (mut serves, mut mocked) = (BTreeSet::new(), false);
+            if role == Role::Import {
+                for imp in self
+                    .imports
+                    .iter()
+                    .filter(|i| i.rows.0 <= row && row <= i.rows.1)
+                {
+                    names.extend(imp.names.iter().cloned());
+                    for u in self.uses.iter().filter(|u| imp.locals.contains(&u.local)) {
+                        if u.row >= imp.rows.0 && u.row <= imp.rows.1 {
+                            continue;
+                        }
+                        if u.mocked {
+                            mocked = true;
+                        } else {
+                            serves.insert(u.name.clone());
+                        }
+                    }
+                }
+            }
+            out.push(LineFacts {
+                line,
+                role,
+                names: names.into_iter().collect(),
+                serves: serves.into_iter().collect(),
+                mocked,
+            });
+        }
+        let mut related: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        let import_row = |r: usize| self.imports.iter().any(|i| i.rows.0 <= r && r <= i.rows.1);
+        for u in &self.uses {
+            if u.mocked || wanted.contains(&(u.row as u32 + 1)) || import_row(u.row) {
+                continue;
+            }
+            if related.len() >= MAX_RELATED && !related.contains_key(&u.row) {
+                break;
+            }
+            related.entry(u.row).or_default().insert(u.name.clone());
+        }
+        let src_lines: Vec<&[u8]> = self.src.split(|&b| b == b'\n').collect();
+        let related = related
+            .into_iter()
+            .map(|(row, names)| Site {
+                line: row as u32 + 1,
+                text: src_lines
+                    .get(row)
+                    .map(|l| crate::matcher::line_text(l))
+                    .unwrap_or_default(),
+                names: names.into_iter().collect(),
+            })
+            .collect();
+        FileFacts {
+            path: path.to_string(),
+            parsed: true,
+            lines: out,
+            related,
+        }
+    }
+}
+
+fn ancestors<'t>(n: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    std::iter::successors(n.parent(), |p| p.parent())
+}
+
+fn span_rows(n: Node<'_>) -> (usize, usize) {
+    (n.start_position().row, n.end_position().row)
+}
+
+/// The rows of the statement holding `n`.
+fn statement_rows(n: Node<'_>) -> (usize, usize) {
+    let stmt = std::iter::once(n)
+        .chain(ancestors(n))
+        .find(|a| a.kind().ends_with("_statement") || a.kind() == "decorator")
+        .unwrap_or(n);
+    span_rows(stmt)
+}
+
+/// A string that is a statement on its own: a docstring, or a string used as a comment.
+fn is_docstring(s: Node<'_>) -> bool {
+    let mut cur = s;
+    while let Some(p) = cur.parent() {
+        match p.kind() {
+            "concatenated_string" | "parenthesized_expression" => cur = p,
+            "expression_statement" => return p.named_child_count() == 1,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The contents of a string literal's source: prefix and quotes removed.
+fn string_content(text: &str) -> &str {
+    let t = text.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let q = if t.starts_with("\"\"\"") || t.starts_with("'''") {
+        3
+    } else {
+        1
+    };
+    if t.len() >= 2 * q {
+        &t[q..t.len() - q]
+    } else {
+        t
+    }
+}
+
+/// `mock.patch`, `mock.patch.object`, `self.mock_object`, `patchobject`, `fixtures.MonkeyPatch`
+/// and their kin: calls whose first argument is what gets replaced.
+fn is_mock_function(f: &[String]) -> bool {
+    let last = f.last().map_or("", String::as_str);
+    let prev = f.len().checked_sub(2).map_or("", |i| f[i].as_str());
+    matches!(
+        last,
+        "patch"
+            | "patchobject"
+            | "mock_object"
+            | "stub_out"
+            | "MonkeyPatch"
+            | "MockPatch"
+            | "MockPatchObject"
+            | "StubOutWithMock"
+    ) || (prev == "patch" && matches!(last, "object" | "dict" | "multiple"))
+        || (prev == "stubs" && last == "Set")
+}
+
+/// Calls whose string arguments are messages: logging, translation, warnings, exceptions,
+/// printing.
+fn is_message_function(f: &[String]) -> bool {
+    let last = f.last().map_or("", String::as_str);
+    let obj = f.len().checked_sub(2).map(|i| f[i].to_ascii_lowercase());
+    let logger = obj
+        .as_deref()
+        .is_some_and(|o| o.contains("log") || o == "warnings");
+    (logger
+        && matches!(
+            last,
+            "debug" | "info" | "warning" | "warn" | "error" | "exception" | "critical" | "log"
+        ))
+        || matches!(
+            last,
+            "_" | "_LE" | "_LW" | "_LI" | "_LC" | "print" | "warn" | "deprecated"
+        )
+        || last.ends_with("Error")
+        || last.ends_with("Exception")
+        || last.ends_with("Warning")
+        || last.ends_with("Failure")
+}
