@@ -455,6 +455,12 @@ impl Profile {
         ids
     }
 
+    /// Rule ids of a classification: since rules are entries of sub-patterns, its
+    /// sub-pattern ids ([`Profile::subpatterns_of`]).
+    pub fn rule_ids_of(&self, c: &Classified) -> Vec<&str> {
+        self.subpatterns_of(c)
+    }
+
     /// The first rule entry of sub-pattern `id`.
     pub fn rule_index(&self, id: &str) -> Option<usize> {
         self.rules.iter().position(|r| r.id == id)

@@ -11,6 +11,8 @@ use fleetscan_core::select::Entry;
 
 use crate::v1;
 
+mod facts;
+
 /// A message that cannot become a core type.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
@@ -282,10 +284,12 @@ pub fn outcome(r: &core::RepoResult, retryable: bool) -> v1::Outcome {
         cached: r.cached,
         occurrences: r.occurrences.len() as u64,
         retryable,
+        facts: (!r.facts.is_empty()).then(|| v1::CodeFacts::from(&r.facts)),
     }
 }
 
-/// A core result from its wire parts. `None` when the status is missing or unknown.
+/// A core result from its wire parts. `None` when the status is missing or unknown, or a
+/// code fact has an unknown role.
 pub fn result(
     repo: RepoName,
     url: String,
@@ -299,6 +303,10 @@ pub fn result(
         v1::RepoStatus::Skipped => core::RepoStatus::Skipped,
         v1::RepoStatus::Unspecified => return None,
     };
+    let facts = match o.facts {
+        Some(f) => f.try_into().ok()?,
+        None => Default::default(),
+    };
     let some = |s: String| (!s.is_empty()).then_some(s);
     Some(core::RepoResult {
         repo,
@@ -310,6 +318,7 @@ pub fn result(
         commit_time: (status == core::RepoStatus::Scanned).then_some(o.commit_time),
         occurrences,
         stats: o.stats.map(Into::into).unwrap_or_default(),
+        facts,
         fetch_ms: o.fetch_ms,
         scan_ms: o.scan_ms,
         attempts,
@@ -415,6 +424,22 @@ mod tests {
             path: "a.py".into(),
             line: 3,
             text: "import eventlet".into(),
+        }];
+        r.facts.files = vec![fleetscan_core::code::FileFacts {
+            path: "a.py".into(),
+            parsed: true,
+            lines: vec![fleetscan_core::code::LineFacts {
+                line: 3,
+                role: fleetscan_core::code::Role::Import,
+                names: vec!["eventlet".into()],
+                serves: vec!["eventlet.sleep".into()],
+                mocked: true,
+            }],
+            related: vec![fleetscan_core::code::Site {
+                line: 9,
+                text: "sleep(1)".into(),
+                names: vec!["eventlet.sleep".into()],
+            }],
         }];
         r.stats.files_scanned = 4;
         r.stats.submodules = vec!["sub".into()];

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use fleetscan_core::code::CodeFacts;
 use fleetscan_core::filter::FileFilter;
 use fleetscan_core::matcher::{cut_line, Matcher};
 use fleetscan_core::plan;
@@ -16,7 +17,7 @@ use fleetscan_core::Error as CoreError;
 use crate::cache::{Entry, ResultCache};
 use crate::error::{Kind, RepoError};
 use crate::git::{self, GitOptions};
-use crate::scan::scan_commit;
+use crate::scan::{scan_commit, Sinks};
 
 /// One repository to process: the core's selection target.
 pub use fleetscan_core::select::Target as Job;
@@ -182,6 +183,7 @@ fn attempt_once(
         r.commit = Some(head.oid.to_string());
         r.commit_time = Some(hit.commit_time);
         r.occurrences = hit.occurrences;
+        r.facts = hit.facts;
         r.stats = hit.stats;
         r.truncated = hit.truncated;
         r.cached = true;
@@ -213,6 +215,7 @@ fn attempt_once(
     r.commit = Some(scanned.0.to_string());
     r.commit_time = Some(scanned.1.commit_time);
     r.occurrences = scanned.1.occurrences;
+    r.facts = scanned.1.facts;
     r.stats = scanned.1.stats;
     r.truncated = scanned.1.truncated;
     Ok(r)
@@ -239,13 +242,9 @@ fn fetch_and_scan(
     let (cap, max_line) = (ctx.opts.max_occurrences, ctx.opts.max_line_length);
     let mut occurrences: Vec<Occurrence> = Vec::new();
     let mut over = false;
-    let stats = scan_commit(
-        &repo,
-        commit,
-        &ctx.matcher,
-        &ctx.filter,
-        budget,
-        &mut |mut o| {
+    let mut facts = CodeFacts::default();
+    let sinks = Sinks {
+        occurrence: &mut |mut o| {
             if occurrences.len() >= cap {
                 over = true;
                 return ControlFlow::Break(());
@@ -254,16 +253,20 @@ fn fetch_and_scan(
             occurrences.push(o);
             ControlFlow::Continue(())
         },
-    )?;
+        facts: &mut |f| facts.files.push(f),
+    };
+    let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, budget, sinks)?;
     // Where it stopped: the last occurrence kept, in tree order.
     let truncated = over.then(|| {
         let last = occurrences.last().map_or(String::new(), |o| format!(" at {} line {}", o.path, o.line));
         format!("stopped{last}: more than the --max-occurrences cap of {cap} occurrences; only the first {cap} are listed")
     });
     occurrences.sort();
+    facts.sort();
     r.scan_ms += t1.elapsed().as_millis() as u64;
     let entry = Entry {
         occurrences,
+        facts,
         stats,
         commit_time,
         truncated,

@@ -3,9 +3,14 @@
 //! No checkout: each blob is read from the pack, searched and dropped, so memory stays bounded
 //! by the largest file scanned (at most the size limit), and no disk is spent on a work tree.
 //! BENCHMARKS.md compares this with a checkout followed by a file scan.
+//!
+//! A Python file with at least one occurrence is also parsed while its blob is in memory, and
+//! its facts (the role of each occurrence line, related call sites) go to a second sink; only
+//! the few files that match pay for it.
 
 use std::ops::ControlFlow;
 
+use fleetscan_core::code::{self, python, FileFacts};
 use fleetscan_core::filter::{FileFilter, Skip};
 use fleetscan_core::matcher::{line_text, Matcher};
 use fleetscan_core::result::{Occurrence, ScanStats};
@@ -17,17 +22,29 @@ use crate::git::Budget;
 const MODE_LINK: i32 = 0o120000;
 const MODE_COMMIT: i32 = 0o160000;
 
-/// Searches every file of `commit`'s tree, pushing each matching line into `sink`, which may
-/// stop the scan (then the stats count the files read until then).
-/// Occurrences arrive in tree order; callers that need another order sort.
+/// Where a scan pushes what it finds.
+pub struct Sinks<'a> {
+    /// Each matching line; may stop the scan (then the stats count the files read until then).
+    pub occurrence: &'a mut dyn FnMut(Occurrence) -> ControlFlow<()>,
+    /// The facts of each Python file with an occurrence.
+    pub facts: &'a mut dyn FnMut(FileFacts),
+}
+
+/// Searches every file of `commit`'s tree, pushing each matching line and the facts of each
+/// Python file that has one into `sinks`. Both arrive in tree order; callers that need
+/// another order sort.
 pub fn scan_commit(
     repo: &Repository,
     commit: Oid,
     matcher: &Matcher,
     filter: &FileFilter,
     budget: Budget<'_>,
-    sink: &mut dyn FnMut(Occurrence) -> ControlFlow<()>,
+    sinks: Sinks<'_>,
 ) -> Result<ScanStats, RepoError> {
+    let Sinks {
+        occurrence: sink,
+        facts,
+    } = sinks;
     // Everything here reads the local clone, so any git error means it is damaged.
     let git = |what: &'static str| move |e: git2::Error| RepoError::damaged_cache(what, &e);
     let tree = repo
@@ -79,9 +96,12 @@ pub fn scan_commit(
                     matcher,
                     filter,
                     &mut stats,
-                    &mut |o| {
-                        *found = true;
-                        sink(o)
+                    Sinks {
+                        occurrence: &mut |o| {
+                            *found = true;
+                            sink(o)
+                        },
+                        facts: &mut *facts,
                     },
                 )?;
                 // Links to a file whose name is not UTF-8 need its real bytes.
@@ -105,7 +125,7 @@ fn scan_blob(
     matcher: &Matcher,
     filter: &FileFilter,
     stats: &mut ScanStats,
-    sink: &mut dyn FnMut(Occurrence) -> ControlFlow<()>,
+    sinks: Sinks<'_>,
 ) -> Result<ControlFlow<()>, RepoError> {
     let git = |e: git2::Error| RepoError::damaged_cache(&format!("read {path}"), &e);
     let (size, _) = odb.read_header(id).map_err(git)?;
@@ -121,13 +141,21 @@ fn scan_blob(
     }
     stats.files_scanned += 1;
     stats.bytes_scanned += data.len() as u64;
-    Ok(matcher.scan::<()>(data, |line, raw| {
-        sink(Occurrence {
+    let mut lines = Vec::new();
+    let flow = matcher.scan::<()>(data, |line, raw| {
+        lines.push(line);
+        (sinks.occurrence)(Occurrence {
             path: path.clone(),
             line,
             text: line_text(raw),
         })
-    }))
+    });
+    if flow.is_continue() && !lines.is_empty() && code::is_python(&path, data) {
+        (sinks.facts)(python::extract(&path, data, &lines, &|s| {
+            matcher.is_match(s)
+        }));
+    }
+    Ok(flow)
 }
 
 fn count(stats: &mut ScanStats, skip: Skip, path: String) {

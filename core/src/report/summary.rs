@@ -61,6 +61,8 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             "too_large": r.stats.too_large,
             "symlinks": r.stats.symlinks,
             "submodules": r.stats.submodules,
+            // Python files with syntax errors, whose lines were classified by line rules.
+            "unparsed": r.facts.unparsed().collect::<Vec<_>>(),
             "fetch_ms": r.fetch_ms,
             "scan_ms": r.scan_ms,
             "attempts": r.attempts,
