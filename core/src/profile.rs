@@ -95,6 +95,8 @@ struct RawClassification {
 struct RawContext {
     trigger: String,
     subpatterns: Vec<String>,
+    #[serde(default)]
+    names: Option<String>,
     category: String,
 }
 
@@ -168,10 +170,12 @@ pub struct Classification {
     pub mock: String,
     /// Sub-pattern of a line nothing else matches.
     pub other: String,
-    /// A file using this sub-pattern ...
-    pub context_trigger: Option<String>,
-    /// ... adds `context_category` to lines with these sub-patterns.
+    /// A file using a name matching this ...
+    pub context_trigger: Option<Regex>,
+    /// ... adds `context_category` to lines with these sub-patterns ...
     pub context_subpatterns: Vec<String>,
+    /// ... or using names that match this.
+    pub context_names: Option<Regex>,
     /// Category (index) the context adds.
     pub context_category: Option<usize>,
     /// A documentation line matching this is a code sample: it also gets code sub-patterns.
@@ -355,7 +359,7 @@ impl Profile {
         }
         let context = c.context.as_ref();
         if let Some(x) = context {
-            for id in std::iter::once(&x.trigger).chain(&x.subpatterns) {
+            for id in &x.subpatterns {
                 known_rule(id, "classification.context")?;
             }
         }
@@ -375,8 +379,14 @@ impl Profile {
             context_category: context
                 .map(|x| cat_index(&x.category, "classification.context"))
                 .transpose()?,
-            context_trigger: context.map(|x| x.trigger.clone()),
+            context_trigger: context
+                .map(|x| re("classification.context.trigger", &x.trigger))
+                .transpose()?,
             context_subpatterns: context.map(|x| x.subpatterns.clone()).unwrap_or_default(),
+            context_names: context
+                .and_then(|x| x.names.as_deref())
+                .map(|p| re("classification.context.names", p))
+                .transpose()?,
             code_sample: c
                 .code_sample
                 .as_deref()

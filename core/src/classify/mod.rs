@@ -58,7 +58,7 @@ pub fn classify_all(profile: &Profile, occ: &[Occurrence], facts: &CodeFacts) ->
         for s in &f.related {
             let mut rules = profile.by_names(class, Role::Call, &s.names);
             if rules.is_empty() {
-                rules.extend(profile.entry(&profile.classification.other, class));
+                rules.extend(profile.entry(&profile.classification.other, class, None));
             }
             related.push(Related {
                 path: f.path.clone(),
@@ -102,7 +102,7 @@ impl Profile {
             None => self.by_line(class, text),
         };
         if rules.is_empty() {
-            rules.extend(self.entry(&k.other, class));
+            rules.extend(self.entry(&k.other, class, facts.map(|l| l.role)));
         }
         let categories = self.categories_for(class, &rules, facts, context);
         Classified {
@@ -114,11 +114,15 @@ impl Profile {
     }
 
     /// The entry of sub-pattern `id` that applies in `class`, else its first entry.
-    fn entry(&self, id: &str, class: usize) -> Option<usize> {
+    /// An entry made for `role` alone (`roles = ["import"]`) comes first, then one for any
+    /// role.
+    fn entry(&self, id: &str, class: usize, role: Option<Role>) -> Option<usize> {
         let cid = &self.classes[class].id;
-        self.rules
-            .iter()
-            .position(|r| r.id == id && r.classes.contains(cid))
+        let fits = |r: &crate::profile::Rule| r.id == id && r.classes.contains(cid);
+        let pos = |f: &dyn Fn(&crate::profile::Rule) -> bool| self.rules.iter().position(f);
+        pos(&|r| fits(r) && role.is_some_and(|x| r.roles == [x]))
+            .or_else(|| pos(&|r| fits(r) && r.roles.len() > 1))
+            .or_else(|| pos(&fits))
             .or_else(|| self.rule_index(id))
     }
 
@@ -142,12 +146,18 @@ impl Profile {
     fn by_role(&self, class: usize, l: &LineFacts) -> Vec<usize> {
         let k = &self.classification;
         if l.role.is_prose() {
-            return self.entry(&k.prose, class).into_iter().collect();
+            return self.entry(&k.prose, class, None).into_iter().collect();
         }
         if l.role == Role::Mock {
-            return self.entry(&k.mock, class).into_iter().collect();
+            return self.entry(&k.mock, class, None).into_iter().collect();
         }
-        self.by_names(class, l.role, &l.names)
+        let own = self.by_names(class, l.role, &l.names);
+        if own.is_empty() && l.role == Role::Import {
+            // An import of a helper module (`from oslo_utils import eventletutils`) is what
+            // its names serve.
+            return self.by_names(class, Role::Call, &l.serves);
+        }
+        own
     }
 
     /// Line rules: what a line says, for files without facts.
@@ -234,10 +244,17 @@ impl Profile {
             _ => add(rules, &mut cats),
         }
         // Rule 6: the WSGI server's hub and sockets.
+        let context_name = |l: &LineFacts| {
+            k.context_names
+                .as_ref()
+                .is_some_and(|re| l.names.iter().any(|n| re.is_match(n)))
+        };
         if context
-            && rules
+            && facts.is_none_or(|l| l.role != Role::Import)
+            && (rules
                 .iter()
                 .any(|&r| k.context_subpatterns.contains(&self.rules[r].id))
+                || facts.is_some_and(context_name))
         {
             cats.extend(k.context_category);
         }
@@ -252,16 +269,10 @@ impl Profile {
 
     /// Whether a file uses the context trigger (rule 6): the Eventlet WSGI server.
     fn file_in_context(&self, f: &FileFacts) -> bool {
-        let Some(trigger) = &self.classification.context_trigger else {
-            return false;
-        };
-        let res: Vec<&regex::Regex> = self
-            .rules
-            .iter()
-            .filter(|r| &r.id == trigger)
-            .filter_map(|r| r.names.as_ref())
-            .collect();
-        f.uses(|n| res.iter().any(|re| re.is_match(n)))
+        self.classification
+            .context_trigger
+            .as_ref()
+            .is_some_and(|re| f.uses(|n| re.is_match(n)))
     }
 }
 

@@ -229,10 +229,17 @@ fn wsgi_server_context() {
     let rows = run("svc/wsgi.py", src);
     assert_eq!(at(&rows, 7), ("wsgi", "wsgi", "call"));
     assert_eq!(at(&rows, 5), ("hubs", "green_threads,wsgi", "call"));
-    assert_eq!(
-        at(&rows, 3),
-        ("green_import", "green_threads,wsgi", "import")
+    assert_eq!(at(&rows, 6), ("wsgi", "wsgi", "call"));
+    // The green socket import is not one of the server's own lines.
+    assert_eq!(at(&rows, 3), ("green_import", "green_threads", "import"));
+    // Outside the server's module, a hub is green threads only.
+    let rows = run(
+        "svc/hub.py",
+        "import eventlet
+eventlet.hubs.use_hub('poll')
+",
     );
+    assert_eq!(at(&rows, 2), ("hubs", "green_threads", "call"));
 }
 
 #[test]

@@ -92,7 +92,9 @@ pub fn extract(
 struct Import {
     rows: (usize, usize),
     names: Vec<String>,
-    locals: Vec<String>,
+    /// Local name and the qualified name whose uses it serves: `import eventlet.wsgi` binds
+    /// `eventlet` but serves only `eventlet.wsgi...`.
+    locals: Vec<(String, String)>,
 }
 
 /// One use of a name bound by an import.
@@ -101,6 +103,8 @@ struct Use {
     local: String,
     name: String,
     mocked: bool,
+    /// The bare module object (`self.ev = eventlet`): passed around, not used.
+    bare: bool,
 }
 
 struct Walk<'t, 's> {
@@ -187,10 +191,15 @@ impl<'t> Walk<'t, '_> {
                         (top.clone(), top)
                     }
                 };
-                if (self.is_match)(&qname) || (self.is_match)(&local) {
-                    imp.names.push(qname);
+                if !(self.is_match)(&qname) && !(self.is_match)(&local) {
+                    continue;
+                }
+                imp.names.push(qname.clone());
+                // `import nova.eventlet_utils` binds `nova`, which is not the pattern's: its
+                // uses are found by their text, not followed as the pattern's.
+                if (self.is_match)(&target) || (self.is_match)(&local) {
                     self.bindings.insert(local.clone(), target);
-                    imp.locals.push(local);
+                    imp.locals.push((local, qname));
                 }
             }
             if let (Some(m), true) = (
@@ -273,6 +282,15 @@ impl<'t> Walk<'t, '_> {
                     let s = string_content(self.text(target)).to_string();
                     (self.is_match)(&s).then_some(s)
                 }
+                "concatenated_string" => {
+                    let mut c = target.walk();
+                    let s: String = target
+                        .named_children(&mut c)
+                        .filter(|p| p.kind() == "string")
+                        .map(|p| string_content(self.text(p)))
+                        .collect();
+                    (self.is_match)(&s).then_some(s)
+                }
                 _ => self
                     .chain(target)
                     .and_then(|p| self.resolve(&p))
@@ -330,17 +348,19 @@ impl<'t> Walk<'t, '_> {
                 _ => name,
             };
             let row = n.start_position().row;
+            let called = p.kind() == "call" && p.child_by_field_name("function") == Some(n);
             if resolved {
                 self.uses.push(Use {
                     row,
                     local: parts[0].clone(),
                     name: name.clone(),
                     mocked,
+                    bare: parts.len() == 1 && !called,
                 });
             }
             let role = if mocked {
                 Role::Mock
-            } else if p.kind() == "call" && p.child_by_field_name("function") == Some(n) {
+            } else if called {
                 Role::Call
             } else if ancestors(n).any(|a| a.kind() == "decorator") {
                 Role::Decorator
@@ -389,7 +409,11 @@ impl<'t> Walk<'t, '_> {
         if is_docstring(s) {
             return Role::Docstring;
         }
-        let prose = content.chars().any(char::is_whitespace);
+        if is_log_level(content) {
+            return Role::LoggerName;
+        }
+        // A code sample (fed to a lint check, say) is a value, not prose.
+        let prose = content.chars().any(char::is_whitespace) && !is_code_sample(content);
         let mut cur = s;
         let mut keyword: Option<String> = None;
         while let Some(p) = cur.parent() {
@@ -428,7 +452,22 @@ impl<'t> Walk<'t, '_> {
                     break;
                 }
                 "raise_statement" | "assert_statement" => return Role::Message,
-                "expression_statement" | "block" | "module" | "decorator" => break,
+                // A value that selects something: `HANDLERS['eventlet'] = ...`,
+                // `backend == 'eventlet'`, `executor = 'eventlet'`.
+                "subscript" | "assignment" | "default_parameter" if !prose => return Role::Option,
+                // `'eventlet' in line` searches for the word; `== 'eventlet'` selects.
+                "comparison_operator" if !prose => {
+                    let mut c = p.walk();
+                    let search = p
+                        .children(&mut c)
+                        .any(|o| matches!(o.kind(), "in" | "not in"));
+                    return if search { Role::Value } else { Role::Option };
+                }
+                // A dictionary value selects (`{"HUB_TYPE": "eventlet"}`); a key names.
+                "pair" if !prose && p.child_by_field_name("value") == Some(cur) => {
+                    return Role::Option
+                }
+                "pair" | "expression_statement" | "block" | "module" | "decorator" => break,
                 _ => {}
             }
             cur = p;
@@ -438,6 +477,27 @@ impl<'t> Walk<'t, '_> {
         } else {
             Role::Value
         }
+    }
+
+    /// Adds to `serves` what the names `imp` binds reach elsewhere in the file outside
+    /// mocks; true when some use is inside a mock.
+    fn serve(&self, imp: &Import, serves: &mut BTreeSet<String>) -> bool {
+        let mut mocked = false;
+        for u in &self.uses {
+            let reached = imp.locals.iter().any(|(local, prefix)| {
+                &u.local == local
+                    && (u.bare || u.name == *prefix || u.name.starts_with(&format!("{prefix}.")))
+            });
+            if !reached || (imp.rows.0 <= u.row && u.row <= imp.rows.1) {
+                continue;
+            }
+            if u.mocked {
+                mocked = true;
+            } else if !u.bare {
+                serves.insert(u.name.clone());
+            }
+        }
+        mocked
     }
 
     fn facts(self, path: &str, lines: &[u32]) -> FileFacts {
@@ -460,16 +520,7 @@ impl<'t> Walk<'t, '_> {
                     .filter(|i| i.rows.0 <= row && row <= i.rows.1)
                 {
                     names.extend(imp.names.iter().cloned());
-                    for u in self.uses.iter().filter(|u| imp.locals.contains(&u.local)) {
-                        if u.row >= imp.rows.0 && u.row <= imp.rows.1 {
-                            continue;
-                        }
-                        if u.mocked {
-                            mocked = true;
-                        } else {
-                            serves.insert(u.name.clone());
-                        }
-                    }
+                    mocked |= self.serve(imp, &mut serves);
                 }
             }
             out.push(LineFacts {
@@ -483,7 +534,7 @@ impl<'t> Walk<'t, '_> {
         let mut related: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
         let import_row = |r: usize| self.imports.iter().any(|i| i.rows.0 <= r && r <= i.rows.1);
         for u in &self.uses {
-            if u.mocked || wanted.contains(&(u.row as u32 + 1)) || import_row(u.row) {
+            if u.mocked || u.bare || wanted.contains(&(u.row as u32 + 1)) || import_row(u.row) {
                 continue;
             }
             if related.len() >= MAX_RELATED && !related.contains_key(&u.row) {
@@ -540,6 +591,39 @@ fn is_docstring(s: Node<'_>) -> bool {
         }
     }
     false
+}
+
+/// A logging level setting such as `eventlet.wsgi.server=WARN`.
+fn is_log_level(s: &str) -> bool {
+    let Some((name, level)) = s.split_once('=') else {
+        return false;
+    };
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        && matches!(
+            level,
+            "DEBUG" | "INFO" | "WARN" | "WARNING" | "ERROR" | "CRITICAL"
+        )
+}
+
+/// A string holding code rather than prose: an import statement or a single call.
+fn is_code_sample(s: &str) -> bool {
+    let t = s.trim();
+    let ident = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    };
+    let mut words = t.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("import"), Some(m), _) => ident(m.trim_end_matches(',')),
+        (Some("from"), Some(m), Some("import")) => ident(m),
+        _ => t
+            .split_once('(')
+            .is_some_and(|(f, rest)| ident(f) && rest.ends_with(')')),
+    }
 }
 
 /// The contents of a string literal's source: prefix and quotes removed.
