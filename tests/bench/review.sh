@@ -84,11 +84,11 @@ for k in keys:
     picked += rng.sample(strata[k], min(take[k], len(strata[k])))
 picked.sort()
 with open(f"{out}/sample.tsv", "w") as f:
-    f.write("n\trepo\tpath\tline\tpath_class\tcategories\trules\ttext\tclass_ok\tcategories_ok\n")
+    f.write("n\trepo\tpath\tline\tpath_class\tcategories\tsubpatterns\ttext\tclass_ok\tcategories_ok\n")
     for n, i in enumerate(picked, 1):
         o = occ[i]
         f.write("\t".join(map(str, [n, o["repo"], o["path"], o["line"], o["path_class"],
-                ",".join(o["categories"]) or "-", ",".join(o["rules"]), o["text"].replace("\t", " "), "", ""])) + "\n")
+                ",".join(o["categories"]) or "-", ",".join(o["subpatterns"]), o["text"].replace("\t", " "), "", ""])) + "\n")
 print()
 print(f"{len(occ)} occurrences; sample of {len(picked)} (seed {seed}) by path class: " +
       ", ".join(f"{c} {n}" for c, n in sorted(Counter(occ[i]["path_class"] for i in picked).items())))
