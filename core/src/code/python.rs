@@ -31,6 +31,22 @@ const MOCK_ATTRS: [&str; 12] = [
     "return_value",
 ];
 
+/// Last names of the functions [`is_mock_function`] accepts.
+const MOCK_NAMES: [&str; 12] = [
+    "patch",
+    "patchobject",
+    "mock_object",
+    "stub_out",
+    "MonkeyPatch",
+    "MockPatch",
+    "MockPatchObject",
+    "StubOutWithMock",
+    "object",
+    "dict",
+    "multiple",
+    "Set",
+];
+
 /// Keyword arguments whose string is prose.
 const PROSE_KEYWORDS: [&str; 7] = [
     "help",
@@ -71,20 +87,29 @@ pub fn extract(
     if root.has_error() {
         return unparsed;
     }
+    let Nodes {
+        all: nodes,
+        parents,
+        imports,
+        calls,
+        chains,
+        texts,
+    } = all_nodes(root);
     let mut w = Walk {
         src: source,
         is_match,
-        nodes: all_nodes(root),
+        nodes,
+        parents,
         bindings: HashMap::new(),
         imports: Vec::new(),
         mock_spans: Vec::new(),
         hits: BTreeMap::new(),
         uses: Vec::new(),
     };
-    w.imports();
-    w.mocks();
-    w.chains();
-    w.strings_and_comments();
+    w.imports(&imports);
+    w.mocks(&calls);
+    w.chains(&chains);
+    w.strings_and_comments(&texts);
     w.facts(path, lines)
 }
 
@@ -111,6 +136,8 @@ struct Walk<'t, 's> {
     src: &'s [u8],
     is_match: &'s dyn Fn(&str) -> bool,
     nodes: Vec<Node<'t>>,
+    /// Index of each node's parent in `nodes`.
+    parents: Vec<usize>,
     /// Local name -> qualified name, for imports the pattern matches.
     bindings: HashMap<String, String>,
     imports: Vec<Import>,
@@ -121,12 +148,68 @@ struct Walk<'t, 's> {
     uses: Vec<Use>,
 }
 
-fn all_nodes(root: Node<'_>) -> Vec<Node<'_>> {
-    let mut out = Vec::new();
+/// The nodes of a tree, and indexes of the few kinds the walk looks at.
+#[derive(Default)]
+struct Nodes<'t> {
+    /// Every node in document order.
+    all: Vec<Node<'t>>,
+    /// Index of each node's parent (`usize::MAX` for the root): `Node::parent` searches down
+    /// from the root each time, too slow to call for every name.
+    parents: Vec<usize>,
+    imports: Vec<usize>,
+    calls: Vec<usize>,
+    /// The outermost node of each name chain outside imports.
+    chains: Vec<usize>,
+    /// Strings and comments.
+    texts: Vec<usize>,
+}
+
+fn all_nodes(root: Node<'_>) -> Nodes<'_> {
+    let lang = root.language();
+    let id = |k: &str, named: bool| lang.id_for_node_kind(k, named);
+    let [import, import_from, call, identifier, attribute, string, comment] = [
+        "import_statement",
+        "import_from_statement",
+        "call",
+        "identifier",
+        "attribute",
+        "string",
+        "comment",
+    ]
+    .map(|k| id(k, true));
+    let not_chain_parent = [
+        attribute,
+        id("dotted_name", true),
+        id("aliased_import", true),
+        import,
+        import_from,
+    ];
+    let mut n = Nodes::default();
+    let mut stack: Vec<usize> = Vec::new();
     let mut c = root.walk();
     loop {
-        out.push(c.node());
+        let node = c.node();
+        let parent = stack.last().copied().unwrap_or(usize::MAX);
+        let i = n.all.len();
+        let k = node.kind_id();
+        if k == import || k == import_from {
+            n.imports.push(i);
+        } else if k == call {
+            n.calls.push(i);
+        } else if k == string || k == comment {
+            n.texts.push(i);
+        }
+        if (k == identifier || k == attribute)
+            && n.all
+                .get(parent)
+                .is_some_and(|p| !not_chain_parent.contains(&p.kind_id()))
+        {
+            n.chains.push(i);
+        }
+        n.parents.push(parent);
+        n.all.push(node);
         if c.goto_first_child() {
+            stack.push(i);
             continue;
         }
         loop {
@@ -134,8 +217,9 @@ fn all_nodes(root: Node<'_>) -> Vec<Node<'_>> {
                 break;
             }
             if !c.goto_parent() {
-                return out;
+                return n;
             }
+            stack.pop();
         }
     }
 }
@@ -145,14 +229,46 @@ impl<'t> Walk<'t, '_> {
         n.utf8_text(self.src).unwrap_or("")
     }
 
+    /// Indexes of the ancestors of node `i`, nearest first.
+    fn ancestors(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(i), |&j| {
+            Some(self.parents[j]).filter(|&p| p != usize::MAX)
+        })
+        .skip(1)
+    }
+
+    /// The rows of the statement holding node `i`.
+    fn statement_rows(&self, i: usize) -> (usize, usize) {
+        let stmt = std::iter::once(i)
+            .chain(self.ancestors(i))
+            .map(|j| self.nodes[j])
+            .find(|a| a.kind().ends_with("_statement") || a.kind() == "decorator")
+            .unwrap_or(self.nodes[i]);
+        span_rows(stmt)
+    }
+
+    /// A string that is a statement on its own: a docstring, or a string used as a comment.
+    fn is_docstring(&self, i: usize) -> bool {
+        for j in self.ancestors(i) {
+            let p = self.nodes[j];
+            match p.kind() {
+                "concatenated_string" | "parenthesized_expression" => {}
+                "expression_statement" => return p.named_child_count() == 1,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     fn hit(&mut self, rows: (usize, usize), role: Role, name: Option<String>) {
         for r in rows.0..=rows.1 {
             self.hits.entry(r).or_default().push((role, name.clone()));
         }
     }
 
-    fn imports(&mut self) {
-        for n in self.nodes.clone() {
+    fn imports(&mut self, at: &[usize]) {
+        for &i in at {
+            let n = self.nodes[i];
             let from = match n.kind() {
                 "import_statement" => None,
                 "import_from_statement" => n
@@ -253,9 +369,17 @@ impl<'t> Walk<'t, '_> {
         (self.is_match)(&text).then_some((text, false))
     }
 
-    fn mocks(&mut self) {
-        for n in self.nodes.clone() {
+    fn mocks(&mut self, at: &[usize]) {
+        for &i in at {
+            let n = self.nodes[i];
             if n.kind() != "call" {
+                continue;
+            }
+            // Most calls are not mocks: look at the last name before building the chain.
+            let last = n
+                .child_by_field_name("function")
+                .map_or("", |f| self.text(f).rsplit('.').next().unwrap_or("").trim());
+            if !MOCK_NAMES.contains(&last) {
                 continue;
             }
             let Some(f) = n
@@ -299,9 +423,9 @@ impl<'t> Walk<'t, '_> {
             if let Some(name) = name {
                 let span = span_rows(n);
                 // A decorator's rows all belong to the mock.
-                let span = match n.parent().filter(|p| p.kind() == "decorator") {
-                    Some(d) => span_rows(d),
-                    None => span,
+                let span = match self.nodes.get(self.parents[i]) {
+                    Some(d) if d.kind() == "decorator" => span_rows(*d),
+                    _ => span,
                 };
                 self.mock_spans.push((n.start_byte(), n.end_byte()));
                 self.hit(span, Role::Mock, Some(name));
@@ -315,20 +439,14 @@ impl<'t> Walk<'t, '_> {
             .any(|&(a, b)| a <= n.start_byte() && n.end_byte() <= b)
     }
 
-    fn chains(&mut self) {
-        for n in self.nodes.clone() {
-            if !matches!(n.kind(), "identifier" | "attribute") {
-                continue;
-            }
-            let Some(p) = n.parent() else { continue };
-            // Only the outermost node of a chain, and nothing inside an import.
-            if p.kind() == "attribute" {
-                continue;
-            }
-            if matches!(
-                p.kind(),
-                "dotted_name" | "aliased_import" | "import_statement" | "import_from_statement"
-            ) {
+    fn chains(&mut self, at: &[usize]) {
+        for &i in at {
+            let n = self.nodes[i];
+            let p = self.nodes[self.parents[i]];
+            // Most names are neither bound to the pattern's imports nor contain it.
+            let text = self.text(n);
+            let root = text.split('.').next().unwrap_or("").trim();
+            if !self.bindings.contains_key(root) && !(self.is_match)(text) {
                 continue;
             }
             let Some(parts) = self.chain(n) else { continue };
@@ -362,13 +480,16 @@ impl<'t> Walk<'t, '_> {
                 Role::Mock
             } else if called {
                 Role::Call
-            } else if ancestors(n).any(|a| a.kind() == "decorator") {
+            } else if self
+                .ancestors(i)
+                .any(|a| self.nodes[a].kind() == "decorator")
+            {
                 Role::Decorator
             } else {
                 Role::Attribute
             };
             let rows = if cut.is_some() {
-                statement_rows(n)
+                self.statement_rows(i)
             } else {
                 (row, n.end_position().row)
             };
@@ -376,8 +497,9 @@ impl<'t> Walk<'t, '_> {
         }
     }
 
-    fn strings_and_comments(&mut self) {
-        for n in self.nodes.clone() {
+    fn strings_and_comments(&mut self, at: &[usize]) {
+        for &i in at {
+            let n = self.nodes[i];
             match n.kind() {
                 "comment" if (self.is_match)(self.text(n)) => {
                     self.hit(span_rows(n), Role::Comment, None)
@@ -387,7 +509,7 @@ impl<'t> Walk<'t, '_> {
                     let (start, end) = span_rows(n);
                     if start != end {
                         // Every line of a multi-line string is prose.
-                        let role = if is_docstring(n) {
+                        let role = if self.is_docstring(i) {
                             Role::Docstring
                         } else {
                             Role::Message
@@ -395,7 +517,7 @@ impl<'t> Walk<'t, '_> {
                         self.hit((start, end), role, None);
                         continue;
                     }
-                    let role = self.string_role(n, &content);
+                    let role = self.string_role(i, &content);
                     let name = matches!(role, Role::Option | Role::LoggerName | Role::Value)
                         .then_some(content);
                     self.hit((start, end), role, name);
@@ -405,8 +527,8 @@ impl<'t> Walk<'t, '_> {
         }
     }
 
-    fn string_role(&self, s: Node<'_>, content: &str) -> Role {
-        if is_docstring(s) {
+    fn string_role(&self, s: usize, content: &str) -> Role {
+        if self.is_docstring(s) {
             return Role::Docstring;
         }
         if is_log_level(content) {
@@ -414,9 +536,10 @@ impl<'t> Walk<'t, '_> {
         }
         // A code sample (fed to a lint check, say) is a value, not prose.
         let prose = content.chars().any(char::is_whitespace) && !is_code_sample(content);
-        let mut cur = s;
+        let mut cur = self.nodes[s];
         let mut keyword: Option<String> = None;
-        while let Some(p) = cur.parent() {
+        for pi in self.ancestors(s) {
+            let p = self.nodes[pi];
             match p.kind() {
                 "keyword_argument" if keyword.is_none() => {
                     let k = p.child_by_field_name("name").map_or("", |k| self.text(k));
@@ -426,8 +549,9 @@ impl<'t> Walk<'t, '_> {
                     keyword = Some(k.to_string());
                 }
                 "argument_list" => {
-                    let f = p
-                        .parent()
+                    let f = self
+                        .nodes
+                        .get(self.parents[pi])
                         .and_then(|c| c.child_by_field_name("function"))
                         .and_then(|f| self.chain(f))
                         .unwrap_or_default();
@@ -563,34 +687,8 @@ impl<'t> Walk<'t, '_> {
     }
 }
 
-fn ancestors<'t>(n: Node<'t>) -> impl Iterator<Item = Node<'t>> {
-    std::iter::successors(n.parent(), |p| p.parent())
-}
-
 fn span_rows(n: Node<'_>) -> (usize, usize) {
     (n.start_position().row, n.end_position().row)
-}
-
-/// The rows of the statement holding `n`.
-fn statement_rows(n: Node<'_>) -> (usize, usize) {
-    let stmt = std::iter::once(n)
-        .chain(ancestors(n))
-        .find(|a| a.kind().ends_with("_statement") || a.kind() == "decorator")
-        .unwrap_or(n);
-    span_rows(stmt)
-}
-
-/// A string that is a statement on its own: a docstring, or a string used as a comment.
-fn is_docstring(s: Node<'_>) -> bool {
-    let mut cur = s;
-    while let Some(p) = cur.parent() {
-        match p.kind() {
-            "concatenated_string" | "parenthesized_expression" => cur = p,
-            "expression_statement" => return p.named_child_count() == 1,
-            _ => return false,
-        }
-    }
-    false
 }
 
 /// A logging level setting such as `eventlet.wsgi.server=WARN`.
