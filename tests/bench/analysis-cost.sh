@@ -48,7 +48,8 @@ scan() {
     --format summary --format ndjson "$@" "${repo_args[@]}" >/dev/null 2>"$work/scan.log" || true
   # A repository that fails (a mirror missing a blob) fails for both binaries alike.
   [[ -s $work/out/summary.json ]] || { cat "$work/scan.log" >&2; die "scan failed"; }
-  awk '{printf "%.2f %.2f\n", $1, $2 + $3}' "$work/time"
+  # GNU time puts "Command exited with non-zero status" first when a repository failed.
+  tail -n 1 "$work/time" | awk '{printf "%.2f %.2f\n", $1, $2 + $3}'
 }
 
 command -v /usr/bin/time >/dev/null || die "GNU time (/usr/bin/time) is required"
