@@ -268,7 +268,7 @@ mod tests {
             results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             "nova/a%20b%3Ac.py"
         );
-        assert_eq!(results[0]["ruleId"], "import");
+        assert_eq!(results[0]["ruleId"], "import_only");
         assert_eq!(results[1]["ruleId"], "monkey_patch");
         assert_eq!(results[1]["level"], "warning");
         let loc = &results[1]["locations"][0]["physicalLocation"];
