@@ -88,7 +88,7 @@ fn sarif_validates_and_has_one_result_per_production_occurrence() {
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
             .filter(|v| v["path_class"] == "production")
             .map(|v| {
-                let rules = v["rules"].as_array().unwrap();
+                let rules = v["subpatterns"].as_array().unwrap();
                 assert!(!rules.is_empty());
                 (
                     v["repo"].as_str().unwrap().to_string(),
