@@ -151,7 +151,7 @@ fn ollama_narratives_are_marked_generated_and_leave_the_grounded_report_unchange
         "- `storage/__init__.py#L3`: eventlet.monkey_patch()  # noqa",
         "- `sync_primitives` in production: 4 occurrences, 12.0",
         "13 occurrences: 11 in production code (4 files)",
-        "- Deferred Tasks and Scheduling: 7",
+        "- Deferred Tasks and Scheduling: 4",
         "- `storage/backup/manager.py` (production)",
         "    - `storage/hub.py#L3`: eventlet.hubs.use_hub('poll')",
     ] {
