@@ -360,7 +360,9 @@ impl Workers for WorkersService {
         let repo = RepoName::parse(&job.repo).map_err(|e| Status::internal(e.to_string()))?;
         let n = occurrences.len() as u64;
         let result = convert::result(repo, job.url.clone(), outcome, occurrences, job.attempts)
-            .ok_or_else(|| bad("the outcome has no status".into()))?;
+            .ok_or_else(|| {
+                bad("the outcome has no status, or its code facts do not parse".into())
+            })?;
         let status = Ending(result.status);
         // Uniform in 0..1 whatever the platform: the low bits of a random id.
         let jitter = f64::from((uuid::Uuid::new_v4().as_u128() % 1000) as u32) / 1000.0;

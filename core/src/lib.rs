@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod code;
 pub mod diff;
 pub mod filter;
 pub mod governance;

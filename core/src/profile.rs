@@ -23,7 +23,7 @@ struct Raw {
     categories: Vec<Category>,
     path_classes: Vec<RawClass>,
     rules: Vec<RawRule>,
-    deactivation: RawDeactivation,
+    deactivation: Deactivation,
     complexity: Complexity,
 }
 
@@ -67,23 +67,29 @@ struct RawRule {
     replacement: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// What forces the runtime on.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDeactivation {
-    switch_rules: Vec<String>,
-    switch_regex: String,
-    conditional_window: u32,
-    blocker_rules: Vec<String>,
+pub struct Deactivation {
+    /// Rules whose uses force the runtime on (SARIF reports them as warnings). The verdict
+    /// itself rests on the code facts, not on these.
+    pub blocker_rules: Vec<String>,
 }
 
 /// Parameters of the complexity formula.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Complexity {
-    /// Added to the raw score per production file that uses the pattern.
-    pub file_weight: f64,
     /// Raw score at which the scale is about 63% of the way from 1 to 10.
     pub scale: f64,
+    /// Per service (console or WSGI script) that patches unconditionally.
+    pub service_weight: f64,
+    /// Per service that patches only behind a switch.
+    pub switched_service_weight: f64,
+    /// Per category of change production code is in.
+    pub category_weight: f64,
+    /// Per distinct call site reached through an imported name.
+    pub related_weight: f64,
 }
 
 /// A path class with its weight.
@@ -118,19 +124,6 @@ pub struct Rule {
     classes: Vec<String>,
 }
 
-/// Deactivation signals.
-#[derive(Debug, Clone)]
-pub struct Deactivation {
-    /// Rules whose occurrences may be switches.
-    pub switch_rules: Vec<String>,
-    /// A switch occurrence's text must match this.
-    pub switch_regex: Regex,
-    /// Lines above a blocker within which a switch makes it conditional.
-    pub conditional_window: u32,
-    /// Rules that block deactivation when unconditional in production code.
-    pub blocker_rules: Vec<String>,
-}
-
 /// A compiled profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -146,7 +139,7 @@ pub struct Profile {
     pub classes: Vec<PathClass>,
     /// Rules in profile order.
     pub rules: Vec<Rule>,
-    /// Deactivation signals.
+    /// What forces the runtime on.
     pub deactivation: Deactivation,
     /// Complexity parameters.
     pub complexity: Complexity,
@@ -256,11 +249,13 @@ impl Profile {
                 classes: rule_classes,
             });
         }
-        let d = raw.deactivation;
-        for id in d.switch_rules.iter().chain(&d.blocker_rules) {
-            if !rules.iter().any(|r| &r.id == id) {
-                return Err(bad(format!("deactivation names unknown rule {id:?}")));
-            }
+        if let Some(id) = raw
+            .deactivation
+            .blocker_rules
+            .iter()
+            .find(|id| !rules.iter().any(|r| &r.id == *id))
+        {
+            return Err(bad(format!("deactivation names unknown rule {id:?}")));
         }
         Ok(Profile {
             name: raw.name,
@@ -269,12 +264,7 @@ impl Profile {
             categories: raw.categories,
             classes,
             rules,
-            deactivation: Deactivation {
-                switch_regex: re("deactivation.switch_regex", &d.switch_regex)?,
-                switch_rules: d.switch_rules,
-                conditional_window: d.conditional_window,
-                blocker_rules: d.blocker_rules,
-            },
+            deactivation: raw.deactivation,
             complexity: raw.complexity,
             globs,
         })

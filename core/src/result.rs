@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::code::facts::CodeFacts;
 use crate::filter::FileOptions;
 use crate::ids::RepoName;
 use crate::matcher::MatchOptions;
@@ -130,6 +131,10 @@ pub struct RepoResult {
     /// (the file and line of the last one kept): the occurrences listed are only the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// What the code says about switching the pattern off (Eventlet's `monkey_patch` calls,
+    /// their switches, the services); empty when there is nothing to say.
+    #[serde(default, skip_serializing_if = "CodeFacts::is_empty")]
+    pub code: CodeFacts,
 }
 
 impl RepoResult {
@@ -151,6 +156,7 @@ impl RepoResult {
             cached: false,
             cache_repaired: None,
             truncated: None,
+            code: CodeFacts::default(),
         }
     }
 
@@ -159,6 +165,7 @@ impl RepoResult {
         self.status = RepoStatus::Failed;
         self.reason = Some(reason.into());
         self.occurrences.clear();
+        self.code = CodeFacts::default();
         self
     }
 }

@@ -282,10 +282,16 @@ pub fn outcome(r: &core::RepoResult, retryable: bool) -> v1::Outcome {
         cached: r.cached,
         occurrences: r.occurrences.len() as u64,
         retryable,
+        code_facts: if r.code.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&r.code).expect("code facts serialize")
+        },
     }
 }
 
-/// A core result from its wire parts. `None` when the status is missing or unknown.
+/// A core result from its wire parts. `None` when the status is missing or unknown, or the
+/// code facts do not parse.
 pub fn result(
     repo: RepoName,
     url: String,
@@ -298,6 +304,11 @@ pub fn result(
         v1::RepoStatus::Failed => core::RepoStatus::Failed,
         v1::RepoStatus::Skipped => core::RepoStatus::Skipped,
         v1::RepoStatus::Unspecified => return None,
+    };
+    let code = if o.code_facts.is_empty() {
+        Default::default()
+    } else {
+        serde_json::from_slice(&o.code_facts).ok()?
     };
     let some = |s: String| (!s.is_empty()).then_some(s);
     Some(core::RepoResult {
@@ -316,6 +327,7 @@ pub fn result(
         cached: o.cached,
         cache_repaired: None,
         truncated: None,
+        code,
     })
 }
 
@@ -421,6 +433,13 @@ mod tests {
         r.fetch_ms = 5;
         r.scan_ms = 6;
         r.attempts = 2;
+        r.code
+            .optional_imports
+            .push(fleetscan_core::code::facts::Line {
+                path: "a.py".into(),
+                line: 2,
+                text: "import eventlet".into(),
+            });
         let back = result(
             r.repo.clone(),
             r.url.clone(),

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
 use fleetscan_tests::{
-    assert_failures_reported, assert_golden, corpus, read, report_files, summary_repo, Sandbox,
+    assert_failures_reported, assert_golden, corpus, read, report_files, summary_repo, Content,
+    Sandbox,
 };
 use serde_json::Value;
 
@@ -85,12 +86,47 @@ fn scan_finds_exactly_the_expected_occurrences_and_matches_goldens() {
         assert_golden(&format!("scan/{f}"), &read(&sb.path("out").join(&f)));
     }
 
-    // Grounding: every `path#Lline` a team file cites is an occurrence of that project, and
-    // the occurrence set itself was checked against the corpus above.
-    let known: BTreeSet<(String, String, u32)> = got
+    // Verdicts from the guards the worker found: compute patches only behind an upper-case
+    // environment switch (a line that is not an occurrence), its services can run without
+    // Eventlet; storage patches unconditionally.
+    let compute = read(&sb.path("out/teams/Compute.md"));
+    for needle in [
+        "| compute | switchable | Maybe |",
+        "but 9 lines in 2 files still use its APIs without checking which mode runs",
+        "Switch: environment variable `OS_COMPUTE_DISABLE_EVENTLET_PATCHING`, read at [`compute/cmd/__init__.py#L13`]",
+        "default `''`",
+        "Services: 2 of 2 can run without it (`compute-api`, `compute-wsgi`)",
+        "**Migration status:** switchable",
+    ] {
+        assert!(compute.contains(needle), "{needle:?} missing from Compute.md:\n{compute}");
+    }
+    let storage = read(&sb.path("out/teams/Storage.md"));
+    assert!(
+        storage.contains("| storage | not started | No |"),
+        "{storage}"
+    );
+    assert_eq!(
+        summary_repo(&summary, "openstack/compute")["migration_status"],
+        "switchable"
+    );
+
+    // Grounding: every `path#Lline` a team file cites is an occurrence of that project (the
+    // occurrence set itself was checked against the corpus above), or, for the lines the
+    // verdict rests on that the pattern does not match (an upper-case switch, a caller), a
+    // line of that repository's Python code.
+    let mut known: BTreeSet<(String, String, u32)> = got
         .iter()
         .map(|(r, p, l, _)| (r.rsplit('/').next().unwrap().to_string(), p.clone(), *l))
         .collect();
+    for spec in corpus::specs() {
+        for (path, content) in &spec.files {
+            if let (Content::Bytes(b), true) = (content, path.ends_with(".py")) {
+                let n = String::from_utf8_lossy(b).lines().count() as u32;
+                let short = spec.name.rsplit('/').next().unwrap().to_string();
+                known.extend((1..=n).map(|l| (short.clone(), path.clone(), l)));
+            }
+        }
+    }
     let mut cited = 0;
     for f in report_files(&sb.path("out"))
         .iter()

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use fleetscan_core::code::facts::CodeFacts;
 use fleetscan_core::result::{Occurrence, ScanStats};
 use git2::{ObjectType, Oid};
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,14 @@ pub struct Entry {
     /// Where the scan stopped at the occurrence cap, if it did.
     #[serde(default)]
     pub truncated: Option<String>,
+    /// The code facts of the commit.
+    #[serde(default)]
+    pub code: CodeFacts,
 }
+
+/// Bumped when what an entry holds changes meaning, so that older entries are not read as
+/// complete: version 2 added the code facts.
+const VERSION: u32 = 2;
 
 /// The cache under `<root>/results`.
 #[derive(Debug, Clone)]
@@ -57,7 +65,7 @@ impl ResultCache {
     }
 
     fn path(&self, url: &str, commit: Oid, fingerprint: &str) -> PathBuf {
-        let key = format!("{url}\n{commit}\n{fingerprint}");
+        let key = format!("v{VERSION}\n{url}\n{commit}\n{fingerprint}");
         let id = Oid::hash_object(ObjectType::Blob, key.as_bytes()).expect("hashing cannot fail");
         self.dir.join(format!("{id}.json"))
     }

@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod error;
+pub mod facts;
 pub mod git;
 pub mod job;
 pub mod net;

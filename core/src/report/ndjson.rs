@@ -25,6 +25,7 @@ pub(super) fn render(fleet: &Fleet) -> String {
                 v["path_class"] = json!(prof.classes[c.class].id);
                 v["categories"] = json!(prof.categories_of(c));
                 v["rules"] = json!(prof.rule_ids_of(c));
+                v["status"] = json!(p.deliverable_status);
             }
             out.push_str(&v.to_string());
             out.push('\n');
