@@ -354,10 +354,7 @@ impl<'a> Extractor<'a> {
             match x.kind() {
                 "try_statement" | "function_definition" | "class_definition" => continue,
                 "import_statement" | "import_from_statement" => {
-                    let t = self.text(x);
-                    if t.split_whitespace().nth(1).is_some_and(|m| {
-                        m == "eventlet" || m.starts_with("eventlet.") || m.starts_with("eventlet,")
-                    }) {
+                    if self.imports_eventlet(x) {
                         imports.push(x);
                     }
                 }
@@ -399,14 +396,18 @@ impl<'a> Extractor<'a> {
         }
     }
 
+    /// `import eventlet...` or `from eventlet... import ...`.
+    fn imports_eventlet(&self, n: Node) -> bool {
+        self.text(n)
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|m| names_module_eventlet(m.trim_end_matches(',')))
+    }
+
     /// An import of eventlet only when it is already loaded (`if 'eventlet' in sys.modules:`)
     /// is optional too: it never brings Eventlet in.
     fn guarded_import(&mut self, n: Node<'a>) {
-        let t = self.text(n);
-        let eventlet = t.split_whitespace().nth(1).is_some_and(|m| {
-            m == "eventlet" || m.starts_with("eventlet.") || m.starts_with("eventlet,")
-        });
-        if eventlet
+        if self.imports_eventlet(n)
             && self
                 .conditions(n)
                 .iter()
@@ -700,7 +701,7 @@ impl<'a> Extractor<'a> {
                 .and_then(|a| a.named_child(0))
                 .filter(|a| a.kind() == "string")
                 .map(|a| string_value(&self.text(a)));
-            if first.is_some_and(|m| m == "eventlet" || m.starts_with("eventlet.")) {
+            if first.is_some_and(|m| names_module_eventlet(&m)) {
                 let l = self.line(n);
                 self.out.optional_imports.push(l);
             }
@@ -736,6 +737,11 @@ impl<'a> Extractor<'a> {
             script,
         });
     }
+}
+
+/// `eventlet` or one of its submodules.
+fn names_module_eventlet(m: &str) -> bool {
+    m == "eventlet" || m.starts_with("eventlet.")
 }
 
 /// A module path that is Eventlet or a project's re-export of it (`from x.concurrency import
