@@ -2,9 +2,9 @@
 //! occurrences and the repository's code facts, and cites them, so the same input always gives
 //! the same analysis.
 //!
-//! - [`verdict`]: deactivable Yes / No / Maybe from the switches that really guard each
+//! - `verdict`: deactivable Yes / No / Maybe from the switches that really guard each
 //!   `monkey_patch` call, and the migration [`Status`];
-//! - [`complexity`]: a 1..10 score that counts distinct changes, with factors in words.
+//! - `complexity`: a 1..10 score that counts distinct changes, with factors in words.
 
 mod complexity;
 mod verdict;
