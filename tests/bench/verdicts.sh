@@ -78,7 +78,7 @@ for r in sorted(summary["repos"], key=lambda r: (-(r.get("complexity") or 0), r[
     services = re.search(r"Services: (\d+ of \d+)", body)
     raw = re.search(r"raw score ([\d.]+)", body)
     sites = re.search(r"\((\d+) distinct call sites? in", body)
-    print(f"| {name} | {r.get('migration_status') or '-'} | {r.get('deactivable') or '-'} | {switches} | "
+    print(f"| {name} | {r.get('migration_status') or '-'} | {r.get('verdict') or '-'} | {switches} | "
           f"{services.group(1) if services else '-'} | {r.get('complexity') or '-'} ({raw.group(1) if raw else '0'}) | "
           f"{sites.group(1) if sites else 0} | {r['occurrences']} |")
 PY
