@@ -135,7 +135,7 @@ pub struct ScanCmd {
     /// bounds memory and report size. Same default as the coordinator's.
     #[arg(
         long,
-        default_value_t = 2_000_000,
+        default_value_t = fleetscan_core::plan::DEFAULT_MAX_OCCURRENCES as usize,
         value_name = "N",
         env = "FLEETSCAN_MAX_OCCURRENCES"
     )]

@@ -76,7 +76,8 @@ pub struct Args {
         env = "FLEETSCAN_RETENTION_HOURS"
     )]
     pub retention_hours: u64,
-    /// Occurrences accepted per repository.
+    /// Occurrences accepted per repository. Workers are given the same cap: they stop there and
+    /// report the repository truncated, with the file and line where they stopped.
     #[arg(
         long,
         default_value_t = defaults::MAX_OCCURRENCES_PER_REPO,

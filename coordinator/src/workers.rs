@@ -83,14 +83,17 @@ fn check_worker_id(id: &str) -> Result<(), Status> {
     Ok(())
 }
 
-/// The wire form of a leased job.
-fn job_of(l: Leased) -> Result<v1::Job, Status> {
-    let spec = v1::JobSpec::decode(l.job_spec.as_slice()).map_err(|e| {
+/// The wire form of a leased job, capped at the occurrences this coordinator accepts: the
+/// worker stops there and reports the repository truncated, where it would otherwise be
+/// refused.
+fn job_of(l: Leased, max_occurrences: u64) -> Result<v1::Job, Status> {
+    let mut spec = v1::JobSpec::decode(l.job_spec.as_slice()).map_err(|e| {
         Status::data_loss(format!(
             "the job spec of scan {} in Redis is damaged ({e}); submit the scan again",
             l.scan
         ))
     })?;
+    spec.max_occurrences = max_occurrences;
     Ok(v1::Job {
         lease: Some(v1::Lease {
             job_id: l.job,
@@ -182,7 +185,7 @@ impl Workers for WorkersService {
             {
                 metrics::counter!("fleetscan_leases_total").increment(1);
                 return Ok(Response::new(v1::LeaseResponse {
-                    job: Some(job_of(l)?),
+                    job: Some(job_of(l, self.limits.occurrences)?),
                 }));
             }
             let now = Instant::now();

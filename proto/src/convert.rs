@@ -179,6 +179,7 @@ impl From<&JobSpec> for v1::JobSpec {
             files: Some((&j.options.files).into()),
             timeout_secs: j.timeout_secs,
             connect_timeout_secs: j.connect_timeout_secs,
+            max_occurrences: j.max_occurrences,
         }
     }
 }
@@ -203,6 +204,12 @@ impl TryFrom<v1::JobSpec> for JobSpec {
             },
             timeout_secs: nonzero(j.timeout_secs, "timeout_secs")?,
             connect_timeout_secs: nonzero(j.connect_timeout_secs, "connect_timeout_secs")?,
+            // Zero is a coordinator from before the field, not a missing option: it refuses
+            // results over its own limit, which defaults to this one.
+            max_occurrences: match j.max_occurrences {
+                0 => plan::DEFAULT_MAX_OCCURRENCES,
+                n => n,
+            },
         })
     }
 }
@@ -248,6 +255,11 @@ impl From<&core::ScanStats> for v1::ScanStats {
             symlinks: s.symlinks,
             submodules: s.submodules.clone(),
             too_large: s.too_large.clone(),
+            raw_paths: s
+                .raw_paths
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 }
@@ -263,7 +275,7 @@ impl From<v1::ScanStats> for core::ScanStats {
             symlinks: s.symlinks,
             submodules: s.submodules,
             too_large: s.too_large,
-            raw_paths: Default::default(),
+            raw_paths: s.raw_paths.into_iter().collect(),
         }
     }
 }
@@ -287,6 +299,8 @@ pub fn outcome(r: &core::RepoResult, retryable: bool) -> v1::Outcome {
         } else {
             serde_json::to_vec(&r.code).expect("code facts serialize")
         },
+        cache_repaired: r.cache_repaired.clone().unwrap_or_default(),
+        truncated: r.truncated.clone().unwrap_or_default(),
     }
 }
 
@@ -325,8 +339,8 @@ pub fn result(
         scan_ms: o.scan_ms,
         attempts,
         cached: o.cached,
-        cache_repaired: None,
-        truncated: None,
+        cache_repaired: some(o.cache_repaired),
+        truncated: some(o.truncated),
         code,
     })
 }
@@ -382,6 +396,7 @@ mod tests {
             },
             timeout_secs: 7,
             connect_timeout_secs: 3,
+            max_occurrences: 100,
         };
         let wire = v1::JobSpec::from(&spec);
         assert_eq!(JobSpec::try_from(wire.clone()).unwrap(), spec);
@@ -411,6 +426,15 @@ mod tests {
             let e = JobSpec::try_from(broken).unwrap_err();
             assert_eq!(e, missing("JobSpec", field));
         }
+        let earlier = v1::JobSpec {
+            max_occurrences: 0,
+            ..wire
+        };
+        assert_eq!(
+            JobSpec::try_from(earlier).unwrap().max_occurrences,
+            plan::DEFAULT_MAX_OCCURRENCES,
+            "a coordinator from before the cap was sent refuses over the default"
+        );
     }
 
     #[test]
@@ -430,6 +454,11 @@ mod tests {
         }];
         r.stats.files_scanned = 4;
         r.stats.submodules = vec!["sub".into()];
+        // The three fields the wire once dropped, so that distributed reports differed from
+        // embedded ones: a repaired cache, a truncated scan and a non-UTF-8 file name.
+        r.stats.raw_paths = [("caf\u{fffd}.py".to_string(), b"caf\xe9.py".to_vec())].into();
+        r.cache_repaired = Some("damaged clone cache (read commit: bad pack)".into());
+        r.truncated = Some("stopped at a.py line 3".into());
         r.fetch_ms = 5;
         r.scan_ms = 6;
         r.attempts = 2;

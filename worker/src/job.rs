@@ -34,8 +34,8 @@ pub struct JobOptions {
     /// Network limits.
     pub git: GitOptions,
     /// Occurrences kept per repository; the scan stops at the cap and the result says where.
-    /// Default: no cap (the coordinator enforces its own in distributed mode; `fleetscan
-    /// scan` passes its `--max-occurrences`).
+    /// Default: no cap. [`JobOptions::for_spec`] takes the plan's (in distributed mode the
+    /// coordinator's limit, so a repository over it is truncated rather than refused).
     pub max_occurrences: usize,
     /// Longest matched line kept, in bytes; longer ones are cut with a marker. Default 2000.
     pub max_line_length: usize,
@@ -66,6 +66,7 @@ impl JobOptions {
                 connect_timeout: Duration::from_secs(u64::from(spec.connect_timeout_secs.max(1))),
                 ..GitOptions::default()
             },
+            max_occurrences: usize::try_from(spec.max_occurrences.max(1)).unwrap_or(usize::MAX),
             ..JobOptions::default()
         }
     }
