@@ -338,15 +338,54 @@ fn a_report_that_cannot_be_written_costs_only_that_report() {
 }
 
 /// Re-scanning into the same --out used to leave the previous run's team files beside the new
-/// ones. Files the previous run wrote and this one did not are removed; the user's are not.
+/// ones, and dashboard pages in directories the new run did not write to. Files the previous
+/// run wrote and this one did not are removed; the user's are not.
 #[test]
 fn a_rescan_into_the_same_out_leaves_no_stale_team_files() {
     let sb = sandbox();
-    let first = sb.scan("out", &[]);
+    // A project of another organisation in the first run only: its dashboard page sits in a
+    // directory the second run writes nothing to.
+    fleetscan_tests::git(
+        &sb.path("served"),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "openstack/compute",
+            "starlingx/compute",
+        ],
+    );
+    let mut repos = sb.all_repos();
+    repos.push("starlingx/compute".into());
+    let first = sb.command("out", &repos).output().unwrap();
     assert_eq!(first.status.code(), Some(1));
+    assert!(sb
+        .path("out/html/projects/starlingx/compute.html")
+        .is_file());
     assert!(sb.path("out/teams/Fillers.md").is_file());
     std::fs::write(sb.path("out/teams/our-notes.md"), "kept").unwrap();
     std::fs::write(sb.path("out/notes.txt"), "kept").unwrap();
+    std::fs::write(sb.path("out/html/teams/our-page.html"), "kept").unwrap();
+    let pages = |dir: &str| -> Vec<String> {
+        let root = sb.path(dir);
+        let mut found = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(&root).unwrap();
+                    found.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    let before = pages("out/html");
+    assert!(before.len() > 4, "{before:?}");
 
     let second = sb
         .command("out", &["openstack/compute".to_string()])
@@ -365,4 +404,15 @@ fn a_rescan_into_the_same_out_leaves_no_stale_team_files() {
     assert_eq!(teams, ["Compute.md", "our-notes.md"]);
     assert_eq!(read(&sb.path("out/notes.txt")), "kept");
     assert!(!read(&sb.path("out/index.md")).contains("Fillers"));
+    // The dashboard too: the pages of the teams and projects no longer scanned are gone.
+    assert_eq!(
+        pages("out/html"),
+        [
+            "index.html",
+            "projects/openstack/compute.html",
+            "teams/Compute.html",
+            "teams/our-page.html"
+        ],
+        "before: {before:?}"
+    );
 }
