@@ -28,22 +28,15 @@ pub fn check_writable(dir: &Path) -> Result<()> {
 /// Fails unless the host of `base` accepts a TCP connection, so a mistyped or dead
 /// `--git-base` is one clear error instead of hundreds of failed repositories.
 pub fn check_reachable(base: &str, timeout: Duration) -> Result<()> {
-    let (scheme, rest) = base.split_once("://").ok_or_else(|| {
-        InputError(format!(
-            "--git-base {base:?} is not a URL: use git://, http:// or https://"
-        ))
-    })?;
-    let default_port = match scheme {
+    // The plan has refused every other scheme already; asking it again keeps the schemes
+    // accepted here the same as there (no file:// shortcut, upper case allowed).
+    fleetscan_core::plan::check_git_base(base)
+        .map_err(|e| InputError(format!("--git-base: {e}")))?;
+    let (scheme, rest) = base.split_once("://").unwrap_or_default();
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
         "git" => 9418,
         "http" => 80,
-        "https" => 443,
-        "ssh" => 22,
-        "file" => return Ok(()),
-        other => {
-            return Err(
-                InputError(format!("--git-base {base:?}: unsupported scheme {other:?}")).into(),
-            )
-        }
+        _ => 443,
     };
     let authority = rest.split('/').next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -270,6 +263,31 @@ mod tests {
         assert!(!d.join("html/projects/mixed/z.html").exists());
         assert!(d.join("html/projects/mixed/mine.html").exists());
         assert!(d.join("html/projects/a/x.html").exists());
+    }
+
+    /// Used to let `file://` through unchecked and refuse an upper-case `GIT://` that the plan
+    /// accepts.
+    #[test]
+    fn reachability_takes_the_schemes_the_plan_takes() {
+        let t = Duration::from_millis(500);
+        for base in [
+            "file:///srv/git/",
+            "ssh://127.0.0.1/",
+            "ext::sh -c x",
+            "no-url",
+        ] {
+            let e = check_reachable(base, t).unwrap_err();
+            assert!(
+                e.is::<InputError>() && e.to_string().contains("not supported"),
+                "{base}: {e}"
+            );
+        }
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = open.local_addr().unwrap().port();
+        check_reachable(&format!("GIT://127.0.0.1:{port}/"), t).unwrap();
+        drop(open);
+        let e = check_reachable(&format!("git://127.0.0.1:{port}/"), t).unwrap_err();
+        assert!(e.to_string().contains("unreachable"), "{e}");
     }
 
     #[test]
