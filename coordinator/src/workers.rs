@@ -122,8 +122,8 @@ pub fn check_protocol(theirs: u32) -> Result<(), Status> {
 
 /// How a result stream ended.
 enum End {
-    /// With the worker's outcome.
-    Sent(v1::Outcome),
+    /// With the worker's outcome (boxed: it is many times the size of a reason).
+    Sent(Box<v1::Outcome>),
     /// Over a limit, with the reason.
     Refused(String),
 }
@@ -333,7 +333,7 @@ impl Workers for WorkersService {
                     }
                     occurrences.extend(b.occurrences.into_iter().map(Occurrence::from));
                 }
-                Some(Part::Outcome(o)) => break End::Sent(o),
+                Some(Part::Outcome(o)) => break End::Sent(Box::new(o)),
                 Some(Part::Header(_)) => {
                     return Err(bad("a second header in one result stream".into()))
                 }
@@ -357,7 +357,7 @@ impl Workers for WorkersService {
                     occurrences.len()
                 )))
             }
-            End::Sent(o) => (o, occurrences),
+            End::Sent(o) => (*o, occurrences),
         };
         let retryable = outcome.retryable;
         let repo = RepoName::parse(&job.repo).map_err(|e| Status::internal(e.to_string()))?;
