@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use fleetscan_tests::cluster::{finish_within, http_get, Cluster};
 use fleetscan_tests::proxy::{SlowProxy, Stall, StallServer};
 use fleetscan_tests::{
-    assert_failures_reported, assert_golden, corpus, free_port, git, read, report_files,
-    strip_narratives, summary_repo, GitDaemon, ModelStub, Reply, RepoSpec, Sandbox,
+    assert_failures_reported, assert_golden, cache_packs, corpus, free_port, git, read,
+    report_files, strip_narratives, summary_repo, GitDaemon, ModelStub, Reply, RepoSpec, Sandbox,
     NARRATIVE_HEADING,
 };
 use serde_json::Value;
@@ -188,18 +188,10 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let timeless = |dir: &Path| {
-        let mut v: Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
-        v["scan"]["started"] = Value::Null;
-        v["scan"]["duration_ms"] = Value::Null;
-        for r in v["repos"].as_array_mut().unwrap() {
-            for k in ["fetch_ms", "scan_ms", "cached"] {
-                r[k] = Value::Null;
-            }
-        }
-        v
-    };
-    assert_eq!(timeless(&embedded), timeless(&w.sb.path("report")));
+    assert_eq!(
+        timeless_summary(&embedded, &w.sb.path("embedded-cache")),
+        timeless_summary(&w.sb.path("report"), &w.sb.path("cluster"))
+    );
 
     // The dead-letter state is visible in `status`, with the error.
     let status = w.status(&id);
@@ -671,20 +663,10 @@ fn served_for_parity(root: &Path) -> GitDaemon {
 /// Halves the pack of `openstack/nova` in the clone cache `cache`, and drops the result
 /// cache so that the next scan must read the damaged clone.
 fn damage_nova(cache: &Path) {
-    let mut packs = Vec::new();
-    let mut stack = vec![cache.join("git")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "pack")
-                && p.to_string_lossy().contains("nova")
-            {
-                packs.push(p);
-            }
-        }
-    }
+    let packs: Vec<PathBuf> = cache_packs(cache)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("nova"))
+        .collect();
     assert_eq!(packs.len(), 1, "{packs:?}");
     let len = std::fs::metadata(&packs[0]).unwrap().len();
     std::fs::OpenOptions::new()
