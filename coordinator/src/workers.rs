@@ -83,17 +83,18 @@ fn check_worker_id(id: &str) -> Result<(), Status> {
     Ok(())
 }
 
-/// The wire form of a leased job, capped at the occurrences this coordinator accepts: the
-/// worker stops there and reports the repository truncated, where it would otherwise be
-/// refused.
-fn job_of(l: Leased, max_occurrences: u64) -> Result<v1::Job, Status> {
+/// The wire form of a leased job, capped at the occurrences and bytes this coordinator
+/// accepts: the worker stops there and reports the repository truncated, where it would
+/// otherwise be refused.
+fn job_of(l: Leased, limits: &IngestLimits) -> Result<v1::Job, Status> {
     let mut spec = v1::JobSpec::decode(l.job_spec.as_slice()).map_err(|e| {
         Status::data_loss(format!(
             "the job spec of scan {} in Redis is damaged ({e}); submit the scan again",
             l.scan
         ))
     })?;
-    spec.max_occurrences = max_occurrences;
+    spec.max_occurrences = limits.occurrences;
+    spec.max_result_bytes = limits.bytes as u64;
     Ok(v1::Job {
         lease: Some(v1::Lease {
             job_id: l.job,
@@ -185,7 +186,7 @@ impl Workers for WorkersService {
             {
                 metrics::counter!("fleetscan_leases_total").increment(1);
                 return Ok(Response::new(v1::LeaseResponse {
-                    job: Some(job_of(l, self.limits.occurrences)?),
+                    job: Some(job_of(l, &self.limits)?),
                 }));
             }
             let now = Instant::now();

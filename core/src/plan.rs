@@ -75,6 +75,10 @@ pub struct JobSpec {
     /// repository over it is reported truncated rather than refused.
     #[serde(default = "default_max_occurrences")]
     pub max_occurrences: u64,
+    /// Bytes of occurrences (paths and lines) kept per repository, for the same reason.
+    /// Default none; the coordinator sets its own limit.
+    #[serde(default)]
+    pub max_result_bytes: Option<u64>,
 }
 
 fn default_max_occurrences() -> u64 {
@@ -89,6 +93,7 @@ impl JobSpec {
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
             max_occurrences: DEFAULT_MAX_OCCURRENCES,
+            max_result_bytes: None,
         }
     }
 }
@@ -201,6 +206,7 @@ impl ScanRequest {
                 timeout_secs: self.timeout_secs.max(1),
                 connect_timeout_secs: self.connect_timeout_secs.max(1),
                 max_occurrences: DEFAULT_MAX_OCCURRENCES,
+                max_result_bytes: None,
             },
             max_attempts: self.retries.saturating_add(1),
             render,

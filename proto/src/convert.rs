@@ -180,6 +180,7 @@ impl From<&JobSpec> for v1::JobSpec {
             timeout_secs: j.timeout_secs,
             connect_timeout_secs: j.connect_timeout_secs,
             max_occurrences: j.max_occurrences,
+            max_result_bytes: j.max_result_bytes.unwrap_or(0),
         }
     }
 }
@@ -210,6 +211,7 @@ impl TryFrom<v1::JobSpec> for JobSpec {
                 0 => plan::DEFAULT_MAX_OCCURRENCES,
                 n => n,
             },
+            max_result_bytes: (j.max_result_bytes != 0).then_some(j.max_result_bytes),
         })
     }
 }
@@ -397,6 +399,7 @@ mod tests {
             timeout_secs: 7,
             connect_timeout_secs: 3,
             max_occurrences: 100,
+            max_result_bytes: Some(5000),
         };
         let wire = v1::JobSpec::from(&spec);
         assert_eq!(JobSpec::try_from(wire.clone()).unwrap(), spec);

@@ -821,3 +821,52 @@ fn a_worker_with_an_unwritable_cache_dir_does_not_start() {
         "{log}"
     );
 }
+
+/// The coordinator refuses more than `--max-result-bytes` of occurrences from one repository,
+/// and workers used to send them all: a huge repository failed as refused. Now they stop at
+/// that limit too and report the repository truncated, saying where.
+#[test]
+fn a_repository_over_the_coordinators_byte_limit_is_truncated_not_refused() {
+    let sb = tempfile::tempdir().unwrap();
+    let daemon = served_for_parity(&sb.path().join("served"));
+    let mut cluster = Cluster::start(Path::new(BIN), &sb.path().join("cluster"), 0, None);
+    cluster.restart_coordinator_with(&["--max-result-bytes", "1000"]);
+    cluster.start_worker(&[], &[]);
+    let out = sb.path().join("out");
+    let base = daemon.base();
+    let args = [
+        "submit",
+        "--pattern",
+        "eventlet",
+        "--profile",
+        "none",
+        "--git-base",
+        &base,
+        "--repo",
+        "openstack/generated",
+        "-q",
+        "--wait",
+        "--out",
+        &out.to_string_lossy(),
+    ]
+    .map(String::from);
+    let o = cluster.cli(&args, WAIT);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    let summary: Value = serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
+    let r = summary_repo(&summary, "openstack/generated");
+    assert_eq!(r["status"], "scanned", "{r}");
+    let n = r["occurrences"].as_u64().unwrap();
+    assert!(n > 0 && n < 500, "{r}");
+    let truncated = r["truncated"].as_str().unwrap_or_default();
+    assert!(
+        truncated.contains("--max-result-bytes")
+            && truncated.contains(&format!("gen/big.py line {n}:")),
+        "{r}"
+    );
+}

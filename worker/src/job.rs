@@ -37,6 +37,9 @@ pub struct JobOptions {
     /// Default: no cap. [`JobOptions::for_spec`] takes the plan's (in distributed mode the
     /// coordinator's limit, so a repository over it is truncated rather than refused).
     pub max_occurrences: usize,
+    /// Bytes of occurrences (paths and lines) kept per repository; the scan stops there too.
+    /// Default: no cap. [`JobOptions::for_spec`] takes the plan's.
+    pub max_result_bytes: usize,
     /// Longest matched line kept, in bytes; longer ones are cut with a marker. Default 2000.
     pub max_line_length: usize,
 }
@@ -49,6 +52,7 @@ impl Default for JobOptions {
             backoff: plan::DEFAULT_RETRY_BACKOFF,
             git: GitOptions::default(),
             max_occurrences: usize::MAX,
+            max_result_bytes: usize::MAX,
             max_line_length: 2000,
         }
     }
@@ -67,6 +71,9 @@ impl JobOptions {
                 ..GitOptions::default()
             },
             max_occurrences: usize::try_from(spec.max_occurrences.max(1)).unwrap_or(usize::MAX),
+            max_result_bytes: spec
+                .max_result_bytes
+                .map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX)),
             ..JobOptions::default()
         }
     }
@@ -96,10 +103,11 @@ impl Context {
             filter: FileFilter::new(&scan.files)?,
             // The caps change what a scan yields, so they are part of the cache key.
             fingerprint: format!(
-                "{}\n{} {}",
+                "{}\n{} {} {}",
                 scan.fingerprint(),
                 opts.max_occurrences,
-                opts.max_line_length
+                opts.max_line_length,
+                opts.max_result_bytes
             ),
             results: ResultCache::new(&cache_root),
             cache_root,
@@ -241,8 +249,11 @@ fn fetch_and_scan(
     let t1 = Instant::now();
     r.fetch_ms += (t1 - t0).as_millis() as u64;
     let (cap, max_line) = (ctx.opts.max_occurrences, ctx.opts.max_line_length);
+    let max_bytes = ctx.opts.max_result_bytes;
     let mut occurrences: Vec<Occurrence> = Vec::new();
-    let mut over = false;
+    let mut bytes = 0usize;
+    // Which cap stopped the scan, if one did.
+    let mut over: Option<String> = None;
     let stats = scan_commit(
         &repo,
         commit,
@@ -251,18 +262,34 @@ fn fetch_and_scan(
         budget,
         &mut |mut o| {
             if occurrences.len() >= cap {
-                over = true;
+                over = Some(format!(
+                    "more than the --max-occurrences cap of {cap} occurrences"
+                ));
                 return ControlFlow::Break(());
             }
             o.text = cut_line(o.text, max_line);
+            // Counted as the coordinator counts what it accepts: paths and lines.
+            let size = o.path.len() + o.text.len();
+            if bytes.saturating_add(size) > max_bytes {
+                over = Some(format!(
+                    "more than the coordinator's --max-result-bytes cap of {max_bytes} bytes of occurrences"
+                ));
+                return ControlFlow::Break(());
+            }
+            bytes += size;
             occurrences.push(o);
             ControlFlow::Continue(())
         },
     )?;
     // Where it stopped: the last occurrence kept, in tree order.
-    let truncated = over.then(|| {
-        let last = occurrences.last().map_or(String::new(), |o| format!(" at {} line {}", o.path, o.line));
-        format!("stopped{last}: more than the --max-occurrences cap of {cap} occurrences; only the first {cap} are listed")
+    let truncated = over.map(|why| {
+        let last = occurrences
+            .last()
+            .map_or(String::new(), |o| format!(" at {} line {}", o.path, o.line));
+        format!(
+            "stopped{last}: {why}; only the first {} are listed",
+            occurrences.len()
+        )
     });
     occurrences.sort();
     let t2 = Instant::now();
