@@ -660,6 +660,35 @@ fn served_for_parity(root: &Path) -> GitDaemon {
     GitDaemon::start(root)
 }
 
+/// The flags that scan `repos` of [`served_for_parity`] from `git_base`, for `scan` and
+/// `submit` alike.
+fn parity_selection(git_base: &str, repos: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["--pattern", "eventlet", "--profile", "none", "-q"]
+        .map(String::from)
+        .to_vec();
+    v.extend(["--git-base".into(), git_base.into()]);
+    for r in repos {
+        v.extend(["--repo".into(), r.to_string()]);
+    }
+    v
+}
+
+/// `submit ARGS --wait --out OUT`, which must exit 0.
+fn submit_and_wait(cluster: &Cluster, args: &[String], out: &Path) {
+    let mut all = vec!["submit".to_string()];
+    all.extend(args.iter().cloned());
+    all.extend(["--wait".into(), "--out".into()]);
+    all.push(out.to_string_lossy().into_owned());
+    let o = cluster.cli(&all, WAIT);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+}
+
 /// Halves the pack of `openstack/nova` in the clone cache `cache`, and drops the result
 /// cache so that the next scan must read the damaged clone.
 fn damage_nova(cache: &Path) {
@@ -702,23 +731,10 @@ fn timeless_summary(out: &Path, cache: &Path) -> Value {
 fn distributed_summary_and_reports_equal_the_embedded_ones() {
     let sb = tempfile::tempdir().unwrap();
     let daemon = served_for_parity(&sb.path().join("served"));
-    let selection: Vec<String> = [
-        "--pattern",
-        "eventlet",
-        "--profile",
-        "none",
-        "--git-base",
+    let selection = parity_selection(
         &daemon.base(),
-        "--repo",
-        "openstack/nova",
-        "--repo",
-        "openstack/generated",
-        "--repo",
-        "openstack/rawname",
-        "-q",
-    ]
-    .map(String::from)
-    .to_vec();
+        &["openstack/nova", "openstack/generated", "openstack/rawname"],
+    );
 
     // Embedded: a first scan fills the cache, the second reads the damaged clone.
     let cache = sb.path().join("embedded-cache");
@@ -749,18 +765,7 @@ fn distributed_summary_and_reports_equal_the_embedded_ones() {
         if round == 1 {
             damage_nova(&worker_cache);
         }
-        let mut args = vec!["submit".to_string()];
-        args.extend(selection.iter().cloned());
-        args.extend(["--wait".into(), "--out".into()]);
-        args.push(distributed.to_string_lossy().into_owned());
-        let o = cluster.cli(&args, WAIT);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}\n{}",
-            stderr(&o),
-            cluster.logs()
-        );
+        submit_and_wait(&cluster, &selection, &distributed);
     }
 
     let summary = timeless_summary(&distributed, &worker_cache);
@@ -833,30 +838,10 @@ fn a_repository_over_the_coordinators_byte_limit_is_truncated_not_refused() {
     cluster.restart_coordinator_with(&["--max-result-bytes", "1000"]);
     cluster.start_worker(&[], &[]);
     let out = sb.path().join("out");
-    let base = daemon.base();
-    let args = [
-        "submit",
-        "--pattern",
-        "eventlet",
-        "--profile",
-        "none",
-        "--git-base",
-        &base,
-        "--repo",
-        "openstack/generated",
-        "-q",
-        "--wait",
-        "--out",
-        &out.to_string_lossy(),
-    ]
-    .map(String::from);
-    let o = cluster.cli(&args, WAIT);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        cluster.logs()
+    submit_and_wait(
+        &cluster,
+        &parity_selection(&daemon.base(), &["openstack/generated"]),
+        &out,
     );
     let summary: Value = serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
     let r = summary_repo(&summary, "openstack/generated");
