@@ -14,7 +14,7 @@ use fleetscan_core::code::services::{from_pyproject, from_setup_cfg};
 use fleetscan_core::code::trace::{mentions_word, Tracer};
 use fleetscan_core::code::{checks_mode, is_production_python, may_import_optionally};
 use fleetscan_core::result::Occurrence;
-use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use git2::{ObjectType, Oid, Repository};
 
 use crate::error::{Kind, RepoError};
 use crate::git::Budget;
@@ -158,16 +158,15 @@ impl Tree {
             .and_then(|c| c.tree())
             .map_err(git("read commit"))?;
         let mut files = Vec::new();
-        tree.walk(TreeWalkMode::PreOrder, |dir, e| {
-            if e.kind() == Some(ObjectType::Blob) && e.filemode() != 0o120000 {
-                let path = format!("{dir}{}", String::from_utf8_lossy(e.name_bytes()));
+        crate::tree::walk(repo, tree, git("read tree"), |e| {
+            if e.kind == Some(ObjectType::Blob) && e.mode != 0o120000 {
+                let path = String::from_utf8_lossy(e.raw).into_owned();
                 if is_production_python(&path) || path == "setup.cfg" || path == "pyproject.toml" {
-                    files.push((path, e.id()));
+                    files.push((path, e.id));
                 }
             }
-            TreeWalkResult::Ok
-        })
-        .map_err(git("walk tree"))?;
+            Ok(std::ops::ControlFlow::Continue(()))
+        })?;
         Ok(Tree {
             files,
             cache: Default::default(),

@@ -17,6 +17,7 @@ pub mod net;
 pub mod remote;
 pub mod runner;
 pub mod scan;
+pub mod tree;
 
 pub use error::{InputError, Kind, RepoError};
 pub use job::{Context, Job, JobOptions};
