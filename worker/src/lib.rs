@@ -14,6 +14,7 @@ pub mod facts;
 pub mod git;
 pub mod job;
 pub mod net;
+pub mod pools;
 pub mod process;
 pub mod remote;
 pub mod runner;
