@@ -148,18 +148,18 @@ def ratio(net, name, other):
     a, b = runs[(net, name)], runs.get((net, other), {})
     r = [b[k][0] / a[k][0] for k in a if k in b and a[k][0] > 0]
     return f"{statistics.median(r):.2f}x" if r else "-"
-print("| network | contender | wall s (median) | runs | speed vs naive xargs -P2 | wall vs clone-only -P8 | client CPU s | server CPU s | peak RSS MiB |")
-print("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+def wall_vs(net, by, other):
+    o = runs.get((net, other), {})
+    r = [by[k][0] / o[k][0] for k in by if k in o]
+    return f"{statistics.median(r):.2f}x" if r else "-"
+print("| network | contender | wall s (median) | runs (round order) | speed vs naive xargs -P2 | wall vs clone-only -P2 | wall vs clone-only -P8 | client CPU s | server CPU s | peak RSS MiB |")
+print("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for (net, name), by in runs.items():
-    v = list(by.values())
+    v = [by[k] for k in sorted(by, key=int)]
     med = lambda i: statistics.median(x[i] for x in v)
-    vs_p8 = "-"
-    if (net, "clone-P8") in runs:
-        p8 = runs[(net, "clone-P8")]
-        r = [by[k][0] / p8[k][0] for k in by if k in p8]
-        vs_p8 = f"{statistics.median(r):.2f}x" if r else "-"
     print(f"| {net} | {name} | {med(0):.2f} | {', '.join(f'{x[0]:.2f}' for x in v)} | "
-          f"{ratio(net, name, 'naive-P2')} | {vs_p8} | {med(1):.2f} | {med(2):.2f} | {max(x[3] for x in v) / 1024:.0f} |")
+          f"{ratio(net, name, 'naive-P2')} | {wall_vs(net, by, 'clone-P2')} | {wall_vs(net, by, 'clone-P8')} | "
+          f"{med(1):.2f} | {med(2):.2f} | {max(x[3] for x in v) / 1024:.0f} |")
 warm, cold = runs.get(("lo", "fleetscan-warm")), runs.get(("lo", "fleetscan"))
 if warm and cold:
     r = [warm[k][0] / cold[k][0] for k in warm if k in cold]
