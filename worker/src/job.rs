@@ -203,7 +203,9 @@ fn attempt_once(
     let attempt = budget;
     let budget = stage.network(attempt)?;
     let t0 = Instant::now();
-    let Some(head) = git::probe(&job.url, &ctx.opts.git, budget)? else {
+    let probed = git::probe(&job.url, &ctx.opts.git, budget);
+    stage.opened();
+    let Some(head) = probed? else {
         r.status = RepoStatus::Skipped;
         r.reason = Some("empty repository (no branches)".into());
         return Ok(r);

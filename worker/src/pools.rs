@@ -7,9 +7,13 @@
 //! and on loopback the scans wait behind fetches. Here a repository holds a network slot while
 //! it is probed and fetched, gives it back, and then waits for a CPU slot to be scanned.
 //!
-//! - Network slots: about 8 by default. Past that a `git daemon` (listen backlog of 5)
-//!   starts dropping connection attempts, which cost a 1-second SYN retry each. A per-host
-//!   cap keeps one server from getting every slot when repositories come from several.
+//! - Network slots: about 8 by default. A per-host cap keeps one server from getting every
+//!   slot when repositories come from several.
+//! - Connections being opened: at most 4 per host at once, counted from taking a network slot
+//!   until the probe has its answer. `git daemon` listens with a backlog of 5: when it is slow
+//!   to accept (a loaded machine), more simultaneous connection attempts than that are
+//!   dropped, and each costs the 1-second SYN retransmission timeout. A warm run, all probes,
+//!   used to pay it.
 //! - CPU slots: the number of CPUs; scanning is inflating and searching, nothing else.
 //! - Between them, the repositories fetched and waiting for a CPU slot. The caller bounds
 //!   that queue by the number of threads it runs (see [`PoolOptions::threads`]).
@@ -34,6 +38,9 @@ pub struct PoolOptions {
     pub net: usize,
     /// Of those, at most this many from one host. Default 8.
     pub per_host: usize,
+    /// Of those, at most this many opening a connection to one host (until the probe is
+    /// answered). Default 4, below `git daemon`'s listen backlog of 5.
+    pub opening: usize,
     /// Repositories scanned at once. Default: the number of CPUs.
     pub cpu: usize,
 }
@@ -43,6 +50,7 @@ impl Default for PoolOptions {
         PoolOptions {
             net: 8,
             per_host: 8,
+            opening: 4,
             cpu: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
@@ -58,6 +66,12 @@ impl PoolOptions {
     /// Sets the per-host cap.
     pub fn with_per_host(mut self, n: usize) -> Self {
         self.per_host = n;
+        self
+    }
+
+    /// Sets the cap on connections being opened per host.
+    pub fn with_opening(mut self, n: usize) -> Self {
+        self.opening = n;
         self
     }
 
@@ -80,6 +94,7 @@ impl PoolOptions {
 struct InUse {
     net: usize,
     hosts: HashMap<String, usize>,
+    opening: HashMap<String, usize>,
     cpu: usize,
 }
 
@@ -162,6 +177,7 @@ pub struct Stage<'p> {
     pools: Option<&'p Pools>,
     host: String,
     net: bool,
+    opening: bool,
     cpu: bool,
     waited: Duration,
 }
@@ -173,6 +189,7 @@ impl<'p> Stage<'p> {
             pools,
             host: host_of(url),
             net: false,
+            opening: false,
             cpu: false,
             waited: Duration::ZERO,
         }
@@ -188,17 +205,21 @@ impl<'p> Stage<'p> {
             return Ok(extend(attempt, self.waited));
         };
         let budget = extend(attempt, self.waited);
-        let (net, per_host) = (pools.opts.net.max(1), pools.opts.per_host.max(1));
+        let o = &pools.opts;
+        let (net, per_host, opening) = (o.net.max(1), o.per_host.max(1), o.opening.max(1));
         let host = self.host.clone();
+        let count = |m: &HashMap<String, usize>| m.get(&host).copied().unwrap_or(0);
         let waited = pools.acquire(
             budget,
-            |u| u.net < net && u.hosts.get(&host).copied().unwrap_or(0) < per_host,
+            |u| u.net < net && count(&u.hosts) < per_host && count(&u.opening) < opening,
             |u| {
                 u.net += 1;
                 *u.hosts.entry(host.clone()).or_default() += 1;
+                *u.opening.entry(host.clone()).or_default() += 1;
             },
         )?;
         self.net = true;
+        self.opening = true;
         self.waited += waited;
         Ok(extend(attempt, self.waited))
     }
@@ -217,6 +238,15 @@ impl<'p> Stage<'p> {
         Ok(extend(attempt, self.waited))
     }
 
+    /// The connection is open and answered (the probe returned, either way): the next
+    /// repository for this host may start opening one.
+    pub fn opened(&mut self) {
+        if let (Some(pools), true) = (self.pools, self.opening) {
+            pools.release(|u| decrement(&mut u.opening, &self.host));
+            self.opening = false;
+        }
+    }
+
     fn release_cpu(&mut self) {
         if let (Some(pools), true) = (self.pools, self.cpu) {
             pools.release(|u| u.cpu -= 1);
@@ -225,16 +255,11 @@ impl<'p> Stage<'p> {
     }
 
     fn release_net(&mut self) {
+        self.opened();
         if let (Some(pools), true) = (self.pools, self.net) {
-            let host = &self.host;
             pools.release(|u| {
                 u.net -= 1;
-                if let Some(n) = u.hosts.get_mut(host) {
-                    *n -= 1;
-                    if *n == 0 {
-                        u.hosts.remove(host);
-                    }
-                }
+                decrement(&mut u.hosts, &self.host);
             });
             self.net = false;
         }
@@ -245,6 +270,15 @@ impl Drop for Stage<'_> {
     fn drop(&mut self) {
         self.release_net();
         self.release_cpu();
+    }
+}
+
+fn decrement(counts: &mut HashMap<String, usize>, host: &str) {
+    if let Some(n) = counts.get_mut(host) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(host);
+        }
     }
 }
 
@@ -315,6 +349,7 @@ mod tests {
         let opts = PoolOptions::default()
             .with_net(3)
             .with_per_host(2)
+            .with_opening(8)
             .with_cpu(1);
         let pools = Arc::new(Pools::new(opts));
         let one_host = vec!["git://a/x"; 6];
@@ -322,6 +357,37 @@ mod tests {
         let two_hosts = ["git://a/x", "git://b/x"].repeat(4);
         assert_eq!(peak(pools.clone(), two_hosts, false), 3, "network slots");
         assert_eq!(peak(pools, vec!["git://a/x"; 4], true), 1, "CPU slots");
+    }
+
+    /// A warm run is all probes; more connection attempts at once than `git daemon`'s listen
+    /// backlog cost 1-second SYN retries, so at most `opening` per host are in flight, while
+    /// the slots that already have their answer go on.
+    #[test]
+    fn connections_being_opened_are_capped_per_host() {
+        let pools = Pools::new(PoolOptions::default().with_net(8).with_opening(2));
+        let stop = AtomicBool::new(false);
+        let mut first = Stage::new(Some(&pools), "git://a/x");
+        let mut second = Stage::new(Some(&pools), "git://a/y");
+        first.network(budget(&stop)).unwrap();
+        second.network(budget(&stop)).unwrap();
+        let waits = |url| {
+            let stopped = AtomicBool::new(true);
+            Stage::new(Some(&pools), url)
+                .network(budget(&stopped))
+                .is_err()
+        };
+        assert!(waits("git://a/z"), "a third opening to the same host waits");
+        assert!(!waits("git://b/z"), "another host does not");
+        first.opened();
+        let mut third = Stage::new(Some(&pools), "git://a/z");
+        third.network(budget(&stop)).unwrap();
+        assert!(waits("git://a/w"), "two opening again");
+        second.opened();
+        third.opened();
+        assert!(
+            !waits("git://a/w"),
+            "all answered: 3 of 8 slots held, none opening"
+        );
     }
 
     #[test]
