@@ -94,6 +94,8 @@ enum Command {
 pub use fleetscan_worker::InputError;
 
 fn main() -> ExitCode {
+    // First, while this is the only thread.
+    fleetscan_worker::process::init();
     let cli = Cli::parse();
     let server = matches!(cli.command, Command::Coordinator(_) | Command::Worker(_));
     if !server {

@@ -260,6 +260,8 @@ fn bad_input_is_one_clear_error() {
         "a(b",
     );
     assert_input_error(&run(with(&["--governance", &d("bad.yaml")])), "line");
+    assert_input_error(&run(with(&["--jobs", "0"])), "--jobs");
+    assert_input_error(&run(with(&["--scan-threads", "0"])), "--scan-threads");
     assert_input_error(&run(with(&["--governance", &d("nope.yaml")])), "nope.yaml");
     assert_input_error(
         &run(with(&["--out", &format!("{}/sub", d("file"))])),
@@ -414,5 +416,82 @@ fn a_rescan_into_the_same_out_leaves_no_stale_team_files() {
             "teams/our-page.html"
         ],
         "before: {before:?}"
+    );
+}
+
+/// `fleetscan grep` walks directories on several threads: every file is still searched exactly
+/// once, `.git` directories and binary files are skipped, links are not followed, and one
+/// file's lines stay together, whatever the number of threads.
+#[test]
+fn grep_searches_every_file_once_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let sub = root.join(format!("d{}/e{}", i % 5, i % 3));
+        std::fs::create_dir_all(&sub).unwrap();
+        let text: String = (1..=30)
+            .map(|l| {
+                if l % 7 == i % 7 {
+                    format!("import eventlet # {i}\n")
+                } else {
+                    format!("x = {l}\n")
+                }
+            })
+            .collect();
+        let path = sub.join(format!("f{i}.py"));
+        std::fs::write(&path, &text).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("eventlet") {
+                expected.push(format!("{}:{}:{line}", path.display(), n + 1));
+            }
+        }
+    }
+    std::fs::create_dir_all(root.join(".git/objects")).unwrap();
+    std::fs::write(root.join(".git/objects/x"), "eventlet\n").unwrap();
+    std::fs::write(root.join("d0/bin"), b"eventlet\0\n").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root.join("d0/e0/f0.py"), root.join("link.py")).unwrap();
+    expected.sort();
+    let dir_arg = root.to_string_lossy().into_owned();
+    for threads in ["1", "4"] {
+        let out = fleetscan(&["grep", "--pattern", "eventlet", "-j", threads, &dir_arg]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = stdout.lines().collect();
+        // Each file's lines come together, in line order.
+        let mut seen = BTreeSet::new();
+        for pair in lines.windows(2) {
+            let file = |l: &str| l.rsplitn(3, ':').nth(2).unwrap().to_string();
+            if file(pair[0]) != file(pair[1]) {
+                assert!(seen.insert(file(pair[0])), "{} split up", file(pair[0]));
+            }
+        }
+        let mut got: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        got.sort();
+        assert_eq!(got, expected, "-j {threads}");
+        let out = fleetscan(&[
+            "grep",
+            "--pattern",
+            "eventlet",
+            "--count",
+            "-j",
+            threads,
+            &dir_arg,
+        ]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            stdout.starts_with(&format!("{} matching lines in ", expected.len())),
+            "{stdout}"
+        );
+    }
+    assert_input_error(
+        &fleetscan(&["grep", "--pattern", "x", &format!("{dir_arg}/nope")]),
+        "nope",
     );
 }

@@ -19,6 +19,7 @@ pub mod redis;
 mod repo;
 mod sandbox;
 mod server;
+pub mod wan;
 
 pub use daemon::GitDaemon;
 pub use http::GitHttp;

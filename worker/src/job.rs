@@ -2,8 +2,9 @@
 //! distributed worker both call [`run`], so both modes produce the same results.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleetscan_core::filter::FileFilter;
@@ -17,6 +18,7 @@ use crate::cache::{Entry, ResultCache};
 use crate::error::{Kind, RepoError};
 use crate::facts::code_facts;
 use crate::git::{self, GitOptions};
+use crate::pools::{Pools, Stage};
 use crate::scan::scan_commit;
 
 /// One repository to process: the core's selection target.
@@ -88,6 +90,9 @@ pub struct Context {
     cache_root: PathBuf,
     results: ResultCache,
     opts: JobOptions,
+    /// Network and CPU slots, shared with every other context of the process; `None` runs
+    /// each job straight through.
+    pools: Option<Arc<Pools>>,
 }
 
 impl Context {
@@ -112,7 +117,20 @@ impl Context {
             results: ResultCache::new(&cache_root),
             cache_root,
             opts,
+            pools: None,
         })
+    }
+
+    /// Runs the jobs' network and CPU steps in `pools`' slots. Default: no slots, each job
+    /// runs straight through on its caller's thread.
+    pub fn with_pools(mut self, pools: Arc<Pools>) -> Context {
+        self.pools = Some(pools);
+        self
+    }
+
+    /// The directory of the clone and result caches.
+    pub fn cache_root(&self) -> &Path {
+        &self.cache_root
     }
 }
 
@@ -180,8 +198,14 @@ fn attempt_once(
     budget: git::Budget<'_>,
 ) -> Result<RepoResult, RepoError> {
     let mut r = RepoResult::new(job.repo.clone(), select::redact_url(&job.url));
+    // The attempt's budget, less the time spent waiting for slots.
+    let mut stage = Stage::new(ctx.pools.as_deref(), &job.url);
+    let attempt = budget;
+    let budget = stage.network(attempt)?;
     let t0 = Instant::now();
-    let Some(head) = git::probe(&job.url, &ctx.opts.git, budget)? else {
+    let probed = git::probe(&job.url, &ctx.opts.git, budget);
+    stage.opened();
+    let Some(head) = probed? else {
         r.status = RepoStatus::Skipped;
         r.reason = Some("empty repository (no branches)".into());
         return Ok(r);
@@ -202,7 +226,7 @@ fn attempt_once(
     r.fetch_ms = t0.elapsed().as_millis() as u64;
     let path = git::cache_path(&ctx.cache_root, &job.url);
     let _lock = git::lock_cache(&path, budget)?;
-    let scanned = match fetch_and_scan(job, ctx, &path, &head, budget, &mut r) {
+    let scanned = match fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, &mut r) {
         Err(e) if e.kind == Kind::Cache => {
             // A damaged clone (a pack cut short, deleted or corrupt) is thrown away and fetched
             // again once, within this attempt, and the result says so.
@@ -214,7 +238,7 @@ fn attempt_once(
                 )
             })?;
             r.cache_repaired = Some(e.message);
-            fetch_and_scan(job, ctx, &path, &head, budget, &mut r)?
+            fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, &mut r)?
         }
         other => other?,
     };
@@ -230,15 +254,18 @@ fn attempt_once(
     Ok(r)
 }
 
-/// Fetches `head` into the clone at `path` if needed and scans it; fills in the timings.
+/// Fetches `head` into the clone at `path` if needed (in a network slot) and scans it (in a
+/// CPU slot); fills in the timings. `attempt` is the attempt's budget before any wait.
 fn fetch_and_scan(
     job: &Job,
     ctx: &Context,
-    path: &std::path::Path,
+    path: &Path,
     head: &git::Head,
-    budget: git::Budget<'_>,
+    attempt: git::Budget<'_>,
+    stage: &mut Stage<'_>,
     r: &mut RepoResult,
 ) -> Result<(git2::Oid, Entry), RepoError> {
+    let budget = stage.network(attempt)?;
     let t0 = Instant::now();
     let repo = git::fetch(path, &job.url, head, &ctx.opts.git, budget)?;
     let commit = git::scanned_commit(&repo, head)?;
@@ -246,8 +273,9 @@ fn fetch_and_scan(
         .find_commit(commit)
         .map(|c| c.time().seconds())
         .map_err(|e| RepoError::damaged_cache("read commit", &e))?;
+    r.fetch_ms += t0.elapsed().as_millis() as u64;
+    let budget = stage.scanning(attempt)?;
     let t1 = Instant::now();
-    r.fetch_ms += (t1 - t0).as_millis() as u64;
     let (cap, max_line) = (ctx.opts.max_occurrences, ctx.opts.max_line_length);
     let max_bytes = ctx.opts.max_result_bytes;
     let mut occurrences: Vec<Occurrence> = Vec::new();

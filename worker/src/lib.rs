@@ -14,6 +14,8 @@ pub mod facts;
 pub mod git;
 pub mod job;
 pub mod net;
+pub mod pools;
+pub mod process;
 pub mod remote;
 pub mod runner;
 pub mod scan;
