@@ -20,8 +20,9 @@ use fleetscan_proto::logging::{self, LogFormat};
 pub const EXIT_CODES: &str = "Exit codes:
   0    every repository was scanned or deliberately skipped (or the command did what it was asked)
   1    some repositories failed, or the scan was cancelled; the reports were written for the rest
-  2    usage or input error: a flag, file, token or scan id to fix
-  3    anything else: a coordinator or Redis unreachable, a call timed out, a write failed
+  2    usage or input error: a flag, file, token or scan id to fix; or report files that
+       could not be written (each named on stderr; the others are written, the results cached)
+  3    anything else: a coordinator or Redis unreachable, a call timed out
   130  interrupted: a second Ctrl-C during scan, or Ctrl-C while following a scan
        (watch, submit --wait), which keeps running on the coordinator";
 
@@ -93,6 +94,8 @@ enum Command {
 pub use fleetscan_worker::InputError;
 
 fn main() -> ExitCode {
+    // First, while this is the only thread.
+    fleetscan_worker::process::init();
     let cli = Cli::parse();
     let server = matches!(cli.command, Command::Coordinator(_) | Command::Worker(_));
     if !server {

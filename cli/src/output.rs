@@ -28,22 +28,15 @@ pub fn check_writable(dir: &Path) -> Result<()> {
 /// Fails unless the host of `base` accepts a TCP connection, so a mistyped or dead
 /// `--git-base` is one clear error instead of hundreds of failed repositories.
 pub fn check_reachable(base: &str, timeout: Duration) -> Result<()> {
-    let (scheme, rest) = base.split_once("://").ok_or_else(|| {
-        InputError(format!(
-            "--git-base {base:?} is not a URL: use git://, http:// or https://"
-        ))
-    })?;
-    let default_port = match scheme {
+    // The plan has refused every other scheme already; asking it again keeps the schemes
+    // accepted here the same as there (no file:// shortcut, upper case allowed).
+    fleetscan_core::plan::check_git_base(base)
+        .map_err(|e| InputError(format!("--git-base: {e}")))?;
+    let (scheme, rest) = base.split_once("://").unwrap_or_default();
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
         "git" => 9418,
         "http" => 80,
-        "https" => 443,
-        "ssh" => 22,
-        "file" => return Ok(()),
-        other => {
-            return Err(
-                InputError(format!("--git-base {base:?}: unsupported scheme {other:?}")).into(),
-            )
-        }
+        _ => 443,
     };
     let authority = rest.split('/').next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -84,10 +77,10 @@ pub const MANIFEST: &str = ".fleetscan-files";
 /// never see half a report. A file that cannot be written does not stop the others: every
 /// one that can be is written, and the error lists the rest with their reasons.
 ///
-/// Files an earlier run wrote (per [`MANIFEST`]) and this one did not are removed when they
-/// sit in a directory this run wrote to with the same extension: a team that is gone or was
-/// renamed leaves no stale `teams/<Team>.md`, and a run asking for other formats keeps the
-/// files of the formats it did not ask for.
+/// Files an earlier run wrote (per [`MANIFEST`]) and this one did not are removed when this
+/// run wrote their format (see [`family`]): a team or project that is gone leaves no stale
+/// `teams/<Team>.md` or dashboard page, and a run asking for other formats keeps the files of
+/// the formats it did not ask for. Directories left empty by the removal go too.
 pub fn write_all(dir: &Path, files: &[ReportFile]) -> Result<()> {
     let previous = read_manifest(dir);
     let mut failed: Vec<String> = Vec::new();
@@ -100,13 +93,6 @@ pub fn write_all(dir: &Path, files: &[ReportFile]) -> Result<()> {
             Err(e) => failed.push(format!("{}: {e}", f.path)),
         }
     }
-    let family = |p: &str| {
-        let p = Path::new(p);
-        (
-            p.parent().map(Path::to_path_buf),
-            p.extension().map(|e| e.to_os_string()),
-        )
-    };
     let families: BTreeSet<_> = files.iter().map(|f| family(&f.path)).collect();
     let mut kept: BTreeSet<String> = written.clone();
     for old in previous.difference(&written) {
@@ -115,7 +101,7 @@ pub fn write_all(dir: &Path, files: &[ReportFile]) -> Result<()> {
             continue;
         }
         match std::fs::remove_file(dir.join(old)) {
-            Ok(()) => {}
+            Ok(()) => remove_empty_parents(dir, old),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 failed.push(format!(
@@ -146,6 +132,28 @@ pub fn write_all(dir: &Path, files: &[ReportFile]) -> Result<()> {
         failed.join("\n  ")
     ))
     .into())
+}
+
+/// Which format wrote `path`, as far as stale files go: its top directory (`teams`, `html`;
+/// none for a top-level file) and its extension. Grouping by the top directory, not the
+/// parent, lets a dashboard page go stale when its whole directory does
+/// (`html/projects/<org>/` of an organisation no longer scanned).
+fn family(path: &str) -> (Option<String>, Option<String>) {
+    let p = Path::new(path);
+    let top = path.split_once('/').map(|(top, _)| top.to_string());
+    (top, p.extension().map(|e| e.to_string_lossy().into_owned()))
+}
+
+/// Removes the directories above `removed` (relative to `dir`) that are now empty; stops at
+/// the first that is not, so a directory holding anything of the user's stays.
+fn remove_empty_parents(dir: &Path, removed: &str) {
+    let mut p = Path::new(removed).parent();
+    while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::remove_dir(dir.join(d)).is_err() {
+            break;
+        }
+        p = d.parent();
+    }
 }
 
 fn write_one(dir: &Path, f: &ReportFile) -> std::io::Result<()> {
@@ -229,6 +237,57 @@ mod tests {
         }
         let manifest = read_manifest(d);
         assert!(manifest.contains("occurrences.csv") && !manifest.contains("teams/Old.md"));
+    }
+
+    #[test]
+    fn stale_pages_go_with_their_directories_and_the_users_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_all(
+            d,
+            &[
+                file("html/index.html"),
+                file("html/projects/a/x.html"),
+                file("html/projects/gone/y.html"),
+                file("html/projects/mixed/z.html"),
+            ],
+        )
+        .unwrap();
+        std::fs::write(d.join("html/projects/mixed/mine.html"), "the user's").unwrap();
+        write_all(
+            d,
+            &[file("html/index.html"), file("html/projects/a/x.html")],
+        )
+        .unwrap();
+        assert!(!d.join("html/projects/gone").exists());
+        assert!(!d.join("html/projects/mixed/z.html").exists());
+        assert!(d.join("html/projects/mixed/mine.html").exists());
+        assert!(d.join("html/projects/a/x.html").exists());
+    }
+
+    /// Used to let `file://` through unchecked and refuse an upper-case `GIT://` that the plan
+    /// accepts.
+    #[test]
+    fn reachability_takes_the_schemes_the_plan_takes() {
+        let t = Duration::from_millis(500);
+        for base in [
+            "file:///srv/git/",
+            "ssh://127.0.0.1/",
+            "ext::sh -c x",
+            "no-url",
+        ] {
+            let e = check_reachable(base, t).unwrap_err();
+            assert!(
+                e.is::<InputError>() && e.to_string().contains("not supported"),
+                "{base}: {e}"
+            );
+        }
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = open.local_addr().unwrap().port();
+        check_reachable(&format!("GIT://127.0.0.1:{port}/"), t).unwrap();
+        drop(open);
+        let e = check_reachable(&format!("git://127.0.0.1:{port}/"), t).unwrap_err();
+        assert!(e.to_string().contains("unreachable"), "{e}");
     }
 
     #[test]

@@ -596,7 +596,12 @@ async fn render_here(
         let outcome = r.outcome.unwrap_or_default();
         let result =
             fleetscan_proto::convert::result(repo, r.url, outcome, occurrences, r.attempts)
-                .ok_or_else(|| anyhow::anyhow!("the result of {} has no status", r.repo))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the result of {} has no status, or its code facts do not parse",
+                        r.repo
+                    )
+                })?;
         results.push(result);
     }
     let total = status.progress.unwrap_or_default().total as usize;

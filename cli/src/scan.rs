@@ -16,6 +16,7 @@ use fleetscan_core::profile::Profile;
 use fleetscan_core::report::{self, Format};
 use fleetscan_core::result::{RepoStatus, ScanOptions};
 use fleetscan_worker::job::{Context, JobOptions};
+use fleetscan_worker::pools::{PoolOptions, Pools};
 use fleetscan_worker::runner;
 
 use crate::{output, progress, select, InputError};
@@ -127,15 +128,22 @@ pub struct ScanCmd {
     /// Default: the per-user cache directory.
     #[arg(long, value_name = "DIR", env = "FLEETSCAN_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Repositories processed in parallel. Default: the number of CPUs.
-    #[arg(long, value_name = "N", env = "FLEETSCAN_JOBS")]
-    pub jobs: Option<usize>,
+    /// Repositories probed and fetched at once (network slots). Scanning has its own slots
+    /// (--scan-threads), so a slot is never idle while its repository is scanned.
+    #[arg(long, default_value_t = PoolOptions::default().net, value_name = "N", env = "FLEETSCAN_JOBS")]
+    pub jobs: usize,
+    /// Of the --jobs slots, at most this many fetch from one host.
+    #[arg(long, default_value_t = PoolOptions::default().per_host, value_name = "N", env = "FLEETSCAN_PER_HOST")]
+    pub per_host: usize,
+    /// Repositories scanned at once. Default: the number of CPUs.
+    #[arg(long, value_name = "N", env = "FLEETSCAN_SCAN_THREADS")]
+    pub scan_threads: Option<usize>,
     /// Occurrences kept per repository. A repository with more is reported as truncated in
     /// summary.json and its team file, with the file and line where the scan stopped; the cap
     /// bounds memory and report size. Same default as the coordinator's.
     #[arg(
         long,
-        default_value_t = 2_000_000,
+        default_value_t = fleetscan_core::plan::DEFAULT_MAX_OCCURRENCES as usize,
         value_name = "N",
         env = "FLEETSCAN_MAX_OCCURRENCES"
     )]
@@ -265,6 +273,21 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let t0 = Instant::now();
     let args = &cmd.common;
     let formats = cmd.run.formats()?;
+    let mut pools = PoolOptions::default()
+        .with_net(cmd.jobs)
+        .with_per_host(cmd.per_host);
+    if let Some(n) = cmd.scan_threads {
+        pools = pools.with_cpu(n);
+    }
+    for (flag, n) in [
+        ("--jobs", pools.net),
+        ("--per-host", pools.per_host),
+        ("--scan-threads", pools.cpu),
+    ] {
+        if n == 0 {
+            return Err(InputError(format!("{flag} must be at least 1")).into());
+        }
+    }
     if let Some(out) = &cmd.run.out {
         output::check_writable(out)?;
     }
@@ -293,13 +316,11 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         max_line_length: cmd.max_line_length.max(1),
         ..JobOptions::for_spec(&plan.job_spec, request.retries)
     };
-    let ctx = Arc::new(Context::new(&plan.job_spec.options, cache, job_opts)?);
-    let threads = cmd
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    if threads == 0 {
-        return Err(InputError("--jobs must be at least 1".into()).into());
-    }
+    let threads = pools.threads();
+    let ctx = Arc::new(
+        Context::new(&plan.job_spec.options, cache, job_opts)?
+            .with_pools(Arc::new(Pools::new(pools))),
+    );
     let bar = progress::Bar::new(jobs.len(), cmd.run.quiet);
     let cancel = crate::interrupt::cancel_on_ctrl_c();
     let results = runner::run_all(jobs, ctx, threads, cancel, |ev| bar.event(ev));

@@ -49,8 +49,8 @@ pub struct Args {
         env = "FLEETSCAN_RETRY_BACKOFF_MS"
     )]
     pub retry_backoff_ms: u64,
-    /// Bytes of occurrences (paths and lines) accepted per repository; a repository over it
-    /// fails with the reason.
+    /// Bytes of occurrences (paths and lines) accepted per repository. Workers are given the
+    /// same cap: they stop there and report the repository truncated, saying where.
     #[arg(
         long,
         default_value_t = defaults::MAX_RESULT_BYTES,
@@ -76,7 +76,8 @@ pub struct Args {
         env = "FLEETSCAN_RETENTION_HOURS"
     )]
     pub retention_hours: u64,
-    /// Occurrences accepted per repository.
+    /// Occurrences accepted per repository. Workers are given the same cap: they stop there and
+    /// report the repository truncated, with the file and line where they stopped.
     #[arg(
         long,
         default_value_t = defaults::MAX_OCCURRENCES_PER_REPO,

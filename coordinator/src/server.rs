@@ -66,7 +66,7 @@ pub mod defaults {
     /// Hours a finished scan is kept.
     pub const RETENTION_HOURS: u64 = 720;
     /// Occurrences per repository.
-    pub const MAX_OCCURRENCES_PER_REPO: u64 = 2_000_000;
+    pub const MAX_OCCURRENCES_PER_REPO: u64 = fleetscan_core::plan::DEFAULT_MAX_OCCURRENCES;
 }
 
 impl Default for Config {

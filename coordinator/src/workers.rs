@@ -83,14 +83,18 @@ fn check_worker_id(id: &str) -> Result<(), Status> {
     Ok(())
 }
 
-/// The wire form of a leased job.
-fn job_of(l: Leased) -> Result<v1::Job, Status> {
-    let spec = v1::JobSpec::decode(l.job_spec.as_slice()).map_err(|e| {
+/// The wire form of a leased job, capped at the occurrences and bytes this coordinator
+/// accepts: the worker stops there and reports the repository truncated, where it would
+/// otherwise be refused.
+fn job_of(l: Leased, limits: &IngestLimits) -> Result<v1::Job, Status> {
+    let mut spec = v1::JobSpec::decode(l.job_spec.as_slice()).map_err(|e| {
         Status::data_loss(format!(
             "the job spec of scan {} in Redis is damaged ({e}); submit the scan again",
             l.scan
         ))
     })?;
+    spec.max_occurrences = limits.occurrences;
+    spec.max_result_bytes = limits.bytes as u64;
     Ok(v1::Job {
         lease: Some(v1::Lease {
             job_id: l.job,
@@ -119,8 +123,8 @@ pub fn check_protocol(theirs: u32) -> Result<(), Status> {
 
 /// How a result stream ended.
 enum End {
-    /// With the worker's outcome.
-    Sent(v1::Outcome),
+    /// With the worker's outcome (boxed: it is many times the size of a reason).
+    Sent(Box<v1::Outcome>),
     /// Over a limit, with the reason.
     Refused(String),
 }
@@ -182,7 +186,7 @@ impl Workers for WorkersService {
             {
                 metrics::counter!("fleetscan_leases_total").increment(1);
                 return Ok(Response::new(v1::LeaseResponse {
-                    job: Some(job_of(l)?),
+                    job: Some(job_of(l, &self.limits)?),
                 }));
             }
             let now = Instant::now();
@@ -330,7 +334,7 @@ impl Workers for WorkersService {
                     }
                     occurrences.extend(b.occurrences.into_iter().map(Occurrence::from));
                 }
-                Some(Part::Outcome(o)) => break End::Sent(o),
+                Some(Part::Outcome(o)) => break End::Sent(Box::new(o)),
                 Some(Part::Header(_)) => {
                     return Err(bad("a second header in one result stream".into()))
                 }
@@ -354,13 +358,15 @@ impl Workers for WorkersService {
                     occurrences.len()
                 )))
             }
-            End::Sent(o) => (o, occurrences),
+            End::Sent(o) => (*o, occurrences),
         };
         let retryable = outcome.retryable;
         let repo = RepoName::parse(&job.repo).map_err(|e| Status::internal(e.to_string()))?;
         let n = occurrences.len() as u64;
         let result = convert::result(repo, job.url.clone(), outcome, occurrences, job.attempts)
-            .ok_or_else(|| bad("the outcome has no status".into()))?;
+            .ok_or_else(|| {
+                bad("the outcome has no status, or its code facts do not parse".into())
+            })?;
         let status = Ending(result.status);
         // Uniform in 0..1 whatever the platform: the low bits of a random id.
         let jitter = f64::from((uuid::Uuid::new_v4().as_u128() % 1000) as u32) / 1000.0;

@@ -1,33 +1,33 @@
 //! The grounded analysis of one project: every verdict and factor is computed from classified
-//! occurrences and cites them, so the same input always gives the same analysis.
+//! occurrences and the repository's code facts, and cites them, so the same input always gives
+//! the same analysis.
 //!
-//! - **Deactivable** (Yes / No / Maybe), decided in this order:
-//!   1. no occurrence in production code matches a code rule: **Yes**;
-//!   2. a blocker (monkey patching, the WSGI server) in production code that no switch guards:
-//!      **No**; a switch guards a blocker when a switch occurrence (an env var or config
-//!      option whose text says disable / threading / native / backend) is in the same file
-//!      within `conditional_window` lines above it;
-//!   3. otherwise **Maybe**: production code uses the APIs, but nothing forces the runtime
-//!      (or every forcing call is behind a switch).
-//! - **Complexity** 1..10: `raw = sum(max rule weight x path class weight) + file_weight x
-//!   production files`, `score = 1 + round(9 x (1 - exp(-raw / scale)))`. The saturating
-//!   curve keeps one-off mentions near 1 and large services near 10 without a hard cap.
+//! - `verdict`: deactivable Yes / No / Maybe from the switches that really guard each
+//!   `monkey_patch` call, and the migration [`Status`];
+//! - `complexity`: a 1..10 score that counts distinct changes, with factors in words.
+
+mod complexity;
+mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::classify::{classify_all, Related};
-use crate::code::CodeFacts;
+pub use complexity::Factor;
+pub use verdict::{Cite, Status};
+
+use crate::classify::classify_all;
+use crate::code::facts::{CodeFacts, Line};
+use crate::code::roles::CodeFacts as RoleFacts;
 use crate::profile::{Classified, Profile};
 use crate::result::Occurrence;
 
 /// Yes / No / Maybe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Nothing in production code needs it.
+    /// Production code can run without it today.
     Yes,
-    /// Production code forces it unconditionally.
+    /// A service patches it in unconditionally.
     No,
-    /// Production code uses it, but nothing forces it or a switch exists.
+    /// A switch exists for some services only, or the code uses its APIs without forcing it.
     Maybe,
 }
 
@@ -42,154 +42,103 @@ impl Verdict {
     }
 }
 
-/// One term of the complexity sum.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Factor {
-    /// Rule id (or `mention`).
-    pub rule: String,
-    /// Path class id.
-    pub class: String,
-    /// Occurrences counted.
-    pub count: usize,
-    /// Their contribution to the raw score.
-    pub contribution: f64,
-}
-
 /// The analysis of one project.
 #[derive(Debug, Clone)]
 pub struct Analysis {
     /// One classification per occurrence, in occurrence order.
     pub classified: Vec<Classified>,
-    /// Call sites reached through imported names on lines without the pattern.
-    pub related: Vec<Related>,
+    /// Call sites reached through imported names that the pattern does not match; they count
+    /// towards complexity and are cited as related.
+    pub related: Vec<Line>,
     /// Deactivation verdict.
     pub verdict: Verdict,
     /// Why, in words.
     pub reason: String,
-    /// Occurrences (indexes) the verdict rests on.
-    pub evidence: Vec<usize>,
-    /// Switch occurrences found (indexes).
-    pub switches: Vec<usize>,
+    /// The lines the verdict rests on.
+    pub evidence: Vec<Cite>,
+    /// The code facts the verdict rests on (patch calls, switches, services).
+    pub code: CodeFacts,
+    /// The repository's migration status.
+    pub status: Status,
+    /// What the status rests on, in words.
+    pub status_detail: String,
     /// 1..10.
     pub score: u8,
-    /// The raw sum behind the score.
+    /// The raw sum behind the score: exactly the sum of the factors.
     pub raw: f64,
     /// Terms of the sum, largest first.
     pub factors: Vec<Factor>,
-    /// Production files using the pattern.
+    /// Production files whose lines use the pattern in code.
     pub production_files: usize,
+    /// Distinct production call sites (same file and text counted once).
+    pub production_sites: usize,
     /// Occurrence counts per path class group (production, tests, docs, config).
     pub groups: BTreeMap<String, usize>,
     /// Occurrence counts per category id.
     pub categories: BTreeMap<String, usize>,
 }
 
-/// Analyses the occurrences of one project (sorted by path and line), with the facts its
-/// scan gathered about their files.
-pub fn analyze(profile: &Profile, occ: &[Occurrence], facts: &CodeFacts) -> Analysis {
+/// Analyses the occurrences of one project (sorted by path and line) with its code facts.
+pub fn analyze(profile: &Profile, occ: &[Occurrence], code: &CodeFacts) -> Analysis {
+    analyze_with(profile, occ, code, &RoleFacts::default())
+}
+
+/// [`analyze`] with the facts the scan's parse gathered about each occurrence line, which the
+/// classification reads (without them, every line is classified by line rules).
+pub fn analyze_with(
+    profile: &Profile,
+    occ: &[Occurrence],
+    code: &CodeFacts,
+    facts: &RoleFacts,
+) -> Analysis {
     let classification = classify_all(profile, occ, facts);
-    let classified = classification.classified;
-    let is_prod = |c: &Classified| profile.classes[c.class].id == "production";
-    let docs = profile.classification.docs_category;
-    let code_use = |c: &Classified| c.categories.iter().any(|&k| k != docs);
-    let d = &profile.deactivation;
-    let has_rule = |c: &Classified, ids: &[String]| {
-        c.rules.iter().any(|&r| ids.contains(&profile.rules[r].id))
-    };
-
-    let switches: Vec<usize> = (0..occ.len())
-        .filter(|&i| {
-            has_rule(&classified[i], &d.switch_rules) && d.switch_regex.is_match(&occ[i].text)
+    let classified: Vec<Classified> = classification.classified;
+    let related: Vec<Line> = classification
+        .related
+        .into_iter()
+        .map(|r| Line {
+            path: r.path,
+            line: r.line,
+            text: r.text,
         })
         .collect();
-    let prod_use: Vec<usize> = (0..occ.len())
-        .filter(|&i| is_prod(&classified[i]) && code_use(&classified[i]))
-        .collect();
-    let guarded = |i: usize| {
-        switches.iter().any(|&s| {
-            occ[s].path == occ[i].path
-                && occ[s].line < occ[i].line
-                && occ[i].line - occ[s].line <= d.conditional_window
-        })
+    let facts = verdict::Facts {
+        profile,
+        occ,
+        classified: &classified,
+        code,
     };
-    let blockers: Vec<usize> = prod_use
-        .iter()
-        .copied()
-        .filter(|&i| has_rule(&classified[i], &d.blocker_rules))
-        .collect();
-    let unguarded: Vec<usize> = blockers.iter().copied().filter(|&i| !guarded(i)).collect();
-
-    let (verdict, reason, evidence) = if prod_use.is_empty() {
-        let others: Vec<usize> = (0..occ.len()).take(3).collect();
-        (Verdict::Yes, "no production code uses it; the occurrences are in tests, documentation or configuration".to_string(), others)
-    } else if !unguarded.is_empty() {
-        (Verdict::No, "production code forces it unconditionally (monkey patching or its WSGI server, with no switch guarding the call)".to_string(), unguarded.iter().copied().take(5).collect())
-    } else if !blockers.is_empty() {
-        let mut ev: Vec<usize> = blockers.iter().copied().take(3).collect();
-        ev.extend(switches.iter().copied().take(2));
-        (Verdict::Maybe, "every call that forces it is behind a switch, so the service can start without it; the APIs it uses still need replacing".to_string(), ev)
-    } else {
-        (Verdict::Maybe, "production code uses its APIs but nothing here monkey patches the runtime or runs its WSGI server; the APIs need replacing before it can go".to_string(), prod_use.iter().copied().take(5).collect())
-    };
-
-    // Complexity.
-    let mut terms: BTreeMap<(String, String), (usize, f64)> = BTreeMap::new();
-    let mut raw = 0.0;
+    let decision = verdict::decide(&facts);
+    let score = complexity::score(&facts, &related, &profile.complexity);
+    let production_files = (0..occ.len())
+        .filter(|&i| facts.is_production_use(i))
+        .map(|i| &occ[i].path)
+        .collect::<BTreeSet<_>>()
+        .len();
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     let mut categories: BTreeMap<String, usize> = BTreeMap::new();
     for c in &classified {
-        let class = &profile.classes[c.class];
-        *groups.entry(class.group.clone()).or_default() += 1;
+        *groups
+            .entry(profile.classes[c.class].group.clone())
+            .or_default() += 1;
         for cat in profile.categories_of(c) {
             *categories.entry(cat.to_string()).or_default() += 1;
         }
-        let rule = profile
-            .heaviest(c)
-            .map_or("mention", |r| profile.rules[r].id.as_str())
-            .to_string();
-        let contribution = profile.cost(c);
-        raw += contribution;
-        let t = terms.entry((rule, class.id.clone())).or_default();
-        t.0 += 1;
-        t.1 += contribution;
     }
-    let production_files = prod_use
-        .iter()
-        .map(|&i| &occ[i].path)
-        .collect::<BTreeSet<_>>()
-        .len();
-    raw += profile.complexity.file_weight * production_files as f64;
-    let score = if occ.is_empty() {
-        1
-    } else {
-        1 + (9.0 * (1.0 - (-raw / profile.complexity.scale).exp())).round() as u8
-    };
-    let mut factors: Vec<Factor> = terms
-        .into_iter()
-        .map(|((rule, class), (count, contribution))| Factor {
-            rule,
-            class,
-            count,
-            contribution,
-        })
-        .collect();
-    factors.sort_by(|a, b| {
-        b.contribution
-            .total_cmp(&a.contribution)
-            .then(a.rule.cmp(&b.rule))
-            .then(a.class.cmp(&b.class))
-    });
     Analysis {
         classified,
-        related: classification.related,
-        verdict,
-        reason,
-        evidence,
-        switches,
-        score: score.min(10),
-        raw,
-        factors,
+        related,
+        verdict: decision.verdict,
+        reason: decision.reason,
+        evidence: decision.evidence,
+        code: code.clone(),
+        status: decision.status,
+        status_detail: decision.status_detail,
+        score: score.score,
+        raw: score.raw,
+        factors: score.factors,
         production_files,
+        production_sites: score.production_sites,
         groups,
         categories,
     }
@@ -222,20 +171,13 @@ impl Analysis {
                 (0.0, f)
             });
             e.0 += profile.cost(c);
-            // Each category of the line lists the rules that give it, or (for an import that
-            // takes what it serves, or a test line) the line's heaviest rule.
-            for &ci in &c.categories {
-                let cat = &profile.categories[ci].id;
-                let mut giving: Vec<usize> = c
-                    .rules
-                    .iter()
-                    .copied()
-                    .filter(|&r| profile.rules[r].categories.contains(cat))
-                    .collect();
-                if giving.is_empty() {
-                    giving.extend(profile.heaviest(c).or(c.rules.first().copied()));
-                }
-                for r in giving {
+            for &r in &c.rules {
+                for cat in &profile.rules[r].categories {
+                    let ci = profile
+                        .categories
+                        .iter()
+                        .position(|x| &x.id == cat)
+                        .unwrap_or(0);
                     e.1.patterns
                         .entry(ci)
                         .or_default()
@@ -283,6 +225,7 @@ pub fn level(score: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::code::facts::{Patch, Service, ServicePatching, Switch, SwitchKind};
 
     fn occ(path: &str, line: u32, text: &str) -> Occurrence {
         Occurrence {
@@ -292,8 +235,90 @@ mod tests {
         }
     }
 
+    fn line(path: &str, line: u32, text: &str) -> Line {
+        Line {
+            path: path.into(),
+            line,
+            text: text.into(),
+        }
+    }
+
+    fn patch(guarded: bool) -> CodeFacts {
+        let site = line("svc/monkey.py", 11, "eventlet.monkey_patch()");
+        let read = line(
+            "svc/monkey.py",
+            21,
+            "env = os.environ.get('OS_SVC_DISABLE_EVENTLET_PATCHING', '').lower()",
+        );
+        CodeFacts {
+            patches: vec![Patch {
+                site: site.clone(),
+                function: Some("_monkey_patch".into()),
+                guarded,
+                script: false,
+                switches: if guarded {
+                    vec![Switch {
+                        kind: SwitchKind::Env,
+                        name: "OS_SVC_DISABLE_EVENTLET_PATCHING".into(),
+                        read,
+                        default: Some("''".into()),
+                        defined: None,
+                        choices: None,
+                    }]
+                } else {
+                    vec![]
+                },
+                guards: if guarded {
+                    vec![line("svc/monkey.py", 33, "if do_patch:")]
+                } else {
+                    vec![]
+                },
+                callers: vec![line("svc/monkey.py", 34, "if _monkey_patch():")],
+                unguarded_path: if guarded { vec![] } else { vec![site] },
+            }],
+            services: vec![Service {
+                name: "svc-api".into(),
+                group: "console_scripts".into(),
+                target: "svc.cmd.api:main".into(),
+                declared: line("setup.cfg", 6, "svc-api = svc.cmd.api:main"),
+                patching: if guarded {
+                    ServicePatching::Switchable
+                } else {
+                    ServicePatching::Always
+                },
+                via: None,
+            }],
+            ..CodeFacts::default()
+        }
+    }
+
+    fn prod_patch() -> Vec<Occurrence> {
+        vec![
+            occ("svc/monkey.py", 10, "import eventlet"),
+            occ("svc/monkey.py", 11, "eventlet.monkey_patch()"),
+            occ("svc/pool.py", 3, "pool = eventlet.GreenPool()"),
+        ]
+    }
+
     #[test]
-    fn docs_and_tests_only_is_yes_and_scores_low() {
+    fn docs_only_is_migrated_yes_and_scores_low() {
+        let p = Profile::eventlet();
+        let docs: Vec<Occurrence> = (0..300)
+            .map(|i| {
+                occ(
+                    &format!("doc/source/a{}.rst", i % 30),
+                    i + 1,
+                    &format!("eventlet note {i}"),
+                )
+            })
+            .collect();
+        let a = analyze(&p, &docs, &CodeFacts::default());
+        assert_eq!((a.verdict, a.status), (Verdict::Yes, Status::Migrated));
+        assert!(a.score <= 3, "{}", a.score);
+    }
+
+    #[test]
+    fn tests_remaining_is_in_progress() {
         let p = Profile::eventlet();
         let a = analyze(
             &p,
@@ -303,78 +328,172 @@ mod tests {
             ],
             &CodeFacts::default(),
         );
-        assert_eq!(a.verdict, Verdict::Yes);
-        assert_eq!(a.score, 1);
+        assert_eq!((a.verdict, a.status), (Verdict::Yes, Status::InProgress));
     }
 
     #[test]
-    fn unconditional_monkey_patch_is_no() {
+    fn a_production_mention_is_cited_as_what_it_is() {
         let p = Profile::eventlet();
         let a = analyze(
             &p,
-            &[occ("svc/cmd/__init__.py", 3, "eventlet.monkey_patch()")],
+            &[
+                occ("doc/a.rst", 1, "eventlet"),
+                occ("svc/a.py", 5, "LOG.info('not using eventlet')"),
+            ],
             &CodeFacts::default(),
         );
-        assert_eq!(a.verdict, Verdict::No);
-        assert_eq!(a.evidence, vec![0]);
+        assert_eq!((a.verdict, a.status), (Verdict::Yes, Status::Migrated));
+        assert!(
+            a.reason.starts_with("production code only names it"),
+            "{}",
+            a.reason
+        );
+        assert_eq!(a.evidence, vec![Cite::Occurrence(1)]);
     }
 
     #[test]
-    fn a_switch_just_above_makes_monkey_patch_conditional() {
+    fn an_unguarded_patch_is_no_and_not_started() {
         let p = Profile::eventlet();
-        let o = [
-            occ(
-                "svc/cmd/__init__.py",
-                10,
-                "if os.environ.get('OS_SVC_DISABLE_EVENTLET_PATCHING'):",
-            ),
-            occ("svc/cmd/__init__.py", 11, "eventlet.monkey_patch()"),
-        ];
-        let a = analyze(&p, &o, &CodeFacts::default());
-        assert_eq!(a.verdict, Verdict::Maybe, "{}", a.reason);
-        assert_eq!(a.switches, vec![0]);
-        // Too far above: not a guard.
-        let far = [
-            o[0].clone(),
-            occ("svc/cmd/__init__.py", 40, "eventlet.monkey_patch()"),
-        ];
+        let a = analyze(&p, &prod_patch(), &patch(false));
+        assert_eq!((a.verdict, a.status), (Verdict::No, Status::NotStarted));
         assert_eq!(
-            analyze(&p, &far, &CodeFacts::default()).verdict,
-            Verdict::No
+            a.evidence,
+            vec![Cite::Code(line(
+                "svc/monkey.py",
+                11,
+                "eventlet.monkey_patch()"
+            ))]
         );
     }
 
     #[test]
-    fn api_use_without_blockers_is_maybe() {
+    fn a_patch_behind_a_switch_is_yes_and_switchable() {
         let p = Profile::eventlet();
-        let a = analyze(
-            &p,
-            &[occ("lib/pool.py", 1, "pool = eventlet.GreenPool()")],
-            &CodeFacts::default(),
+        let mut code = patch(true);
+        // The pool is used only in Eventlet mode.
+        code.adaptive = vec!["svc/pool.py".into()];
+        let a = analyze(&p, &prod_patch(), &code);
+        assert_eq!((a.verdict, a.status), (Verdict::Yes, Status::Switchable));
+        assert_eq!(
+            a.status_detail,
+            "switch: environment variable OS_SVC_DISABLE_EVENTLET_PATCHING (default '')"
         );
-        assert_eq!(a.verdict, Verdict::Maybe);
+        assert!(a
+            .evidence
+            .contains(&Cite::Code(line("svc/monkey.py", 33, "if do_patch:"))));
+    }
+
+    #[test]
+    fn a_switch_with_api_use_that_never_checks_the_mode_is_maybe() {
+        let p = Profile::eventlet();
+        let mut o = prod_patch();
+        o.push(occ(
+            "svc/drivers/backup.py",
+            7,
+            "x = eventlet.tpool.Proxy(conn)",
+        ));
+        let a = analyze(&p, &o, &patch(true));
+        assert_eq!((a.verdict, a.status), (Verdict::Maybe, Status::Switchable));
+        assert!(
+            a.evidence.contains(&Cite::Occurrence(3)),
+            "{:?}",
+            a.evidence
+        );
+        // A file that asks which mode runs before using the API does not count.
+        let mut code = patch(true);
+        code.adaptive = vec!["svc/drivers/backup.py".into(), "svc/pool.py".into()];
+        assert_eq!(analyze(&p, &o, &code).verdict, Verdict::Yes);
+    }
+
+    #[test]
+    fn some_services_switching_is_maybe_and_in_progress() {
+        let p = Profile::eventlet();
+        let mut code = patch(false);
+        let mut other = code.services[0].clone();
+        other.name = "svc-agent".into();
+        other.patching = ServicePatching::Switchable;
+        code.services.push(other);
+        let a = analyze(&p, &prod_patch(), &code);
+        assert_eq!((a.verdict, a.status), (Verdict::Maybe, Status::InProgress));
+    }
+
+    #[test]
+    fn an_optional_import_without_a_requirement_is_yes() {
+        let p = Profile::eventlet();
+        let o = vec![
+            occ("cli/common/http.py", 2, "import eventlet"),
+            occ("cli/common/http.py", 9, "eventlet.sleep(0)"),
+        ];
+        let code = CodeFacts {
+            optional_imports: vec![line("cli/common/http.py", 2, "import eventlet")],
+            ..CodeFacts::default()
+        };
+        let a = analyze(&p, &o, &code);
+        assert_eq!(a.verdict, Verdict::Yes, "{}", a.reason);
+        assert!(a.reason.contains("optionally"));
+        assert!(a.score <= 3, "{}", a.score);
+        // With a requirement line it is a dependency after all.
+        let mut with_req = o.clone();
+        with_req.push(occ("requirements.txt", 4, "eventlet>=0.30.1 # MIT"));
+        assert_eq!(analyze(&p, &with_req, &code).verdict, Verdict::Maybe);
+        // Without the fallback the same lines are plain API use.
+        let a = analyze(&p, &o, &CodeFacts::default());
+        assert_eq!((a.verdict, a.status), (Verdict::Maybe, Status::NotStarted));
+    }
+
+    #[test]
+    fn identical_lines_in_one_file_are_one_change_and_factors_add_up() {
+        let p = Profile::eventlet();
+        let mut many = vec![occ("svc/backup/driver.py", 2, "from eventlet import tpool")];
+        many.extend(
+            (0..35).map(|i| occ("svc/backup/driver.py", 10 + i, "self._f = tpool.Proxy(f)")),
+        );
+        let one = analyze(&p, &many[..2], &CodeFacts::default());
+        let all = analyze(&p, &many, &CodeFacts::default());
+        let tpool = |a: &Analysis| {
+            a.factors
+                .iter()
+                .find(|f| f.label.starts_with("`tpool`"))
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(tpool(&one).contribution, tpool(&all).contribution);
+        assert!(
+            tpool(&all)
+                .label
+                .contains("2 distinct call sites (of 36 lines)"),
+            "{}",
+            tpool(&all).label
+        );
+        for a in [&one, &all, &analyze(&p, &prod_patch(), &patch(true))] {
+            let sum: f64 = a.factors.iter().map(|f| f.contribution).sum();
+            assert_eq!(format!("{sum:.1}"), format!("{:.1}", a.raw));
+        }
     }
 
     #[test]
     fn complexity_edges() {
         let p = Profile::eventlet();
         assert_eq!(analyze(&p, &[], &CodeFacts::default()).score, 1);
-        let many: Vec<Occurrence> = (0..2000)
-            .map(|i| occ(&format!("svc/m{i}.py"), 1, "eventlet.monkey_patch()"))
+        let many: Vec<Occurrence> = (0..400)
+            .map(|i| {
+                occ(
+                    &format!("svc/m{i}.py"),
+                    1,
+                    &format!("p{i} = eventlet.GreenPool()"),
+                )
+            })
             .collect();
         let a = analyze(&p, &many, &CodeFacts::default());
         assert_eq!(a.score, 10);
         let few = analyze(&p, &many[..3], &CodeFacts::default());
         assert!(few.score > 1 && few.score < a.score, "{}", few.score);
-        // Weights: one production GreenPool outweighs many doc mentions.
-        let docs: Vec<Occurrence> = (0..50)
-            .map(|i| occ("doc/a.rst", i + 1, "eventlet"))
-            .collect();
-        let prod = analyze(
-            &p,
-            &[occ("svc/a.py", 1, "eventlet.GreenPool()")],
-            &CodeFacts::default(),
-        );
-        assert!(prod.raw > analyze(&p, &docs, &CodeFacts::default()).raw);
+        // Services that patch count.
+        let with = analyze(&p, &prod_patch(), &patch(false));
+        let without = analyze(&p, &prod_patch(), &CodeFacts::default());
+        assert!(with.raw > without.raw);
+        assert!(with.factors.iter().any(|f| f
+            .label
+            .starts_with("services that patch: 1 unconditionally")));
     }
 }

@@ -3,6 +3,9 @@
 //! - [`governance`]: which team owns which repository;
 //! - [`matcher`] and [`filter`]: which lines of which files are occurrences;
 //! - [`result`]: what scanning one repository produces;
+//! - [`code`]: what Python code says about switching the pattern off (Eventlet's
+//!   `monkey_patch` calls, the switches that guard them, the services), parsed with tree-sitter;
+//! - [`analysis`]: verdict, migration status and complexity of one repository;
 //! - [`select`]: which repositories a scan covers;
 //! - [`plan`]: what every job of a scan needs, and the defaults both modes share;
 //! - [`link`]: beagle link lines;

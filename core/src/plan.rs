@@ -33,6 +33,9 @@ use crate::Error;
 pub const DEFAULT_TIMEOUT_SECS: u32 = 600;
 /// Limit for opening a git connection, seconds, when none is given.
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 10;
+/// Occurrences kept per repository, when no cap is given: the embedded scan's
+/// `--max-occurrences` and the coordinator's `--max-occurrences-per-repo` both default to it.
+pub const DEFAULT_MAX_OCCURRENCES: u64 = 2_000_000;
 /// Retries of a repository after a retryable failure, when none is given.
 pub const DEFAULT_RETRIES: u32 = 2;
 /// Governance repositories scanned when no explicit list is given.
@@ -67,6 +70,19 @@ pub struct JobSpec {
     pub timeout_secs: u32,
     /// Connect timeout, seconds. Default [`DEFAULT_CONNECT_TIMEOUT_SECS`].
     pub connect_timeout_secs: u32,
+    /// Occurrences kept per repository; the scan stops there and the result says where.
+    /// Default [`DEFAULT_MAX_OCCURRENCES`]; the coordinator sets its own limit, so that a
+    /// repository over it is reported truncated rather than refused.
+    #[serde(default = "default_max_occurrences")]
+    pub max_occurrences: u64,
+    /// Bytes of occurrences (paths and lines) kept per repository, for the same reason.
+    /// Default none; the coordinator sets its own limit.
+    #[serde(default)]
+    pub max_result_bytes: Option<u64>,
+}
+
+fn default_max_occurrences() -> u64 {
+    DEFAULT_MAX_OCCURRENCES
 }
 
 impl JobSpec {
@@ -76,6 +92,8 @@ impl JobSpec {
             options,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
+            max_occurrences: DEFAULT_MAX_OCCURRENCES,
+            max_result_bytes: None,
         }
     }
 }
@@ -187,6 +205,8 @@ impl ScanRequest {
                 options: self.options.clone(),
                 timeout_secs: self.timeout_secs.max(1),
                 connect_timeout_secs: self.connect_timeout_secs.max(1),
+                max_occurrences: DEFAULT_MAX_OCCURRENCES,
+                max_result_bytes: None,
             },
             max_attempts: self.retries.saturating_add(1),
             render,

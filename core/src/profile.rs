@@ -9,7 +9,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::code::Role;
+use crate::code::roles::Role;
 use crate::Error;
 
 /// The built-in Eventlet profile.
@@ -25,7 +25,7 @@ struct Raw {
     path_classes: Vec<RawClass>,
     classification: RawClassification,
     rules: Vec<RawRule>,
-    deactivation: RawDeactivation,
+    deactivation: Deactivation,
     complexity: Complexity,
 }
 
@@ -74,6 +74,15 @@ struct RawRule {
     replacement: String,
 }
 
+/// What forces the runtime on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deactivation {
+    /// Rules whose uses force the runtime on (SARIF reports them as warnings). The verdict
+    /// itself rests on the code facts, not on these.
+    pub blocker_rules: Vec<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawClassification {
@@ -100,23 +109,20 @@ struct RawContext {
     category: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDeactivation {
-    switch_rules: Vec<String>,
-    switch_regex: String,
-    conditional_window: u32,
-    blocker_rules: Vec<String>,
-}
-
 /// Parameters of the complexity formula.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Complexity {
-    /// Added to the raw score per production file that uses the pattern.
-    pub file_weight: f64,
     /// Raw score at which the scale is about 63% of the way from 1 to 10.
     pub scale: f64,
+    /// Per service (console or WSGI script) that patches unconditionally.
+    pub service_weight: f64,
+    /// Per service that patches only behind a switch.
+    pub switched_service_weight: f64,
+    /// Per category of change production code is in.
+    pub category_weight: f64,
+    /// Per distinct call site reached through an imported name.
+    pub related_weight: f64,
 }
 
 /// A path class with its weight.
@@ -182,19 +188,6 @@ pub struct Classification {
     pub code_sample: Option<Regex>,
 }
 
-/// Deactivation signals.
-#[derive(Debug, Clone)]
-pub struct Deactivation {
-    /// Rules whose occurrences may be switches.
-    pub switch_rules: Vec<String>,
-    /// A switch occurrence's text must match this.
-    pub switch_regex: Regex,
-    /// Lines above a blocker within which a switch makes it conditional.
-    pub conditional_window: u32,
-    /// Rules that block deactivation when unconditional in production code.
-    pub blocker_rules: Vec<String>,
-}
-
 /// A compiled profile.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -212,11 +205,13 @@ pub struct Profile {
     pub rules: Vec<Rule>,
     /// How rules combine into categories.
     pub classification: Classification,
-    /// Deactivation signals.
+    /// What forces the runtime on.
     pub deactivation: Deactivation,
     /// Complexity parameters.
     pub complexity: Complexity,
     globs: Vec<GlobSet>,
+    /// The patterns, to tell a line that names them only inside strings or a comment.
+    pub(crate) pattern: Option<Regex>,
 }
 
 /// How one occurrence was classified.
@@ -396,10 +391,15 @@ impl Profile {
             mock: c.mock,
             other: c.other,
         };
-        let d = raw.deactivation;
-        for id in d.switch_rules.iter().chain(&d.blocker_rules) {
-            known_rule(id, "deactivation")?;
+        if let Some(id) = raw
+            .deactivation
+            .blocker_rules
+            .iter()
+            .find(|id| !rules.iter().any(|r| &r.id == *id))
+        {
+            return Err(bad(format!("deactivation names unknown rule {id:?}")));
         }
+        let pattern = Regex::new(&format!("(?i){}", raw.patterns.join("|"))).ok();
         Ok(Profile {
             name: raw.name,
             title: raw.title,
@@ -408,14 +408,10 @@ impl Profile {
             classes,
             rules,
             classification,
-            deactivation: Deactivation {
-                switch_regex: re("deactivation.switch_regex", &d.switch_regex)?,
-                switch_rules: d.switch_rules,
-                conditional_window: d.conditional_window,
-                blocker_rules: d.blocker_rules,
-            },
+            deactivation: raw.deactivation,
             complexity: raw.complexity,
             globs,
+            pattern,
         })
     }
 

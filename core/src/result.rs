@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::code::CodeFacts;
+use crate::code::facts::CodeFacts;
+use crate::code::roles::CodeFacts as RoleFacts;
 use crate::filter::FileOptions;
 use crate::ids::RepoName;
 use crate::matcher::MatchOptions;
@@ -113,8 +114,8 @@ pub struct RepoResult {
     pub stats: ScanStats,
     /// What parsing the files with occurrences found; classification reads it. Empty for
     /// results from before facts existed, whose lines are then classified by line rules.
-    #[serde(default, skip_serializing_if = "CodeFacts::is_empty")]
-    pub facts: CodeFacts,
+    #[serde(default, skip_serializing_if = "RoleFacts::is_empty")]
+    pub facts: RoleFacts,
     /// Time spent probing and fetching, milliseconds.
     #[serde(default)]
     pub fetch_ms: u64,
@@ -135,6 +136,10 @@ pub struct RepoResult {
     /// (the file and line of the last one kept): the occurrences listed are only the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// What the code says about switching the pattern off (Eventlet's `monkey_patch` calls,
+    /// their switches, the services); empty when there is nothing to say.
+    #[serde(default, skip_serializing_if = "CodeFacts::is_empty")]
+    pub code: CodeFacts,
 }
 
 impl RepoResult {
@@ -150,13 +155,14 @@ impl RepoResult {
             commit_time: None,
             occurrences: Vec::new(),
             stats: ScanStats::default(),
-            facts: CodeFacts::default(),
+            facts: RoleFacts::default(),
             fetch_ms: 0,
             scan_ms: 0,
             attempts: 0,
             cached: false,
             cache_repaired: None,
             truncated: None,
+            code: CodeFacts::default(),
         }
     }
 
@@ -165,7 +171,8 @@ impl RepoResult {
         self.status = RepoStatus::Failed;
         self.reason = Some(reason.into());
         self.occurrences.clear();
-        self.facts = CodeFacts::default();
+        self.facts = RoleFacts::default();
+        self.code = CodeFacts::default();
         self
     }
 }

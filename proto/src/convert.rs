@@ -181,6 +181,8 @@ impl From<&JobSpec> for v1::JobSpec {
             files: Some((&j.options.files).into()),
             timeout_secs: j.timeout_secs,
             connect_timeout_secs: j.connect_timeout_secs,
+            max_occurrences: j.max_occurrences,
+            max_result_bytes: j.max_result_bytes.unwrap_or(0),
         }
     }
 }
@@ -205,6 +207,13 @@ impl TryFrom<v1::JobSpec> for JobSpec {
             },
             timeout_secs: nonzero(j.timeout_secs, "timeout_secs")?,
             connect_timeout_secs: nonzero(j.connect_timeout_secs, "connect_timeout_secs")?,
+            // Zero is a coordinator from before the field, not a missing option: it refuses
+            // results over its own limit, which defaults to this one.
+            max_occurrences: match j.max_occurrences {
+                0 => plan::DEFAULT_MAX_OCCURRENCES,
+                n => n,
+            },
+            max_result_bytes: (j.max_result_bytes != 0).then_some(j.max_result_bytes),
         })
     }
 }
@@ -250,6 +259,11 @@ impl From<&core::ScanStats> for v1::ScanStats {
             symlinks: s.symlinks,
             submodules: s.submodules.clone(),
             too_large: s.too_large.clone(),
+            raw_paths: s
+                .raw_paths
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 }
@@ -265,7 +279,7 @@ impl From<v1::ScanStats> for core::ScanStats {
             symlinks: s.symlinks,
             submodules: s.submodules,
             too_large: s.too_large,
-            raw_paths: Default::default(),
+            raw_paths: s.raw_paths.into_iter().collect(),
         }
     }
 }
@@ -285,11 +299,18 @@ pub fn outcome(r: &core::RepoResult, retryable: bool) -> v1::Outcome {
         occurrences: r.occurrences.len() as u64,
         retryable,
         facts: (!r.facts.is_empty()).then(|| v1::CodeFacts::from(&r.facts)),
+        code_facts: if r.code.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&r.code).expect("code facts serialize")
+        },
+        cache_repaired: r.cache_repaired.clone().unwrap_or_default(),
+        truncated: r.truncated.clone().unwrap_or_default(),
     }
 }
 
-/// A core result from its wire parts. `None` when the status is missing or unknown, or a
-/// code fact has an unknown role.
+/// A core result from its wire parts. `None` when the status is missing or unknown, or the
+/// code facts do not parse.
 pub fn result(
     repo: RepoName,
     url: String,
@@ -307,6 +328,11 @@ pub fn result(
         Some(f) => f.try_into().ok()?,
         None => Default::default(),
     };
+    let code = if o.code_facts.is_empty() {
+        Default::default()
+    } else {
+        serde_json::from_slice(&o.code_facts).ok()?
+    };
     let some = |s: String| (!s.is_empty()).then_some(s);
     Some(core::RepoResult {
         repo,
@@ -323,8 +349,9 @@ pub fn result(
         scan_ms: o.scan_ms,
         attempts,
         cached: o.cached,
-        cache_repaired: None,
-        truncated: None,
+        cache_repaired: some(o.cache_repaired),
+        truncated: some(o.truncated),
+        code,
     })
 }
 
@@ -379,6 +406,8 @@ mod tests {
             },
             timeout_secs: 7,
             connect_timeout_secs: 3,
+            max_occurrences: 100,
+            max_result_bytes: Some(5000),
         };
         let wire = v1::JobSpec::from(&spec);
         assert_eq!(JobSpec::try_from(wire.clone()).unwrap(), spec);
@@ -408,6 +437,15 @@ mod tests {
             let e = JobSpec::try_from(broken).unwrap_err();
             assert_eq!(e, missing("JobSpec", field));
         }
+        let earlier = v1::JobSpec {
+            max_occurrences: 0,
+            ..wire
+        };
+        assert_eq!(
+            JobSpec::try_from(earlier).unwrap().max_occurrences,
+            plan::DEFAULT_MAX_OCCURRENCES,
+            "a coordinator from before the cap was sent refuses over the default"
+        );
     }
 
     #[test]
@@ -425,17 +463,17 @@ mod tests {
             line: 3,
             text: "import eventlet".into(),
         }];
-        r.facts.files = vec![fleetscan_core::code::FileFacts {
+        r.facts.files = vec![fleetscan_core::code::roles::FileFacts {
             path: "a.py".into(),
             parsed: true,
-            lines: vec![fleetscan_core::code::LineFacts {
+            lines: vec![fleetscan_core::code::roles::LineFacts {
                 line: 3,
-                role: fleetscan_core::code::Role::Import,
+                role: fleetscan_core::code::roles::Role::Import,
                 names: vec!["eventlet".into()],
                 serves: vec!["eventlet.sleep".into()],
                 mocked: true,
             }],
-            related: vec![fleetscan_core::code::Site {
+            related: vec![fleetscan_core::code::roles::Site {
                 line: 9,
                 text: "sleep(1)".into(),
                 names: vec!["eventlet.sleep".into()],
@@ -443,9 +481,21 @@ mod tests {
         }];
         r.stats.files_scanned = 4;
         r.stats.submodules = vec!["sub".into()];
+        // The three fields the wire once dropped, so that distributed reports differed from
+        // embedded ones: a repaired cache, a truncated scan and a non-UTF-8 file name.
+        r.stats.raw_paths = [("caf\u{fffd}.py".to_string(), b"caf\xe9.py".to_vec())].into();
+        r.cache_repaired = Some("damaged clone cache (read commit: bad pack)".into());
+        r.truncated = Some("stopped at a.py line 3".into());
         r.fetch_ms = 5;
         r.scan_ms = 6;
         r.attempts = 2;
+        r.code
+            .optional_imports
+            .push(fleetscan_core::code::facts::Line {
+                path: "a.py".into(),
+                line: 2,
+                text: "import eventlet".into(),
+            });
         let back = result(
             r.repo.clone(),
             r.url.clone(),

@@ -98,3 +98,27 @@ stop_daemon() {
     wait "$daemon" 2>/dev/null || true
   fi
 }
+
+# Replaces each `gitdir[$r]` by a fresh bare repository under $work/snapshots whose only commit
+# is the mirror's HEAD tree, as an orphan commit (same author date, so runs are repeatable).
+# The objects are borrowed through alternates, so nothing is copied and the mirrors are not
+# written to; the served history is one commit, whatever the mirror holds.
+snapshot_mirrors() {
+  local r d snap tree date commit
+  mkdir -p "$work/snapshots"
+  for r in "${repos[@]}"; do
+    d=${gitdir[$r]}
+    snap=$work/snapshots/$r.git
+    git init -q --bare "$snap"
+    echo "$(cd "$d" && pwd -P)/objects" >"$snap/objects/info/alternates"
+    tree=$(git --git-dir="$d" rev-parse "HEAD^{tree}")
+    date=$(git --git-dir="$d" log -1 --format=%cI HEAD)
+    commit=$(GIT_AUTHOR_NAME=snapshot GIT_AUTHOR_EMAIL=snapshot@localhost \
+      GIT_COMMITTER_NAME=snapshot GIT_COMMITTER_EMAIL=snapshot@localhost \
+      GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date \
+      git --git-dir="$snap" commit-tree "$tree" -m "snapshot of openstack/$r")
+    git --git-dir="$snap" update-ref refs/heads/master "$commit"
+    git --git-dir="$snap" symbolic-ref HEAD refs/heads/master
+    gitdir[$r]=$snap
+  done
+}

@@ -116,7 +116,8 @@ def cmd_report(path):
     p("| tool | command | threads | best s | median s | MB/s | matching lines |")
     p("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     rows = [
-        ("fleetscan grep", "fleetscan grep --pattern P --count DIR", "1", "fleetscan"),
+        ("fleetscan grep -j1", "fleetscan grep --pattern P --count -j1 DIR", "1", "fleetscan1"),
+        ("fleetscan grep", "fleetscan grep --pattern P --count DIR", str(nproc), "fleetscan"),
         ("ripgrep -j1", "rg --no-ignore --hidden -j1 -c P DIR", "1", "rg1"),
         ("ripgrep", "rg --no-ignore --hidden -c P DIR", str(nproc), "rg"),
         ("git grep", "git grep -c P, once per repository (10 processes)", f"{nproc} (grep.threads)", "gitgrep"),

@@ -9,7 +9,8 @@
 # with none at all the script exits 0 without measuring (CI never runs it; it is a manual tool).
 #
 # Measured, all on the same data in one run (see BENCHMARKS.md for what each number means):
-#   1. engine throughput on checked-out files: fleetscan grep vs rg (-j1 and default) vs git grep
+#   1. engine throughput on checked-out files: fleetscan grep vs rg, each with 1 thread and the
+#      default (the number of CPUs), vs git grep; the tools take turns within each run
 #   2. end-to-end cold: fleetscan scan --jobs 2/4 vs a serial clone+grep loop and a naive
 #      2-way parallel loop, all fetching from the same git daemon
 #   3. warm re-run of fleetscan scan (same cache)
@@ -122,6 +123,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # 1. Engine throughput over the same files, page cache hot: one warm-up, then best of $runs.
+t_fleetscan1() { "$fs" grep --pattern "$pattern" --count -j1 "$work/tree"; }
 t_fleetscan() { "$fs" grep --pattern "$pattern" --count "$work/tree"; }
 t_rg1() { rg --no-ignore --hidden --no-config -j1 -c -e "$pattern" "$work/tree"; }
 t_rg() { rg --no-ignore --hidden --no-config -c -e "$pattern" "$work/tree"; }
@@ -133,23 +135,22 @@ t_gitgrep() { # one git grep per repository (git grep searches one repository at
       ok_or_nomatch
   done
 }
-engine() { # engine NAME
-  local name=$1 i t0 t1
-  "t_$name" >"$work/engine.$name.out" || ok_or_nomatch
-  for ((i = 0; i < runs; i++)); do
+# The tools take turns within each run, so that a change in the machine's load hits them alike.
+engines=(fleetscan1 fleetscan rg1 rg gitgrep)
+for name in "${engines[@]}"; do "t_$name" >"$work/engine.$name.out" || ok_or_nomatch; done
+for ((i = 0; i < runs; i++)); do
+  say "engine: run $((i + 1))/$runs"
+  for name in "${engines[@]}"; do
     t0=$(now_us)
     "t_$name" >/dev/null || ok_or_nomatch
     t1=$(now_us)
     rec "engine.$name.s" "$(secs "$t0" "$t1")"
   done
-}
-for name in fleetscan rg1 rg gitgrep; do
-  say "engine: $name"
-  engine "$name"
 done
 read -r hits _ _ _ bytes _ <"$work/engine.fleetscan.out"
 rec engine.fleetscan.count "$hits"
 rec engine.bytes "$bytes"
+rec engine.fleetscan1.count "$(awk '{ print $1 }' "$work/engine.fleetscan1.out")"
 for name in rg1 rg gitgrep; do
   rec "engine.$name.count" "$(awk -F: '{ s += $NF } END { print s + 0 }' "$work/engine.$name.out")"
 done

@@ -4,6 +4,7 @@
 //! same results as a fault-free run" means byte-identical reports: the same occurrences, none
 //! duplicated, no repository missing.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -11,8 +12,9 @@ use std::time::{Duration, Instant};
 use fleetscan_tests::cluster::{finish_within, http_get, Cluster};
 use fleetscan_tests::proxy::{SlowProxy, Stall, StallServer};
 use fleetscan_tests::{
-    assert_failures_reported, assert_golden, corpus, free_port, read, report_files,
-    strip_narratives, summary_repo, ModelStub, Reply, Sandbox, NARRATIVE_HEADING,
+    assert_failures_reported, assert_golden, cache_packs, corpus, free_port, git, read,
+    report_files, strip_narratives, summary_repo, GitDaemon, ModelStub, Reply, RepoSpec, Sandbox,
+    NARRATIVE_HEADING,
 };
 use serde_json::Value;
 
@@ -186,18 +188,10 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let timeless = |dir: &Path| {
-        let mut v: Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
-        v["scan"]["started"] = Value::Null;
-        v["scan"]["duration_ms"] = Value::Null;
-        for r in v["repos"].as_array_mut().unwrap() {
-            for k in ["fetch_ms", "scan_ms", "cached"] {
-                r[k] = Value::Null;
-            }
-        }
-        v
-    };
-    assert_eq!(timeless(&embedded), timeless(&w.sb.path("report")));
+    assert_eq!(
+        timeless_summary(&embedded, &w.sb.path("embedded-cache")),
+        timeless_summary(&w.sb.path("report"), &w.sb.path("cluster"))
+    );
 
     // The dead-letter state is visible in `status`, with the error.
     let status = w.status(&id);
@@ -635,4 +629,229 @@ fn client_commands_say_what_happened() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("--coordinator"), "{}", stderr(&o));
+}
+
+/// Repositories for [`distributed_summary_and_reports_equal_the_embedded_ones`]: `nova` with
+/// two occurrences, `generated` with 500 (over a cap of 100), and `rawname`, whose one file has
+/// a name that is not UTF-8.
+fn served_for_parity(root: &Path) -> GitDaemon {
+    RepoSpec::new(
+        "openstack/nova",
+        &[
+            ("nova/a.py", "import eventlet\n"),
+            ("nova/b.py", "eventlet.sleep(0)\n"),
+        ],
+    )
+    .build(root);
+    let big: String = (1..=500)
+        .map(|i| format!("eventlet.sleep({i})\n"))
+        .collect();
+    RepoSpec::new("openstack/generated", &[("gen/big.py", &big)]).build(root);
+    let raw = root.join("openstack/rawname");
+    std::fs::create_dir_all(&raw).unwrap();
+    git(&raw, &["init", "-q", "-b", "master"]);
+    std::fs::write(
+        raw.join(std::ffi::OsStr::from_bytes(b"caf\xe9.py")),
+        "import eventlet\n",
+    )
+    .unwrap();
+    git(&raw, &["add", "-A"]);
+    git(&raw, &["commit", "-q", "-m", "initial"]);
+    GitDaemon::start(root)
+}
+
+/// The flags that scan `repos` of [`served_for_parity`] from `git_base`, for `scan` and
+/// `submit` alike.
+fn parity_selection(git_base: &str, repos: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["--pattern", "eventlet", "--profile", "none", "-q"]
+        .map(String::from)
+        .to_vec();
+    v.extend(["--git-base".into(), git_base.into()]);
+    for r in repos {
+        v.extend(["--repo".into(), r.to_string()]);
+    }
+    v
+}
+
+/// `submit ARGS --wait --out OUT`, which must exit 0.
+fn submit_and_wait(cluster: &Cluster, args: &[String], out: &Path) {
+    let mut all = vec!["submit".to_string()];
+    all.extend(args.iter().cloned());
+    all.extend(["--wait".into(), "--out".into()]);
+    all.push(out.to_string_lossy().into_owned());
+    let o = cluster.cli(&all, WAIT);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+}
+
+/// Halves the pack of `openstack/nova` in the clone cache `cache`, and drops the result
+/// cache so that the next scan must read the damaged clone.
+fn damage_nova(cache: &Path) {
+    let packs: Vec<PathBuf> = cache_packs(cache)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("nova"))
+        .collect();
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    let len = std::fs::metadata(&packs[0]).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&packs[0])
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    std::fs::remove_dir_all(cache.join("results")).unwrap();
+}
+
+/// summary.json without what differs between any two runs, and with `cache` (whose path a
+/// damaged-cache reason may name) written as CACHE.
+fn timeless_summary(out: &Path, cache: &Path) -> Value {
+    let text = read(&out.join("summary.json")).replace(&*cache.to_string_lossy(), "CACHE");
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["scan"]["started"] = Value::Null;
+    v["scan"]["duration_ms"] = Value::Null;
+    for r in v["repos"].as_array_mut().unwrap() {
+        for k in ["fetch_ms", "scan_ms", "cached"] {
+            r[k] = Value::Null;
+        }
+    }
+    v
+}
+
+/// The wire used to drop three parts of a result, so a distributed scan's summary.json and
+/// team reports differed from the embedded scan's: a repaired clone cache, where a truncated
+/// scan stopped, and the real bytes of a file name that is not UTF-8 (its links pointed at
+/// no file). And a worker had no occurrence cap, so a repository over the coordinator's limit
+/// was refused as failed instead of reported truncated.
+#[test]
+fn distributed_summary_and_reports_equal_the_embedded_ones() {
+    let sb = tempfile::tempdir().unwrap();
+    let daemon = served_for_parity(&sb.path().join("served"));
+    let selection = parity_selection(
+        &daemon.base(),
+        &["openstack/nova", "openstack/generated", "openstack/rawname"],
+    );
+
+    // Embedded: a first scan fills the cache, the second reads the damaged clone.
+    let cache = sb.path().join("embedded-cache");
+    let embedded = sb.path().join("embedded");
+    for round in 0..2 {
+        if round == 1 {
+            damage_nova(&cache);
+        }
+        let o = std::process::Command::new(BIN)
+            .arg("scan")
+            .args(&selection)
+            .args(["--max-occurrences", "100", "--cache-dir"])
+            .arg(&cache)
+            .arg("--out")
+            .arg(&embedded)
+            .env("FLEETSCAN_LOG", "error")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+
+    let mut cluster = Cluster::start(Path::new(BIN), &sb.path().join("cluster"), 0, None);
+    cluster.restart_coordinator_with(&["--max-occurrences-per-repo", "100"]);
+    cluster.start_worker(&[], &[]);
+    let worker_cache = sb.path().join("cluster/cache-w0");
+    let distributed = sb.path().join("distributed");
+    for round in 0..2 {
+        if round == 1 {
+            damage_nova(&worker_cache);
+        }
+        submit_and_wait(&cluster, &selection, &distributed);
+    }
+
+    let summary = timeless_summary(&distributed, &worker_cache);
+    let repaired = summary_repo(&summary, "openstack/nova")["cache_repaired"].clone();
+    assert!(
+        repaired
+            .as_str()
+            .is_some_and(|w| w.contains("damaged clone cache")),
+        "{summary}"
+    );
+    let generated = summary_repo(&summary, "openstack/generated");
+    assert_eq!(generated["status"], "scanned", "truncated, not refused");
+    assert_eq!(generated["occurrences"], 100, "{generated}");
+    assert!(
+        generated["truncated"]
+            .as_str()
+            .is_some_and(|t| t.contains("gen/big.py line 100")),
+        "{generated}"
+    );
+    let md: String = report_files(&distributed)
+        .iter()
+        .map(|f| read(&distributed.join(f)))
+        .collect();
+    assert!(md.contains("caf%E9.py"), "links name the real file: {md}");
+    assert_eq!(summary, timeless_summary(&embedded, &cache));
+    for f in report_files(&embedded) {
+        assert_eq!(read(&distributed.join(&f)), read(&embedded.join(&f)), "{f}");
+    }
+}
+
+/// A worker given a cache directory it cannot write used to start, and then fail every job
+/// it leased, one by one. Now it does not start: exit 2, naming the directory, before it
+/// even looks for a coordinator.
+#[test]
+fn a_worker_with_an_unwritable_cache_dir_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // A file where the clone cache's directory must go: unwritable even for root.
+    std::fs::write(cache.join("git"), "").unwrap();
+    let mut p = fleetscan_tests::process::Proc::spawn(
+        Path::new(BIN),
+        &[
+            "worker".to_string(),
+            "--coordinator".into(),
+            format!("http://127.0.0.1:{}", free_port()),
+            "--cache-dir".into(),
+            cache.to_string_lossy().into_owned(),
+        ],
+        dir.path().join("worker.log"),
+        &[],
+    );
+    let code = p.wait_exit(Duration::from_secs(30)).and_then(|s| s.code());
+    let log = p.log_text();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(
+        log.contains("--cache-dir") && log.contains(&*cache.to_string_lossy()),
+        "{log}"
+    );
+}
+
+/// The coordinator refuses more than `--max-result-bytes` of occurrences from one repository,
+/// and workers used to send them all: a huge repository failed as refused. Now they stop at
+/// that limit too and report the repository truncated, saying where.
+#[test]
+fn a_repository_over_the_coordinators_byte_limit_is_truncated_not_refused() {
+    let sb = tempfile::tempdir().unwrap();
+    let daemon = served_for_parity(&sb.path().join("served"));
+    let mut cluster = Cluster::start(Path::new(BIN), &sb.path().join("cluster"), 0, None);
+    cluster.restart_coordinator_with(&["--max-result-bytes", "1000"]);
+    cluster.start_worker(&[], &[]);
+    let out = sb.path().join("out");
+    submit_and_wait(
+        &cluster,
+        &parity_selection(&daemon.base(), &["openstack/generated"]),
+        &out,
+    );
+    let summary: Value = serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
+    let r = summary_repo(&summary, "openstack/generated");
+    assert_eq!(r["status"], "scanned", "{r}");
+    let n = r["occurrences"].as_u64().unwrap();
+    assert!(n > 0 && n < 500, "{r}");
+    let truncated = r["truncated"].as_str().unwrap_or_default();
+    assert!(
+        truncated.contains("--max-result-bytes")
+            && truncated.contains(&format!("gen/big.py line {n}:")),
+        "{r}"
+    );
 }

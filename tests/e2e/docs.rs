@@ -86,3 +86,24 @@ fn man_pages_format_without_warnings_one_per_subcommand() {
     assert!(top.contains("\n.TH fleetscan 1 "), "{top}");
     assert!(top.contains("completions"));
 }
+
+/// `--help` said exit 2 meant usage or input errors and put failed writes under 3, while report
+/// files that cannot be written exit 2 (`a_report_that_cannot_be_written_costs_only_that_report`).
+#[test]
+fn help_puts_unwritable_reports_under_exit_2() {
+    for args in [&["--help"][..], &["scan", "--help"], &["report", "--help"]] {
+        let help = String::from_utf8(fleetscan(args).stdout).unwrap();
+        let codes = help
+            .split("Exit codes:")
+            .nth(1)
+            .expect("an exit code section");
+        let two = codes
+            .split("\n  2 ")
+            .nth(1)
+            .and_then(|s| s.split("\n  3 ").next())
+            .unwrap_or_else(|| panic!("{args:?}: {codes}"));
+        assert!(two.contains("could not be written"), "{args:?}: {two}");
+        let three = codes.split("\n  3 ").nth(1).unwrap();
+        assert!(!three.contains("write"), "{args:?}: {three}");
+    }
+}

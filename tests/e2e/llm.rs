@@ -147,9 +147,9 @@ fn ollama_narratives_are_marked_generated_and_leave_the_grounded_report_unchange
         .find(|p| p.contains("repository openstack/storage "))
         .expect("a prompt for openstack/storage");
     for needle in [
-        "Is Eventlet globally deactivable: No. Production code forces it",
+        "Is Eventlet globally deactivable: No. 1 of 1 `monkey_patch` call in production code runs with no switch guarding it",
         "- `storage/__init__.py#L3`: eventlet.monkey_patch()  # noqa",
-        "- `sync_primitives` in production: 4 occurrences, 12.0",
+        "- `sync_primitives` (Timeout / Event / Semaphore / Queue) in production code: 4 distinct call sites x 3: 12.0",
         "13 occurrences: 11 in production code (4 files)",
         "- Deferred Tasks and Scheduling: 4",
         "- `storage/backup/manager.py` (production)",

@@ -140,18 +140,7 @@ fn nova() -> RepoSpec {
 }
 
 fn the_pack(cache: &Path) -> std::path::PathBuf {
-    let mut found = Vec::new();
-    let mut stack = vec![cache.join("git")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "pack") {
-                found.push(p);
-            }
-        }
-    }
+    let mut found = fleetscan_tests::cache_packs(cache);
     assert_eq!(found.len(), 1, "{found:?}");
     found.remove(0)
 }

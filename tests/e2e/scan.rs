@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
 use fleetscan_tests::{
-    assert_failures_reported, assert_golden, corpus, read, report_files, summary_repo, Sandbox,
+    assert_failures_reported, assert_golden, corpus, read, report_files, summary_repo, Content,
+    Sandbox,
 };
 use serde_json::Value;
 
@@ -85,12 +86,47 @@ fn scan_finds_exactly_the_expected_occurrences_and_matches_goldens() {
         assert_golden(&format!("scan/{f}"), &read(&sb.path("out").join(&f)));
     }
 
-    // Grounding: every `path#Lline` a team file cites is an occurrence of that project, and
-    // the occurrence set itself was checked against the corpus above.
-    let known: BTreeSet<(String, String, u32)> = got
+    // Verdicts from the guards the worker found: compute patches only behind an upper-case
+    // environment switch (a line that is not an occurrence), its services can run without
+    // Eventlet; storage patches unconditionally.
+    let compute = read(&sb.path("out/teams/Compute.md"));
+    for needle in [
+        "| compute | switchable | Maybe |",
+        "but 9 lines in 2 files still use its APIs without checking which mode runs",
+        "Switch: environment variable `OS_COMPUTE_DISABLE_EVENTLET_PATCHING`, read at [`compute/cmd/__init__.py#L13`]",
+        "default `''`",
+        "Services: 2 of 2 can run without it (`compute-api`, `compute-wsgi`)",
+        "**Migration status:** switchable",
+    ] {
+        assert!(compute.contains(needle), "{needle:?} missing from Compute.md:\n{compute}");
+    }
+    let storage = read(&sb.path("out/teams/Storage.md"));
+    assert!(
+        storage.contains("| storage | not started | No |"),
+        "{storage}"
+    );
+    assert_eq!(
+        summary_repo(&summary, "openstack/compute")["migration_status"],
+        "switchable"
+    );
+
+    // Grounding: every `path#Lline` a team file cites is an occurrence of that project (the
+    // occurrence set itself was checked against the corpus above), or, for the lines the
+    // verdict rests on that the pattern does not match (an upper-case switch, a caller), a
+    // line of that repository's Python code.
+    let mut known: BTreeSet<(String, String, u32)> = got
         .iter()
         .map(|(r, p, l, _)| (r.rsplit('/').next().unwrap().to_string(), p.clone(), *l))
         .collect();
+    for spec in corpus::specs() {
+        for (path, content) in &spec.files {
+            if let (Content::Bytes(b), true) = (content, path.ends_with(".py")) {
+                let n = String::from_utf8_lossy(b).lines().count() as u32;
+                let short = spec.name.rsplit('/').next().unwrap().to_string();
+                known.extend((1..=n).map(|l| (short.clone(), path.clone(), l)));
+            }
+        }
+    }
     let mut cited = 0;
     for f in report_files(&sb.path("out"))
         .iter()
@@ -224,6 +260,8 @@ fn bad_input_is_one_clear_error() {
         "a(b",
     );
     assert_input_error(&run(with(&["--governance", &d("bad.yaml")])), "line");
+    assert_input_error(&run(with(&["--jobs", "0"])), "--jobs");
+    assert_input_error(&run(with(&["--scan-threads", "0"])), "--scan-threads");
     assert_input_error(&run(with(&["--governance", &d("nope.yaml")])), "nope.yaml");
     assert_input_error(
         &run(with(&["--out", &format!("{}/sub", d("file"))])),
@@ -302,15 +340,54 @@ fn a_report_that_cannot_be_written_costs_only_that_report() {
 }
 
 /// Re-scanning into the same --out used to leave the previous run's team files beside the new
-/// ones. Files the previous run wrote and this one did not are removed; the user's are not.
+/// ones, and dashboard pages in directories the new run did not write to. Files the previous
+/// run wrote and this one did not are removed; the user's are not.
 #[test]
 fn a_rescan_into_the_same_out_leaves_no_stale_team_files() {
     let sb = sandbox();
-    let first = sb.scan("out", &[]);
+    // A project of another organisation in the first run only: its dashboard page sits in a
+    // directory the second run writes nothing to.
+    fleetscan_tests::git(
+        &sb.path("served"),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "openstack/compute",
+            "starlingx/compute",
+        ],
+    );
+    let mut repos = sb.all_repos();
+    repos.push("starlingx/compute".into());
+    let first = sb.command("out", &repos).output().unwrap();
     assert_eq!(first.status.code(), Some(1));
+    assert!(sb
+        .path("out/html/projects/starlingx/compute.html")
+        .is_file());
     assert!(sb.path("out/teams/Fillers.md").is_file());
     std::fs::write(sb.path("out/teams/our-notes.md"), "kept").unwrap();
     std::fs::write(sb.path("out/notes.txt"), "kept").unwrap();
+    std::fs::write(sb.path("out/html/teams/our-page.html"), "kept").unwrap();
+    let pages = |dir: &str| -> Vec<String> {
+        let root = sb.path(dir);
+        let mut found = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(&root).unwrap();
+                    found.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    let before = pages("out/html");
+    assert!(before.len() > 4, "{before:?}");
 
     let second = sb
         .command("out", &["openstack/compute".to_string()])
@@ -329,4 +406,92 @@ fn a_rescan_into_the_same_out_leaves_no_stale_team_files() {
     assert_eq!(teams, ["Compute.md", "our-notes.md"]);
     assert_eq!(read(&sb.path("out/notes.txt")), "kept");
     assert!(!read(&sb.path("out/index.md")).contains("Fillers"));
+    // The dashboard too: the pages of the teams and projects no longer scanned are gone.
+    assert_eq!(
+        pages("out/html"),
+        [
+            "index.html",
+            "projects/openstack/compute.html",
+            "teams/Compute.html",
+            "teams/our-page.html"
+        ],
+        "before: {before:?}"
+    );
+}
+
+/// `fleetscan grep` walks directories on several threads: every file is still searched exactly
+/// once, `.git` directories and binary files are skipped, links are not followed, and one
+/// file's lines stay together, whatever the number of threads.
+#[test]
+fn grep_searches_every_file_once_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let sub = root.join(format!("d{}/e{}", i % 5, i % 3));
+        std::fs::create_dir_all(&sub).unwrap();
+        let text: String = (1..=30)
+            .map(|l| {
+                if l % 7 == i % 7 {
+                    format!("import eventlet # {i}\n")
+                } else {
+                    format!("x = {l}\n")
+                }
+            })
+            .collect();
+        let path = sub.join(format!("f{i}.py"));
+        std::fs::write(&path, &text).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("eventlet") {
+                expected.push(format!("{}:{}:{line}", path.display(), n + 1));
+            }
+        }
+    }
+    std::fs::create_dir_all(root.join(".git/objects")).unwrap();
+    std::fs::write(root.join(".git/objects/x"), "eventlet\n").unwrap();
+    std::fs::write(root.join("d0/bin"), b"eventlet\0\n").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root.join("d0/e0/f0.py"), root.join("link.py")).unwrap();
+    expected.sort();
+    let dir_arg = root.to_string_lossy().into_owned();
+    for threads in ["1", "4"] {
+        let out = fleetscan(&["grep", "--pattern", "eventlet", "-j", threads, &dir_arg]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = stdout.lines().collect();
+        // Each file's lines come together, in line order.
+        let mut seen = BTreeSet::new();
+        for pair in lines.windows(2) {
+            let file = |l: &str| l.rsplitn(3, ':').nth(2).unwrap().to_string();
+            if file(pair[0]) != file(pair[1]) {
+                assert!(seen.insert(file(pair[0])), "{} split up", file(pair[0]));
+            }
+        }
+        let mut got: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        got.sort();
+        assert_eq!(got, expected, "-j {threads}");
+        let out = fleetscan(&[
+            "grep",
+            "--pattern",
+            "eventlet",
+            "--count",
+            "-j",
+            threads,
+            &dir_arg,
+        ]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            stdout.starts_with(&format!("{} matching lines in ", expected.len())),
+            "{stdout}"
+        );
+    }
+    assert_input_error(
+        &fleetscan(&["grep", "--pattern", "x", &format!("{dir_arg}/nope")]),
+        "nope",
+    );
 }

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use fleetscan_core::classify::classify_all;
-use fleetscan_core::code::{python, CodeFacts, Role};
+use fleetscan_core::code::python;
+use fleetscan_core::code::roles::{CodeFacts, Role};
 use fleetscan_core::matcher::{MatchOptions, Matcher};
 use fleetscan_core::profile::Profile;
 use fleetscan_core::result::Occurrence;

@@ -22,6 +22,8 @@ pub struct Cluster {
     /// The coordinator's metrics port (`/metrics`, `/healthz`, `/readyz`).
     pub metrics_port: u16,
     token: Option<String>,
+    /// Flags the coordinator gets besides the cluster's own, kept across restarts.
+    coordinator_flags: Vec<String>,
     /// The coordinator, while it runs.
     pub coordinator: Option<Proc>,
     /// Workers by index; `None` once killed.
@@ -39,6 +41,7 @@ impl Cluster {
             port: crate::free_port(),
             metrics_port: crate::free_port(),
             token: token.map(String::from),
+            coordinator_flags: Vec::new(),
             coordinator: None,
             workers: Vec::new(),
         };
@@ -86,6 +89,13 @@ impl Cluster {
         self.coordinator = Some(self.spawn_coordinator(self.port, self.metrics_port));
     }
 
+    /// Restarts the coordinator with `flags` added, now and on later restarts.
+    pub fn restart_coordinator_with(&mut self, flags: &[&str]) {
+        self.kill_coordinator();
+        self.coordinator_flags = flags.iter().map(|s| s.to_string()).collect();
+        self.start_coordinator();
+    }
+
     /// Starts a second coordinator over the same Redis; returns it and its URL.
     pub fn second_coordinator(&self) -> (Proc, String) {
         let port = crate::free_port();
@@ -97,7 +107,7 @@ impl Cluster {
 
     fn spawn_coordinator(&self, port: u16, metrics_port: u16) -> Proc {
         let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
-        let args: Vec<String> = [
+        let mut args: Vec<String> = [
             "coordinator",
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -110,6 +120,7 @@ impl Cluster {
         ]
         .map(String::from)
         .to_vec();
+        args.extend(self.coordinator_flags.iter().cloned());
         let log = self.dir.join(format!("coordinator-{n}.log"));
         let env = self.env("coordinator");
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -123,6 +123,11 @@ pub fn specs() -> Vec<RepoSpec> {
                 ("compute/locale/ja/LC_MESSAGES/compute.po", PO_JA),
                 (".zuul.yaml", "- job:\n    name: compute-tox-py312-threading\n    vars:\n      tox_envlist: py312\n      tox_environment:\n        OS_COMPUTE_DISABLE_EVENTLET_PATCHING: 'true'  # eventlet off\n"),
                 ("tox.ini", "[testenv]\nsetenv =\n  EVENTLET_NO_GREENDNS=yes  # eventlet dns off\n"),
+                // Services, in files without the pattern so that the occurrences stay as they
+                // are: the API imports the package whose module-level patching a switch guards.
+                ("setup.cfg", "[metadata]\nname = compute\n\n[entry_points]\nconsole_scripts =\n    compute-api = compute.cmd.api:main\nwsgi_scripts =\n    compute-wsgi = compute.wsgi_app:init_application\n"),
+                ("compute/cmd/api.py", "import sys\n\n\ndef main():\n    return 0\n"),
+                ("compute/wsgi_app.py", "def init_application():\n    return None\n"),
             ],
         ),
         RepoSpec::new(

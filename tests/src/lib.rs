@@ -19,6 +19,7 @@ pub mod redis;
 mod repo;
 mod sandbox;
 mod server;
+pub mod wan;
 
 pub use daemon::GitDaemon;
 pub use http::GitHttp;
@@ -35,6 +36,24 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind a loopback port")
+}
+
+/// The pack files of the clone cache under `cache` (a `--cache-dir`), for tests that damage
+/// them.
+pub fn cache_packs(cache: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![cache.join("git")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "pack") {
+                found.push(p);
+            }
+        }
+    }
+    found
 }
 
 /// The repository's `tests/` directory (golden files and test data live there).

@@ -73,10 +73,7 @@ fn set<'a>(field: &'a str, vocabulary: &[&str], what: &str, at: &str) -> BTreeSe
     }
     field
         .split(',')
-        .map(|x| {
-            assert!(vocabulary.contains(&x), "{at}: unknown {what} '{x}'");
-            x
-        })
+        .inspect(|x| assert!(vocabulary.contains(x), "{at}: unknown {what} '{x}'"))
         .collect()
 }
 

@@ -3,13 +3,11 @@
 //! A re-run whose remote head is the commit already scanned with the same options needs no
 //! fetch and no scan. Entries are written to a temporary file and renamed, so a crash never
 //! leaves a torn entry, and a corrupt entry is treated as missing.
-//!
-//! The key carries [`FORMAT`]: an entry written before the facts of code analysis existed
-//! would read back without them, so a new format makes old entries unreachable instead.
 
 use std::path::{Path, PathBuf};
 
-use fleetscan_core::code::CodeFacts;
+use fleetscan_core::code::facts::CodeFacts;
+use fleetscan_core::code::roles::CodeFacts as RoleFacts;
 use fleetscan_core::result::{Occurrence, ScanStats};
 use git2::{ObjectType, Oid};
 use serde::{Deserialize, Serialize};
@@ -37,8 +35,8 @@ pub fn check_writable(root: &Path) -> Result<(), crate::InputError> {
 pub struct Entry {
     /// The occurrences found.
     pub occurrences: Vec<Occurrence>,
-    /// What parsing their files found.
-    pub facts: CodeFacts,
+    /// What parsing their files found: the role of each occurrence line.
+    pub facts: RoleFacts,
     /// The file counters.
     pub stats: ScanStats,
     /// The committer time of the commit.
@@ -46,11 +44,14 @@ pub struct Entry {
     /// Where the scan stopped at the occurrence cap, if it did.
     #[serde(default)]
     pub truncated: Option<String>,
+    /// The code facts of the commit.
+    #[serde(default)]
+    pub code: CodeFacts,
 }
 
-/// Version of what an entry holds; part of the key. Bump it when an entry gains something
-/// a scan must not go without (2: code facts).
-pub const FORMAT: u32 = 2;
+/// Bumped when what an entry holds changes meaning, so that older entries are not read as
+/// complete: version 2 added the code facts, 3 the role facts of each occurrence line.
+const VERSION: u32 = 3;
 
 /// The cache under `<root>/results`.
 #[derive(Debug, Clone)]
@@ -67,7 +68,7 @@ impl ResultCache {
     }
 
     fn path(&self, url: &str, commit: Oid, fingerprint: &str) -> PathBuf {
-        let key = format!("{url}\n{commit}\n{fingerprint}\n{FORMAT}");
+        let key = format!("v{VERSION}\n{url}\n{commit}\n{fingerprint}");
         let id = Oid::hash_object(ObjectType::Blob, key.as_bytes()).expect("hashing cannot fail");
         self.dir.join(format!("{id}.json"))
     }

@@ -69,6 +69,7 @@ impl Head {
 
 /// Asks `url` for its default branch. `Ok(None)` means the repository has no branches.
 pub fn probe(url: &str, opts: &GitOptions, budget: Budget<'_>) -> Result<Option<Head>, RepoError> {
+    crate::process::use_url(url);
     let _limits = net::enter(opts, budget, "listing refs");
     let mut remote = Remote::create_detached(url).map_err(|e| RepoError::from_git("url", &e))?;
     let conn = remote

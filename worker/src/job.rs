@@ -2,11 +2,12 @@
 //! distributed worker both call [`run`], so both modes produce the same results.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fleetscan_core::code::CodeFacts;
+use fleetscan_core::code::roles::CodeFacts as RoleFacts;
 use fleetscan_core::filter::FileFilter;
 use fleetscan_core::matcher::{cut_line, Matcher};
 use fleetscan_core::plan;
@@ -16,7 +17,9 @@ use fleetscan_core::Error as CoreError;
 
 use crate::cache::{Entry, ResultCache};
 use crate::error::{Kind, RepoError};
+use crate::facts::code_facts;
 use crate::git::{self, GitOptions};
+use crate::pools::{Pools, Stage};
 use crate::scan::{scan_commit, Sinks};
 
 /// One repository to process: the core's selection target.
@@ -34,9 +37,12 @@ pub struct JobOptions {
     /// Network limits.
     pub git: GitOptions,
     /// Occurrences kept per repository; the scan stops at the cap and the result says where.
-    /// Default: no cap (the coordinator enforces its own in distributed mode; `fleetscan
-    /// scan` passes its `--max-occurrences`).
+    /// Default: no cap. [`JobOptions::for_spec`] takes the plan's (in distributed mode the
+    /// coordinator's limit, so a repository over it is truncated rather than refused).
     pub max_occurrences: usize,
+    /// Bytes of occurrences (paths and lines) kept per repository; the scan stops there too.
+    /// Default: no cap. [`JobOptions::for_spec`] takes the plan's.
+    pub max_result_bytes: usize,
     /// Longest matched line kept, in bytes; longer ones are cut with a marker. Default 2000.
     pub max_line_length: usize,
 }
@@ -49,6 +55,7 @@ impl Default for JobOptions {
             backoff: plan::DEFAULT_RETRY_BACKOFF,
             git: GitOptions::default(),
             max_occurrences: usize::MAX,
+            max_result_bytes: usize::MAX,
             max_line_length: 2000,
         }
     }
@@ -66,6 +73,10 @@ impl JobOptions {
                 connect_timeout: Duration::from_secs(u64::from(spec.connect_timeout_secs.max(1))),
                 ..GitOptions::default()
             },
+            max_occurrences: usize::try_from(spec.max_occurrences.max(1)).unwrap_or(usize::MAX),
+            max_result_bytes: spec
+                .max_result_bytes
+                .map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX)),
             ..JobOptions::default()
         }
     }
@@ -80,6 +91,9 @@ pub struct Context {
     cache_root: PathBuf,
     results: ResultCache,
     opts: JobOptions,
+    /// Network and CPU slots, shared with every other context of the process; `None` runs
+    /// each job straight through.
+    pools: Option<Arc<Pools>>,
 }
 
 impl Context {
@@ -95,15 +109,29 @@ impl Context {
             filter: FileFilter::new(&scan.files)?,
             // The caps change what a scan yields, so they are part of the cache key.
             fingerprint: format!(
-                "{}\n{} {}",
+                "{}\n{} {} {}",
                 scan.fingerprint(),
                 opts.max_occurrences,
-                opts.max_line_length
+                opts.max_line_length,
+                opts.max_result_bytes
             ),
             results: ResultCache::new(&cache_root),
             cache_root,
             opts,
+            pools: None,
         })
+    }
+
+    /// Runs the jobs' network and CPU steps in `pools`' slots. Default: no slots, each job
+    /// runs straight through on its caller's thread.
+    pub fn with_pools(mut self, pools: Arc<Pools>) -> Context {
+        self.pools = Some(pools);
+        self
+    }
+
+    /// The directory of the clone and result caches.
+    pub fn cache_root(&self) -> &Path {
+        &self.cache_root
     }
 }
 
@@ -171,8 +199,14 @@ fn attempt_once(
     budget: git::Budget<'_>,
 ) -> Result<RepoResult, RepoError> {
     let mut r = RepoResult::new(job.repo.clone(), select::redact_url(&job.url));
+    // The attempt's budget, less the time spent waiting for slots.
+    let mut stage = Stage::new(ctx.pools.as_deref(), &job.url);
+    let attempt = budget;
+    let budget = stage.network(attempt)?;
     let t0 = Instant::now();
-    let Some(head) = git::probe(&job.url, &ctx.opts.git, budget)? else {
+    let probed = git::probe(&job.url, &ctx.opts.git, budget);
+    stage.opened();
+    let Some(head) = probed? else {
         r.status = RepoStatus::Skipped;
         r.reason = Some("empty repository (no branches)".into());
         return Ok(r);
@@ -183,9 +217,10 @@ fn attempt_once(
         r.commit = Some(head.oid.to_string());
         r.commit_time = Some(hit.commit_time);
         r.occurrences = hit.occurrences;
-        r.facts = hit.facts;
         r.stats = hit.stats;
         r.truncated = hit.truncated;
+        r.code = hit.code;
+        r.facts = hit.facts;
         r.cached = true;
         r.fetch_ms = t0.elapsed().as_millis() as u64;
         return Ok(r);
@@ -193,7 +228,7 @@ fn attempt_once(
     r.fetch_ms = t0.elapsed().as_millis() as u64;
     let path = git::cache_path(&ctx.cache_root, &job.url);
     let _lock = git::lock_cache(&path, budget)?;
-    let scanned = match fetch_and_scan(job, ctx, &path, &head, budget, &mut r) {
+    let scanned = match fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, &mut r) {
         Err(e) if e.kind == Kind::Cache => {
             // A damaged clone (a pack cut short, deleted or corrupt) is thrown away and fetched
             // again once, within this attempt, and the result says so.
@@ -205,7 +240,7 @@ fn attempt_once(
                 )
             })?;
             r.cache_repaired = Some(e.message);
-            fetch_and_scan(job, ctx, &path, &head, budget, &mut r)?
+            fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, &mut r)?
         }
         other => other?,
     };
@@ -215,21 +250,25 @@ fn attempt_once(
     r.commit = Some(scanned.0.to_string());
     r.commit_time = Some(scanned.1.commit_time);
     r.occurrences = scanned.1.occurrences;
-    r.facts = scanned.1.facts;
     r.stats = scanned.1.stats;
     r.truncated = scanned.1.truncated;
+    r.code = scanned.1.code;
+    r.facts = scanned.1.facts;
     Ok(r)
 }
 
-/// Fetches `head` into the clone at `path` if needed and scans it; fills in the timings.
+/// Fetches `head` into the clone at `path` if needed (in a network slot) and scans it (in a
+/// CPU slot); fills in the timings. `attempt` is the attempt's budget before any wait.
 fn fetch_and_scan(
     job: &Job,
     ctx: &Context,
-    path: &std::path::Path,
+    path: &Path,
     head: &git::Head,
-    budget: git::Budget<'_>,
+    attempt: git::Budget<'_>,
+    stage: &mut Stage<'_>,
     r: &mut RepoResult,
 ) -> Result<(git2::Oid, Entry), RepoError> {
+    let budget = stage.network(attempt)?;
     let t0 = Instant::now();
     let repo = git::fetch(path, &job.url, head, &ctx.opts.git, budget)?;
     let commit = git::scanned_commit(&repo, head)?;
@@ -237,19 +276,34 @@ fn fetch_and_scan(
         .find_commit(commit)
         .map(|c| c.time().seconds())
         .map_err(|e| RepoError::damaged_cache("read commit", &e))?;
+    r.fetch_ms += t0.elapsed().as_millis() as u64;
+    let budget = stage.scanning(attempt)?;
     let t1 = Instant::now();
-    r.fetch_ms += (t1 - t0).as_millis() as u64;
     let (cap, max_line) = (ctx.opts.max_occurrences, ctx.opts.max_line_length);
+    let max_bytes = ctx.opts.max_result_bytes;
     let mut occurrences: Vec<Occurrence> = Vec::new();
-    let mut over = false;
-    let mut facts = CodeFacts::default();
+    let mut bytes = 0usize;
+    // Which cap stopped the scan, if one did.
+    let mut over: Option<String> = None;
+    let mut facts = RoleFacts::default();
     let sinks = Sinks {
         occurrence: &mut |mut o| {
             if occurrences.len() >= cap {
-                over = true;
+                over = Some(format!(
+                    "more than the --max-occurrences cap of {cap} occurrences"
+                ));
                 return ControlFlow::Break(());
             }
             o.text = cut_line(o.text, max_line);
+            // Counted as the coordinator counts what it accepts: paths and lines.
+            let size = o.path.len() + o.text.len();
+            if bytes.saturating_add(size) > max_bytes {
+                over = Some(format!(
+                    "more than the coordinator's --max-result-bytes cap of {max_bytes} bytes of occurrences"
+                ));
+                return ControlFlow::Break(());
+            }
+            bytes += size;
             occurrences.push(o);
             ControlFlow::Continue(())
         },
@@ -257,19 +311,34 @@ fn fetch_and_scan(
     };
     let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, budget, sinks)?;
     // Where it stopped: the last occurrence kept, in tree order.
-    let truncated = over.then(|| {
-        let last = occurrences.last().map_or(String::new(), |o| format!(" at {} line {}", o.path, o.line));
-        format!("stopped{last}: more than the --max-occurrences cap of {cap} occurrences; only the first {cap} are listed")
+    let truncated = over.map(|why| {
+        let last = occurrences
+            .last()
+            .map_or(String::new(), |o| format!(" at {} line {}", o.path, o.line));
+        format!(
+            "stopped{last}: {why}; only the first {} are listed",
+            occurrences.len()
+        )
     });
     occurrences.sort();
     facts.sort();
+    let t2 = Instant::now();
+    let code = code_facts(&repo, commit, &occurrences, budget)?;
+    // What the second pass costs, against the scan it follows (BENCHMARKS.md).
+    tracing::debug!(
+        repo = %job.repo,
+        scan_ms = (t2 - t1).as_millis() as u64,
+        facts_ms = t2.elapsed().as_millis() as u64,
+        "code facts"
+    );
     r.scan_ms += t1.elapsed().as_millis() as u64;
     let entry = Entry {
         occurrences,
-        facts,
         stats,
         commit_time,
         truncated,
+        code,
+        facts,
     };
     Ok((commit, entry))
 }

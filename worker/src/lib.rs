@@ -10,12 +10,16 @@
 
 pub mod cache;
 pub mod error;
+pub mod facts;
 pub mod git;
 pub mod job;
 pub mod net;
+pub mod pools;
+pub mod process;
 pub mod remote;
 pub mod runner;
 pub mod scan;
+pub mod tree;
 
 pub use error::{InputError, Kind, RepoError};
 pub use job::{Context, Job, JobOptions};

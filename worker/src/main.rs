@@ -22,6 +22,8 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // First, while this is the only thread.
+    fleetscan_worker::process::init();
     let cli = Cli::parse();
     logging::init(cli.log_format, "info");
     let rt = match tokio::runtime::Runtime::new() {

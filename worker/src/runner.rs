@@ -1,8 +1,17 @@
-//! The embedded runner: a pool of threads working through a list of jobs in one process, no
-//! server and no Redis. Blocking git work runs on these plain threads; the caller's thread
-//! only receives events, so it can draw progress.
+//! The embedded runner: threads working through a list of jobs in one process, no server and
+//! no Redis. Blocking git work runs on these plain threads; the caller's thread only receives
+//! events, so it can draw progress.
+//!
+//! The threads share the context's [`crate::pools`]: network slots for probing and fetching,
+//! CPU slots for scanning. The largest repositories go first (their size in the clone cache of
+//! a previous run), so that no large one is left fetching alone at the end.
+//!
+//! Probing is not a pass of its own: a thread probes a repository in its network slot and
+//! stops there when the result is cached. A warm run is thus all probes at full network
+//! concurrency, and in a cold run the first fetch does not wait for the last probe.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -21,8 +30,9 @@ pub enum Event {
     Finished(Box<RepoResult>),
 }
 
-/// Runs `jobs` on `threads` threads and returns every result, one per job, in job order.
-/// `on_event` is called on the caller's thread.
+/// Runs `jobs` on `threads` threads, largest first, and returns every result, one per job, in
+/// job order. `on_event` is called on the caller's thread. With pools in `ctx`, use
+/// [`crate::pools::PoolOptions::threads`] threads.
 pub fn run_all(
     jobs: Vec<Job>,
     ctx: Arc<Context>,
@@ -31,9 +41,7 @@ pub fn run_all(
     mut on_event: impl FnMut(&Event),
 ) -> Vec<RepoResult> {
     let n = jobs.len();
-    let queue = Arc::new(Mutex::new(
-        jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
-    ));
+    let queue = Arc::new(Mutex::new(largest_first(jobs, ctx.cache_root())));
     let (tx, rx) = mpsc::sync_channel::<(usize, Event)>(threads.max(1) * 2);
     let handles: Vec<_> = (0..threads.max(1).min(n.max(1)))
         .map(|_| {
@@ -63,4 +71,56 @@ pub fn run_all(
         let _ = h.join();
     }
     results.into_iter().flatten().collect()
+}
+
+/// The jobs with their index, the largest clone in `cache_root` first; jobs never fetched
+/// keep their order, after the known ones.
+fn largest_first(jobs: Vec<Job>, cache_root: &Path) -> VecDeque<(usize, Job)> {
+    let mut sized: Vec<(u64, usize, Job)> = jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, job)| (clone_size(cache_root, &job.url), i, job))
+        .collect();
+    sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    sized.into_iter().map(|(_, i, job)| (i, job)).collect()
+}
+
+/// Bytes of pack files in the clone cache of `url`; 0 when there is none.
+fn clone_size(cache_root: &Path, url: &str) -> u64 {
+    let packs = crate::git::cache_path(cache_root, url).join("objects/pack");
+    let Ok(dir) = std::fs::read_dir(packs) else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetscan_core::ids::RepoName;
+
+    #[test]
+    fn the_largest_clones_go_first_and_unknown_ones_keep_their_order() {
+        let root = tempfile::tempdir().unwrap();
+        let job = |name: &str| Job {
+            repo: RepoName::parse(&format!("openstack/{name}")).unwrap(),
+            url: format!("git://h/openstack/{name}"),
+        };
+        let jobs: Vec<Job> = ["a", "small", "b", "large", "c"].map(job).into();
+        for (name, size) in [("small", 10), ("large", 1000)] {
+            let packs = crate::git::cache_path(root.path(), &job(name).url).join("objects/pack");
+            std::fs::create_dir_all(&packs).unwrap();
+            std::fs::write(packs.join("pack-1.pack"), vec![0; size]).unwrap();
+            std::fs::write(packs.join("pack-1.idx"), vec![0; 5000]).unwrap();
+        }
+        let order: Vec<usize> = largest_first(jobs, root.path())
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(order, [3, 1, 0, 2, 4]);
+    }
 }

@@ -10,7 +10,8 @@
 
 use std::ops::ControlFlow;
 
-use fleetscan_core::code::{self, python, FileFacts};
+use fleetscan_core::code::python;
+use fleetscan_core::code::roles::{self, FileFacts};
 use fleetscan_core::filter::{FileFilter, Skip};
 use fleetscan_core::matcher::{line_text, Matcher};
 use fleetscan_core::result::{Occurrence, ScanStats};
@@ -150,7 +151,7 @@ fn scan_blob(
             text: line_text(raw),
         })
     });
-    if flow.is_continue() && !lines.is_empty() && code::is_python(&path, data) {
+    if flow.is_continue() && !lines.is_empty() && roles::is_python(&path, data) {
         (sinks.facts)(python::extract(&path, data, &lines, &|s| {
             matcher.is_match(s)
         }));

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::code::{CodeFacts, FileFacts, LineFacts, Role};
+use crate::code::roles::{CodeFacts, FileFacts, LineFacts, Role};
 use crate::profile::{code_part, is_comment, Classified, Profile, CODE_CLASSES};
 use crate::result::Occurrence;
 
@@ -191,6 +191,11 @@ impl Profile {
             .collect();
         if let Some(&x) = rules.iter().find(|&&i| self.rules[i].exclusive) {
             rules = vec![x];
+        }
+        // Named only inside a string or a comment (`LOG.info('no eventlet')`): prose.
+        if rules.is_empty() && in_code && self.pattern.as_ref().is_some_and(|p| !p.is_match(&code))
+        {
+            rules.extend(self.entry(&k.prose, class, None));
         }
         rules
     }

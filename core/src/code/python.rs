@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tree_sitter::{Node, Parser};
 
-use super::{FileFacts, LineFacts, Role, Site};
+use super::roles::{FileFacts, LineFacts, Role, Site};
 
 /// Related sites kept per file: enough for any real file, bounded for hostile ones.
 const MAX_RELATED: usize = 2000;
@@ -558,6 +558,10 @@ impl<'t> Walk<'t, '_> {
                     let last = f.last().map_or("", String::as_str);
                     if last == "getLogger" {
                         return Role::LoggerName;
+                    }
+                    // An environment variable read: a setting, as an option is.
+                    if !prose && (last == "getenv" || f.iter().any(|p| p == "environ")) {
+                        return Role::Option;
                     }
                     if is_message_function(&f) {
                         return Role::Message;

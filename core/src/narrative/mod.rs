@@ -138,6 +138,21 @@ pub(crate) mod tests {
                 "self.useFixture(fixtures.MockPatch('eventlet.greenthread.sleep'))",
             ),
         ];
+        let site = crate::code::facts::Line {
+            path: "storage/__init__.py".into(),
+            line: 3,
+            text: "eventlet.monkey_patch()  # noqa".into(),
+        };
+        r.code.patches.push(crate::code::facts::Patch {
+            site: site.clone(),
+            function: None,
+            guarded: false,
+            script: false,
+            switches: vec![],
+            guards: vec![],
+            callers: vec![],
+            unguarded_path: vec![site],
+        });
         r
     }
 

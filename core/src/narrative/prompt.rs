@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::analysis::level;
+use crate::analysis::{level, Cite};
 use crate::report::{Fleet, Project, Team};
 use crate::Error;
 
@@ -138,28 +138,19 @@ fn findings(fleet: &Fleet, team: &Team, p: &Project) -> Option<BTreeMap<&'static
     let evidence: Vec<String> = a
         .evidence
         .iter()
-        .map(|&i| format!("- {}", cite(i)))
+        .map(|c| match c {
+            Cite::Occurrence(i) => format!("- {}", cite(*i)),
+            Cite::Code(l) => format!("- `{}#L{}`: {}", l.path, l.line, l.text),
+        })
         .collect();
     v.insert("evidence", evidence.join("\n"));
     v.insert("score", a.score.to_string());
     v.insert("level", level(a.score).to_string());
-    let mut factors = format!(
-        "- {} production file{} x {}",
-        a.production_files,
-        plural(a.production_files),
-        prof.complexity.file_weight
-    );
-    for f in a.factors.iter().filter(|f| f.contribution > 0.0) {
-        let _ = write!(
-            factors,
-            "\n- `{}` in {}: {} occurrence{}, {:.1}",
-            f.rule,
-            f.class,
-            f.count,
-            plural(f.count),
-            f.contribution
-        );
+    let mut factors = String::new();
+    for f in &a.factors {
+        let _ = writeln!(factors, "- {}: {:.1}", f.label, f.contribution);
     }
+    let factors = factors.trim_end().to_string();
     v.insert("factors", factors);
     v.insert(
         "counts",
@@ -266,10 +257,10 @@ mod tests {
         for needle in [
             "openstack/storage (team Unknown Team)",
             "branch master at commit abc123",
-            "Is Eventlet globally deactivable: No. Production code forces it",
+            "Is Eventlet globally deactivable: No. 1 of 1 `monkey_patch` call in production code runs with no switch guarding it",
             "- `storage/__init__.py#L3`: eventlet.monkey_patch()  # noqa",
             "Estimated migration complexity: ",
-            "- `monkey_patch` in production: 1 occurrence, 8.0",
+            "- `monkey_patch` (monkey patching) in production code: 1 distinct call site x 8: 8.0",
             "4 occurrences: 2 in production code (2 files), 1 in tests, 0 in documentation, 1 in configuration",
             "- Green Threads and GreenPool: ",
             "- `storage/backup/manager.py` (production)",

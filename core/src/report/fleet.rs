@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 
 use super::escape::{code, link_target};
 use super::file_name::team_file_names;
-use crate::analysis::{analyze, Analysis};
+use crate::analysis::{analyze_with, Analysis, Cite, Status};
+use crate::code::facts::Line;
 use crate::governance::Governance;
 use crate::ids::TeamName;
 use crate::link::LinkOptions;
 use crate::narrative::Narrative;
 use crate::profile::Profile;
-use crate::result::{RepoResult, RepoStatus};
+use crate::result::{Occurrence, RepoResult, RepoStatus};
 
 /// All teams of a scan.
 #[derive(Debug, Clone)]
@@ -60,6 +61,10 @@ pub struct Project {
     pub analysis: Option<Analysis>,
     /// A generated narrative, shown after the analysis; None unless a model was asked.
     pub narrative: Option<Narrative>,
+    /// The migration status of its deliverable, from all the deliverable's repositories
+    /// ([`Status::combine`]); the repository's own when it belongs to no deliverable. None
+    /// when not analysed or when none of them was scanned.
+    pub deliverable_status: Option<Status>,
 }
 
 impl Project {
@@ -106,7 +111,7 @@ impl Fleet {
             };
             let analysis = profile
                 .as_ref()
-                .map(|p| analyze(p, &result.occurrences, &result.facts));
+                .map(|p| analyze_with(p, &result.occurrences, &result.code, &result.facts));
             let entry = teams.entry(team).or_insert((kind, Vec::new()));
             // A name that is both a team and a SIG is listed once, as the team.
             entry.0 = entry.0.min(kind);
@@ -115,6 +120,7 @@ impl Fleet {
                 result,
                 analysis,
                 narrative: None,
+                deliverable_status: None,
             });
         }
         let mut teams: Vec<(TeamName, TeamKind, Vec<Project>)> =
@@ -125,7 +131,7 @@ impl Fleet {
         });
         let names: Vec<&str> = teams.iter().map(|t| t.0 .0.as_str()).collect();
         let files = team_file_names(&names);
-        let teams = teams
+        let mut teams: Vec<Team> = teams
             .into_iter()
             .zip(files)
             .map(|((name, kind, mut projects), file)| {
@@ -138,6 +144,23 @@ impl Fleet {
                 }
             })
             .collect();
+        // A deliverable's status comes from all its scanned repositories.
+        let key = |p: &Project| {
+            p.deliverable
+                .clone()
+                .unwrap_or_else(|| p.result.repo.to_string())
+        };
+        let mut per: BTreeMap<String, Vec<Status>> = BTreeMap::new();
+        for p in teams.iter().flat_map(|t| &t.projects) {
+            if let (Some(a), RepoStatus::Scanned) = (&p.analysis, p.result.status) {
+                per.entry(key(p)).or_default().push(a.status);
+            }
+        }
+        for p in teams.iter_mut().flat_map(|t| &mut t.projects) {
+            p.deliverable_status = per
+                .get(&key(p))
+                .and_then(|s| Status::combine(s.iter().copied()));
+        }
         Fleet {
             teams,
             links,
@@ -168,12 +191,33 @@ impl Fleet {
 
     /// `path#Lline` of occurrence `i` of `p`, as a Markdown link to it.
     pub fn cite(&self, p: &Project, i: usize) -> String {
-        let o = &p.result.occurrences[i];
+        self.link(p, &p.result.occurrences[i])
+    }
+
+    fn link(&self, p: &Project, o: &Occurrence) -> String {
         format!(
             "[{}]({})",
             code(&format!("{}#L{}", o.path, o.line)),
             link_target(&self.links.url(&p.result, o))
         )
+    }
+
+    /// `path#Lline` of a line the analysis cites, as a Markdown link to it.
+    pub fn cite_any(&self, p: &Project, c: &Cite) -> String {
+        match c {
+            Cite::Occurrence(i) => self.cite(p, *i),
+            Cite::Code(l) => self.cite_line(p, l),
+        }
+    }
+
+    /// `path#Lline` of a line of the repository that need not be an occurrence.
+    pub fn cite_line(&self, p: &Project, l: &Line) -> String {
+        let o = Occurrence {
+            path: l.path.clone(),
+            line: l.line,
+            text: l.text.clone(),
+        };
+        self.link(p, &o)
     }
 
     /// Occurrences across the fleet.

@@ -2,8 +2,11 @@
 
 use std::fmt::Write;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::escape::{cell, code, link_target, plural, text};
 use super::{Fleet, ScanInfo, Team, TeamKind};
+use crate::analysis::Status;
 use crate::result::RepoStatus;
 
 pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
@@ -52,6 +55,9 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             out.push_str(&team_row(t));
         }
     }
+    if fleet.profile.is_some() {
+        status_tables(&mut out, fleet);
+    }
     let mut projects: Vec<_> = fleet
         .projects()
         .filter(|(_, p)| !p.result.occurrences.is_empty())
@@ -69,14 +75,17 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
     });
     if !projects.is_empty() {
         blank_line(&mut out);
-        out.push_str("## Projects ranked by complexity\n\n| Project | Team | Complexity | Deactivable | Occurrences |\n| --- | --- | ---: | --- | ---: |\n");
+        out.push_str("## Projects ranked by complexity\n\n| Project | Team | Complexity | Deactivable | Status | Occurrences |\n| --- | --- | ---: | --- | --- | ---: |\n");
         for (t, p) in projects {
-            let (c, v) = p.analysis.as_ref().map_or(("-".to_string(), "-"), |a| {
-                (a.score.to_string(), a.verdict.as_str())
-            });
+            let (c, v, st) = p
+                .analysis
+                .as_ref()
+                .map_or(("-".to_string(), "-", "-"), |a| {
+                    (a.score.to_string(), a.verdict.as_str(), a.status.as_str())
+                });
             let _ = writeln!(
                 out,
-                "| {} | {} | {c} | {v} | {} |",
+                "| {} | {} | {c} | {v} | {st} | {} |",
                 cell(&text(p.result.repo.as_str())),
                 cell(&text(&t.name.0)),
                 p.result.occurrences.len()
@@ -156,6 +165,57 @@ fn blank_line(out: &mut String) {
         out.pop();
     }
     out.push('\n');
+}
+
+/// Deliverables per migration status, fleet-wide and per team. A deliverable counts once,
+/// with the status of all its repositories together; a repository listed under no deliverable
+/// counts as its own.
+fn status_tables(out: &mut String, fleet: &Fleet) {
+    let mut fleet_wide: BTreeMap<Status, BTreeSet<String>> = BTreeMap::new();
+    let mut rows = String::new();
+    for t in &fleet.teams {
+        let mut per: BTreeMap<Status, BTreeSet<String>> = BTreeMap::new();
+        for p in &t.projects {
+            if let Some(s) = p.deliverable_status {
+                let key = p
+                    .deliverable
+                    .clone()
+                    .unwrap_or_else(|| p.result.repo.to_string());
+                per.entry(s).or_default().insert(key.clone());
+                fleet_wide.entry(s).or_default().insert(key);
+            }
+        }
+        let cells: Vec<String> = Status::ALL
+            .iter()
+            .map(|s| per.get(s).map_or("-".to_string(), |d| d.len().to_string()))
+            .collect();
+        let _ = writeln!(
+            rows,
+            "| {} | {} |",
+            cell(&text(&t.name.0)),
+            cells.join(" | ")
+        );
+    }
+    let heads: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    let counts: Vec<String> = Status::ALL
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                fleet_wide.get(s).map_or(0, |d| d.len()),
+                s.as_str()
+            )
+        })
+        .collect();
+    blank_line(out);
+    let _ = writeln!(
+        out,
+        "## Migration status\n\nDeliverables: {}.\n\n| Team | {} |\n| --- |{}",
+        counts.join(", "),
+        heads.join(" | "),
+        " ---: |".repeat(heads.len())
+    );
+    out.push_str(&rows);
 }
 
 #[cfg(test)]

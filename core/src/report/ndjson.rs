@@ -28,6 +28,7 @@ pub(super) fn render(fleet: &Fleet) -> String {
                 if let Some(role) = c.role {
                     v["role"] = json!(role.as_str());
                 }
+                v["status"] = json!(p.deliverable_status);
             }
             out.push_str(&v.to_string());
             out.push('\n');

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Fleet;
-use crate::result::ScanOptions;
+use crate::result::{RepoStatus, ScanOptions};
 
 /// Facts about the run that are not per repository.
 #[derive(Debug, Clone, Serialize)]
@@ -24,14 +24,33 @@ pub struct ScanInfo {
     pub duration_ms: u64,
 }
 
-/// The analysis facts `fleetscan diff` compares, added to a repository's entry when the
-/// project was analysed: `verdict`, `complexity`, and `migration` (the deliverable's migration
-/// status) once the analysis computes one.
+/// The analysis facts added to a repository's entry when the project was analysed:
+/// `verdict`, `complexity` and `migration` (the deliverable's migration status), which
+/// `fleetscan diff` compares; `migration_status` (the repository's own, when it was scanned),
+/// the `switches` its patching rests on, and the Python files that did not parse cleanly.
 fn assessment(p: &super::Project, entry: &mut serde_json::Value) {
     let Some(a) = &p.analysis else { return };
     entry["verdict"] = json!(a.verdict.as_str());
     entry["complexity"] = json!(a.score);
-    // Migration status goes here: entry["migration"] = json!(<status as reports print it>).
+    entry["migration"] = json!(p.deliverable_status.map(|s| s.as_str()));
+    entry["migration_status"] =
+        json!((p.result.status == RepoStatus::Scanned).then(|| a.status.as_str()));
+    let switches: Vec<serde_json::Value> = a
+        .code
+        .switches()
+        .into_iter()
+        .map(|s| {
+            json!({
+                "kind": s.kind,
+                "name": s.name,
+                "path": s.read.path,
+                "line": s.read.line,
+                "default": s.default,
+            })
+        })
+        .collect();
+    entry["switches"] = json!(switches);
+    entry["unparsed"] = json!(a.code.unparsed);
 }
 
 pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {

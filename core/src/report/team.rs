@@ -10,7 +10,8 @@ use std::fmt::Write;
 use super::escape::{cell, code, fence, model_line, plural, text};
 use super::fleet::date;
 use super::{Fleet, Project, Team};
-use crate::analysis::level;
+use crate::analysis::{level, Analysis, Status};
+use crate::code::facts::{ServicePatching, Switch, SwitchKind};
 use crate::narrative::{Narrative, UNVERIFIED};
 use crate::profile::Profile;
 use crate::result::{RepoStatus, ScanStats};
@@ -104,15 +105,16 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
 }
 
 fn summary_table(out: &mut String, prof: &Profile, found: &[&Project]) {
-    out.push_str("| Project | Deactivable | Complexity | Production | Tests | Docs | Config | Top categories |\n");
-    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    out.push_str("| Project | Status | Deactivable | Complexity | Production | Tests | Docs | Config | Top categories |\n");
+    out.push_str("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
     for p in found {
         let Some(a) = &p.analysis else { continue };
         let g = |k: &str| a.groups.get(k).copied().unwrap_or(0);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&text(p.result.repo.short())),
+            p.deliverable_status.unwrap_or(a.status).as_str(),
             a.verdict.as_str(),
             a.score,
             g("production"),
@@ -172,39 +174,28 @@ fn project(out: &mut String, fleet: &Fleet, p: &Project) {
                 prof.title,
                 a.verdict.as_str()
             );
-            let cites: Vec<String> = a.evidence.iter().map(|&i| fleet.cite(p, i)).collect();
+            let cites: Vec<String> = a.evidence.iter().map(|c| fleet.cite_any(p, c)).collect();
             let _ = writeln!(out, "    - {}: {}", capitalize(&a.reason), cites.join(", "));
-            if !a.switches.is_empty() {
-                let s: Vec<String> = a
-                    .switches
-                    .iter()
-                    .take(5)
-                    .map(|&i| fleet.cite(p, i))
-                    .collect();
-                let _ = writeln!(out, "    - Existing switches: {}", s.join(", "));
-            }
+            switches(out, fleet, p, a);
+            services(out, a);
+            status(out, p, a);
             let _ = writeln!(
                 out,
                 "  - **Estimated complexity of the migration:** {}",
                 a.score
             );
             let _ = writeln!(out, "    - {}", capitalize(level(a.score)));
-            let _ = writeln!(
-                out,
-                "    - Factors (raw score {:.1}; {} x {}):",
-                a.raw,
-                plural(a.production_files, "production file"),
-                prof.complexity.file_weight
-            );
-            for f in a.factors.iter().filter(|f| f.contribution > 0.0).take(8) {
+            if a.factors.is_empty() {
+                out.push_str("    - Factors: none (raw score 0.0)\n");
+            } else {
                 let _ = writeln!(
                     out,
-                    "      - {} in {}: {}, {:.1}",
-                    code(&f.rule),
-                    text(&f.class),
-                    plural(f.count, "occurrence"),
-                    f.contribution
+                    "    - Factors (raw score {:.1}, their exact sum):",
+                    a.raw
                 );
+            }
+            for f in &a.factors {
+                let _ = writeln!(out, "      - {}: {:.1}", f.label, f.contribution);
             }
             files(out, fleet, prof, p);
             conclusion(out, fleet, prof, p);
@@ -230,6 +221,102 @@ fn project(out: &mut String, fleet: &Fleet, p: &Project) {
         .collect();
     out.push_str(&fence(&lines));
     out.push_str("\n***\n\n");
+}
+
+/// Each switch guarding the patching: where it is read, its default, where it is defined.
+fn switches(out: &mut String, fleet: &Fleet, p: &Project, a: &Analysis) {
+    for s in a.code.switches() {
+        let kind = match s.kind {
+            SwitchKind::Env => "environment variable",
+            SwitchKind::Option => "option",
+        };
+        let mut line = format!(
+            "    - Switch: {kind} {}, read at {}, default {}",
+            code(&s.name),
+            fleet.cite_line(p, &s.read),
+            default(s)
+        );
+        if let Some(c) = &s.choices {
+            let _ = write!(line, ", choices {}", code(c));
+        }
+        if let Some(d) = &s.defined {
+            let _ = write!(line, ", defined at {}", fleet.cite_line(p, d));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if a.code.truncated {
+        out.push_str(
+            "    - The search for callers stopped at its bound: a caller may be missing.\n",
+        );
+    }
+}
+
+/// A switch's default as a code span, or why there is none.
+fn default(s: &Switch) -> String {
+    match (&s.default, s.kind) {
+        (Some(d), _) => code(d),
+        (None, SwitchKind::Env) => "unset".to_string(),
+        (None, SwitchKind::Option) => "not found".to_string(),
+    }
+}
+
+/// Which services can run without the pattern.
+fn services(out: &mut String, a: &Analysis) {
+    let s = &a.code.services;
+    if s.is_empty() {
+        return;
+    }
+    let names = |always: bool| -> Vec<String> {
+        s.iter()
+            .filter(|x| (x.patching == ServicePatching::Always) == always)
+            .map(|x| code(&x.name))
+            .collect()
+    };
+    let (without, always) = (names(false), names(true));
+    let _ = writeln!(
+        out,
+        "    - Services: {} of {} can run without it{}{}",
+        without.len(),
+        s.len(),
+        if without.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", without.join(", "))
+        },
+        if always.is_empty() {
+            String::new()
+        } else {
+            format!("; patching unconditionally: {}", always.join(", "))
+        }
+    );
+}
+
+/// The migration status of the repository and of its deliverable.
+fn status(out: &mut String, p: &Project, a: &Analysis) {
+    let _ = write!(
+        out,
+        "  - **Migration status:** {} ({})",
+        a.status.as_str(),
+        if a.status == Status::Switchable {
+            let parts: Vec<String> = a
+                .code
+                .switches()
+                .into_iter()
+                .map(|s| format!("{} (default {})", code(&s.name), default(s)))
+                .collect();
+            format!("switch: {}", parts.join(", "))
+        } else {
+            text(&a.status_detail)
+        }
+    );
+    match (&p.deliverable, p.deliverable_status) {
+        (Some(d), Some(ds)) if ds != a.status => {
+            let _ = write!(out, "; deliverable {}: {}", code(d), ds.as_str());
+        }
+        _ => {}
+    }
+    out.push('\n');
 }
 
 fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
@@ -290,14 +377,16 @@ fn conclusion(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
     out.push_str("- **Overall Conclusion:**\n");
     let _ = writeln!(
         out,
-        "  - **Summary of Key Points:** {}: {} in production code ({}), {} in tests, {} in documentation, {} in configuration and dependencies. Deactivable: {}. Complexity {}/10.",
+        "  - **Summary of Key Points:** {}: {} in production code ({} in {} using it), {} in tests, {} in documentation, {} in configuration and dependencies. Deactivable: {}. Status: {}. Complexity {}/10.",
         plural(p.result.occurrences.len(), "occurrence"),
         g("production"),
+        plural(a.production_sites, "distinct call site"),
         plural(a.production_files, "file"),
         g("tests"),
         g("docs"),
         g("config"),
         a.verdict.as_str(),
+        a.status.as_str(),
         a.score
     );
     // Rules found in production code, heaviest first, each with its first citation.

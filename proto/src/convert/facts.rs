@@ -1,7 +1,7 @@
 //! Code facts on the wire. A role the receiver does not know is an error, not a default, so
 //! that a newer worker's facts are never silently misread.
 
-use fleetscan_core::code as core;
+use fleetscan_core::code::roles as core;
 
 use crate::v1;
 

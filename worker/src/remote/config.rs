@@ -5,6 +5,8 @@ use std::time::Duration;
 use fleetscan_proto::client::{Connect, Target};
 use fleetscan_proto::token::WorkerToken;
 
+use crate::pools::PoolOptions;
+
 /// Worker settings, every one with its default ([`Config::new`]); the binaries map their flags
 /// onto it ([`Args`]), tests build it directly.
 #[derive(Debug, Clone)]
@@ -19,6 +21,10 @@ pub struct Config {
     pub concurrency: usize,
     /// Clone cache; safe to lose.
     pub cache_dir: PathBuf,
+    /// Network and CPU slots shared by every job of this worker, whatever its scan (see
+    /// [`crate::pools`]). They bind once `concurrency` exceeds the CPU slots. Default
+    /// [`PoolOptions::default`].
+    pub pools: PoolOptions,
     /// Where to serve /healthz, /readyz and /metrics. Default none.
     pub health_listen: Option<SocketAddr>,
     /// On SIGTERM, how long running jobs may finish before they are handed back. Default
@@ -53,6 +59,7 @@ impl Config {
             token: None,
             concurrency: defaults::CONCURRENCY,
             cache_dir,
+            pools: PoolOptions::default(),
             health_listen: None,
             grace_period: Duration::from_secs(defaults::GRACE_PERIOD_SECS),
             lease: Duration::from_secs(defaults::LEASE_SECS),

@@ -66,12 +66,9 @@ pub async fn serve(cfg: Config, shutdown: impl Future<Output = ()> + Send + 'sta
     if cfg.concurrency == 0 {
         bail!(InputError("--concurrency must be at least 1".into()));
     }
-    std::fs::create_dir_all(&cfg.cache_dir).map_err(|e| {
-        InputError(format!(
-            "cannot create --cache-dir {}: {e}",
-            cfg.cache_dir.display()
-        ))
-    })?;
+    // Before the coordinator is contacted: an unwritable cache would otherwise fail every job
+    // this worker leases, one by one.
+    crate::cache::check_writable(&cfg.cache_dir)?;
     let mut client = client::workers(&cfg.target()).map_err(InputError)?;
     let ready = Ready::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

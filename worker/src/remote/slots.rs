@@ -16,6 +16,7 @@ use fleetscan_proto::v1;
 use super::heartbeat::Leases;
 use super::{send, Config};
 use crate::job::{run_attempts, Context, Job, JobOptions};
+use crate::pools::Pools;
 
 /// Scans whose compiled context is kept; older ones are dropped and rebuilt when needed.
 const CONTEXTS: usize = 64;
@@ -67,11 +68,15 @@ pub struct Slots {
     leases: Leases,
     ready: Ready,
     contexts: Arc<Mutex<HashMap<String, Arc<Context>>>>,
+    /// One set of slots for every scan's jobs, so that two scans at once share the network
+    /// and CPU limits instead of each getting its own.
+    pools: Arc<Pools>,
 }
 
 impl Slots {
     pub fn new(cfg: Arc<Config>, client: WorkersClient, leases: Leases, ready: Ready) -> Slots {
         Slots {
+            pools: Arc::new(Pools::new(cfg.pools.clone())),
             cfg,
             client,
             leases,
@@ -166,7 +171,8 @@ impl Slots {
         let opts = JobOptions::for_spec(spec, 0);
         let ctx = Arc::new(
             Context::new(&spec.options, self.cfg.cache_dir.clone(), opts)
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| e.to_string())?
+                .with_pools(self.pools.clone()),
         );
         if map.len() >= CONTEXTS {
             map.clear();

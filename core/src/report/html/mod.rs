@@ -237,6 +237,25 @@ pub(crate) fn cite(fleet: &Fleet, p: &Project, i: usize) -> String {
     link(&fleet.links.url(&p.result, o), &text)
 }
 
+/// The link to a line the analysis cites.
+pub(crate) fn cite_any(fleet: &Fleet, p: &Project, c: &crate::analysis::Cite) -> String {
+    match c {
+        crate::analysis::Cite::Occurrence(i) => cite(fleet, p, *i),
+        crate::analysis::Cite::Code(l) => cite_line(fleet, p, l),
+    }
+}
+
+/// The link to a line of `p` that need not be an occurrence (a switch read, a caller).
+pub(crate) fn cite_line(fleet: &Fleet, p: &Project, l: &crate::code::facts::Line) -> String {
+    let o = crate::result::Occurrence {
+        path: l.path.clone(),
+        line: l.line,
+        text: l.text.clone(),
+    };
+    let text = format!("<code>{}#L{}</code>", esc(&o.path), o.line);
+    link(&fleet.links.url(&p.result, &o), &text)
+}
+
 /// One whole page. `title` and `subtitle` are HTML; `root` leads back to `html/`.
 pub(crate) fn page(title: &str, crumbs: &str, subtitle: &str, body: &str) -> String {
     let mut out = String::with_capacity(body.len() + CSS.len() + JS.len() + 1024);

@@ -2,8 +2,11 @@
 
 use std::fmt::Write;
 
-use super::{badge, card, cite, esc, link, local, page, prose, state, team_href, team_name};
+use super::{
+    badge, card, cite_any, cite_line, esc, link, local, page, prose, state, team_href, team_name,
+};
 use crate::analysis::level;
+use crate::code::facts::SwitchKind;
 use crate::narrative::UNVERIFIED;
 use crate::report::fleet::date;
 use crate::report::{Fleet, Project, ScanInfo, Team};
@@ -43,7 +46,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
     );
     if let (Some(a), Some(prof)) = (&p.analysis, &fleet.profile) {
         body.push_str("<h2>Analysis</h2>\n<div class=\"panel\">");
-        let evidence: Vec<String> = a.evidence.iter().map(|&i| cite(fleet, p, i)).collect();
+        let evidence: Vec<String> = a.evidence.iter().map(|c| cite_any(fleet, p, c)).collect();
         let _ = write!(
             body,
             "<p>{} <strong>Is {} globally deactivable: {}</strong>. {}. Evidence: {}</p>",
@@ -53,15 +56,31 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
             esc(&capitalize(&a.reason)),
             evidence.join(", ")
         );
-        if !a.switches.is_empty() {
-            let s: Vec<String> = a
-                .switches
-                .iter()
-                .take(5)
-                .map(|&i| cite(fleet, p, i))
-                .collect();
-            let _ = write!(body, "<p>Existing switches: {}</p>", s.join(", "));
+        for sw in a.code.switches() {
+            let kind = match sw.kind {
+                SwitchKind::Env => "environment variable",
+                SwitchKind::Option => "option",
+            };
+            let default = sw.default.as_deref().map_or_else(
+                || match sw.kind {
+                    SwitchKind::Env => "unset".to_string(),
+                    SwitchKind::Option => "not found".to_string(),
+                },
+                |d| format!("<code>{}</code>", esc(d)),
+            );
+            let _ = write!(
+                body,
+                "<p>Switch: {kind} <code>{}</code>, read at {}, default {default}</p>",
+                esc(&sw.name),
+                cite_line(fleet, p, &sw.read)
+            );
         }
+        let _ = write!(
+            body,
+            "<p>Migration status: {} ({})</p>",
+            esc(a.status.as_str()),
+            esc(&a.status_detail)
+        );
         let _ = writeln!(
             body,
             "<p><strong>Estimated complexity: {}/10</strong>, {} (raw score {:.1}).</p></div>",
@@ -69,14 +88,12 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
             esc(level(a.score)),
             a.raw
         );
-        body.push_str("<h3>Complexity factors</h3>\n<table class=\"data\" id=\"factors\"><thead><tr><th>Rule</th><th>Path class</th><th class=\"num\">Occurrences</th><th class=\"num\">Contribution</th></tr></thead><tbody>\n");
+        body.push_str("<h3>Complexity factors</h3>\n<table class=\"data\" id=\"factors\"><thead><tr><th>Factor</th><th class=\"num\">Contribution</th></tr></thead><tbody>\n");
         for f in &a.factors {
             let _ = writeln!(
                 body,
-                "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td></tr>",
-                esc(&f.rule),
-                esc(&f.class),
-                f.count,
+                "<tr><td>{}</td><td class=\"num\">{:.1}</td></tr>",
+                esc(&f.label),
                 f.contribution
             );
         }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::index::{not_scanned, projects_table, state_chart};
 use super::{
-    badge, card, cite, deliverables, esc, local, page, project_href, state, team_name, Project,
+    badge, card, cite_any, deliverables, esc, local, page, project_href, state, team_name, Project,
 };
 use crate::analysis::level;
 use crate::report::fleet::date;
@@ -67,7 +67,7 @@ fn analysis(out: &mut String, fleet: &Fleet, p: &Project) {
         badge(state(p))
     );
     if let Some(a) = &p.analysis {
-        let evidence: Vec<String> = a.evidence.iter().map(|&i| cite(fleet, p, i)).collect();
+        let evidence: Vec<String> = a.evidence.iter().map(|c| cite_any(fleet, p, c)).collect();
         let _ = write!(
             out,
             "<p><strong>Deactivable: {}</strong>: {}. Evidence: {}</p>",
@@ -80,14 +80,7 @@ fn analysis(out: &mut String, fleet: &Fleet, p: &Project) {
             .iter()
             .filter(|f| f.contribution > 0.0)
             .take(4)
-            .map(|f| {
-                format!(
-                    "<code>{}</code> in {} &times;{}",
-                    esc(&f.rule),
-                    esc(&f.class),
-                    f.count
-                )
-            })
+            .map(|f| esc(&f.label))
             .collect();
         let _ = write!(
             out,
