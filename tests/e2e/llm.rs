@@ -149,7 +149,8 @@ fn ollama_narratives_are_marked_generated_and_leave_the_grounded_report_unchange
     for needle in [
         "Is Eventlet globally deactivable: No. 1 of 1 `monkey_patch` call in production code runs with no switch guarding it",
         "- `storage/__init__.py#L3`: eventlet.monkey_patch()  # noqa",
-        "- `sync_primitives` (Timeout / Event / Semaphore / Queue) in production code: 4 distinct call sites x 3: 12.0",
+        "- `sync_primitives` (Event / Semaphore / Queue) in production code: 3 distinct call sites x 3: 9.0",
+        "- `sync_primitives` (Timeout) in production code: 1 distinct call site x 3: 3.0",
         "13 occurrences: 11 in production code (4 files)",
         "- Deferred Tasks and Scheduling: 4",
         "- `storage/backup/manager.py` (production)",
