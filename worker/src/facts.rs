@@ -147,8 +147,10 @@ struct Tree {
     cache: std::cell::RefCell<(usize, std::collections::HashMap<Oid, std::rc::Rc<Vec<u8>>>)>,
 }
 
-/// Bytes of file contents kept between rounds.
-const MAX_CACHED: usize = 128 << 20;
+/// Bytes of file contents kept between rounds, per scan. Each CPU slot runs a pass of its own,
+/// so this times `--scan-threads` sits on top of the scanner's memory: kept small enough that
+/// the whole process stays under its 150 MiB budget.
+const MAX_CACHED: usize = 32 << 20;
 
 impl Tree {
     fn list(repo: &Repository, commit: Oid) -> Result<Tree, RepoError> {
