@@ -54,31 +54,12 @@ pub fn scan_commit(
         .map_err(git("read commit"))?;
     let odb = repo.odb().map_err(git("open object database"))?;
     let mut stats = ScanStats::default();
-    // Pre-order, in tree order, with an explicit stack: a hostile repository's nesting cannot
-    // exhaust the thread's stack. Names are kept as bytes, because git2's own walk gives up on
-    // a directory name that is not UTF-8.
-    let mut stack: Vec<(Vec<u8>, git2::Tree<'_>, usize)> = vec![(Vec::new(), tree, 0)];
-    while let Some((prefix, tree, next)) = stack.last_mut() {
-        // The entry borrows the stack: take what is needed and let it go before pushing.
-        let Some((raw, mode, kind, id)) = tree.get(*next).map(|entry| {
-            let mut raw = prefix.clone();
-            raw.extend_from_slice(entry.name_bytes());
-            (raw, entry.filemode(), entry.kind(), entry.id())
-        }) else {
-            stack.pop();
-            continue;
-        };
-        *next += 1;
-        let mut raw = raw;
-        let path = String::from_utf8_lossy(&raw).into_owned();
-        match (mode, kind) {
+    // Pre-order, in tree order, with byte names (crate::tree says why).
+    crate::tree::walk(repo, tree, git("read tree"), |e| {
+        let path = String::from_utf8_lossy(e.raw).into_owned();
+        match (e.mode, e.kind) {
             (MODE_LINK, _) => stats.symlinks += 1,
             (MODE_COMMIT, _) => stats.submodules.push(path),
-            (_, Some(ObjectType::Tree)) => {
-                let sub = repo.find_tree(id).map_err(git("read tree"))?;
-                raw.push(b'/');
-                stack.push((raw, sub, 0));
-            }
             (_, Some(ObjectType::Blob)) => {
                 if budget.over() {
                     let kind = if budget.stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -92,7 +73,7 @@ pub fn scan_commit(
                 let found = &mut false;
                 let flow = scan_blob(
                     &odb,
-                    id,
+                    e.id,
                     path.clone(),
                     matcher,
                     filter,
@@ -106,16 +87,15 @@ pub fn scan_commit(
                     },
                 )?;
                 // Links to a file whose name is not UTF-8 need its real bytes.
-                if *found && std::str::from_utf8(&raw).is_err() {
-                    stats.raw_paths.entry(path).or_insert(raw);
+                if *found && std::str::from_utf8(e.raw).is_err() {
+                    stats.raw_paths.entry(path).or_insert(e.raw.to_vec());
                 }
-                if flow.is_break() {
-                    break;
-                }
+                return Ok(flow);
             }
             _ => {}
         }
-    }
+        Ok(ControlFlow::Continue(()))
+    })?;
     Ok(stats)
 }
 
