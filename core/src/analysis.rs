@@ -351,6 +351,38 @@ mod tests {
         assert_eq!(a.evidence, vec![Cite::Occurrence(1)]);
     }
 
+    /// A lint check that bans Eventlet, a keyword that turns a fix off and logger stanzas name
+    /// the word without needing it: ironic, neutron and openstack-helm had finished and were
+    /// reported "not started" or "in progress" when such lines counted as use.
+    #[test]
+    fn identifiers_and_logger_names_are_not_use() {
+        let p = Profile::eventlet();
+        let a = analyze(
+            &p,
+            &[
+                occ("doc/a.rst", 1, "eventlet"),
+                occ(
+                    "svc/hacking/checks.py",
+                    62,
+                    "def no_eventlet_imports(logical_line):",
+                ),
+                occ(
+                    "svc/common/config.py",
+                    121,
+                    "logging.setup(cfg.CONF, product_name, fix_eventlet=False)",
+                ),
+                occ("chart/values.yaml", 531, "qualname: eventlet.wsgi.server"),
+            ],
+            &CodeFacts::default(),
+        );
+        assert_eq!(
+            (a.verdict, a.status),
+            (Verdict::Yes, Status::Migrated),
+            "{}",
+            a.reason
+        );
+    }
+
     #[test]
     fn an_unguarded_patch_is_no_and_not_started() {
         let p = Profile::eventlet();

@@ -122,6 +122,12 @@ pub struct Decision {
     pub status_detail: String,
 }
 
+/// Sub-patterns that name the pattern without needing it at run time: an identifier or a
+/// string that merely contains the word (a lint check that bans it, `poison_eventlet()`, a
+/// keyword that turns a fix off) and a logger's name. Counting them as use made repositories
+/// whose migration is finished "not started", and a switchable service "Maybe".
+const NOT_USE: [&str; 2] = ["other", "logger_name"];
+
 /// The inputs, with the small questions the decision asks of a classification. These are
 /// the only places that know how the classification is expressed.
 pub(super) struct Facts<'a> {
@@ -140,12 +146,13 @@ impl Facts<'_> {
         &self.profile.classes[self.classified[i].class].group
     }
 
-    /// A line that uses the pattern in code (a rule other than a documentation one).
+    /// A line that uses the pattern in code: a rule other than a documentation one, and other
+    /// than [`NOT_USE`].
     pub fn is_use(&self, i: usize) -> bool {
-        self.classified[i]
-            .rules
-            .iter()
-            .any(|&r| !self.profile.rules[r].categories.iter().all(|c| c == "docs"))
+        self.classified[i].rules.iter().any(|&r| {
+            let rule = &self.profile.rules[r];
+            !NOT_USE.contains(&rule.id.as_str()) && !rule.categories.iter().all(|c| c == "docs")
+        })
     }
 
     /// A production line that uses the pattern in code.
