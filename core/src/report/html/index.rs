@@ -113,7 +113,7 @@ pub(super) fn state_chart(id: &str, states: impl Iterator<Item = State>) -> Stri
 }
 
 fn teams_table(out: &mut String, fleet: &Fleet, delivs: &BTreeMap<(String, String), State>) {
-    out.push_str("<table class=\"data\" id=\"teams\"><thead><tr><th>Team</th><th class=\"num\">Repos</th><th class=\"num\">Deliverables</th><th class=\"num\" title=\"Deliverables whose production code forces it\">No</th><th class=\"num\" title=\"Deliverables whose production code uses its APIs\">Maybe</th><th class=\"num\" title=\"Deliverables where it can be switched off\">Yes</th><th class=\"num\">Occurrences</th><th class=\"num\">Max complexity</th><th class=\"num\" title=\"Repositories that failed\">Failed</th></tr></thead><tbody>\n");
+    out.push_str("<table class=\"data\" id=\"teams\"><thead><tr><th>Team</th><th class=\"num\">Repos</th><th class=\"num\">Deliverables</th><th class=\"num\" title=\"Deliverables whose production code uses it with nothing to switch it off\">Not started</th><th class=\"num\" title=\"Deliverables with part of the code or some services done\">In progress</th><th class=\"num\" title=\"Deliverables where a switch turns it off\">Switchable</th><th class=\"num\" title=\"Deliverables where only documentation and notes remain\">Migrated</th><th class=\"num\">Occurrences</th><th class=\"num\">Max complexity</th><th class=\"num\" title=\"Repositories that failed\">Failed</th></tr></thead><tbody>\n");
     for t in &fleet.teams {
         let mine: Vec<State> = delivs
             .iter()
@@ -130,13 +130,14 @@ fn teams_table(out: &mut String, fleet: &Fleet, delivs: &BTreeMap<(String, Strin
             .count();
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{occ}</td><td class=\"num\">{}</td><td class=\"num\">{failed}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{occ}</td><td class=\"num\">{}</td><td class=\"num\">{failed}</td></tr>",
             local("", &team_href(t), &team_name(t)),
             t.projects.len(),
             mine.len(),
-            n(State::No),
-            n(State::Maybe),
-            n(State::Yes),
+            n(State::NotStarted),
+            n(State::InProgress),
+            n(State::Switchable),
+            n(State::Migrated),
             if top == 0 { "-".to_string() } else { top.to_string() }
         );
     }

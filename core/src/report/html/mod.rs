@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{Fleet, Project, ReportFile, ScanInfo, Team};
-use crate::analysis::Verdict;
+use crate::analysis::Status;
 use crate::link::encode;
 use crate::result::RepoStatus;
 
@@ -48,42 +48,47 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> Vec<ReportFile> {
     files
 }
 
-/// Where a deliverable stands, from the analysis of its repositories; worst first.
+/// Where a deliverable stands in the migration, from the analysis of its repositories; worst
+/// first, so that a deliverable takes the worst state of its repositories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum State {
     /// A repository could not be scanned, so nothing can be said.
     NotScanned,
-    /// Production code forces the runtime on.
-    No,
-    /// Production code uses its APIs.
-    Maybe,
     /// Occurrences found, no analysis profile.
     Found,
-    /// Deactivable: nothing in production code needs it.
-    Yes,
+    /// Production code uses it and nothing switches it off.
+    NotStarted,
+    /// Part of the code or some services are done.
+    InProgress,
+    /// A working switch turns it off.
+    Switchable,
+    /// Only documentation and notes remain.
+    Migrated,
     /// No occurrence at all.
     NotAffected,
 }
 
 impl State {
     /// Every state, worst first.
-    pub(crate) const ALL: [State; 6] = [
+    pub(crate) const ALL: [State; 7] = [
         State::NotScanned,
-        State::No,
-        State::Maybe,
         State::Found,
-        State::Yes,
+        State::NotStarted,
+        State::InProgress,
+        State::Switchable,
+        State::Migrated,
         State::NotAffected,
     ];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
             State::NotScanned => "Not scanned",
-            State::No => "Forces it (No)",
-            State::Maybe => "Uses its APIs (Maybe)",
             State::Found => "Occurrences, not analysed",
-            State::Yes => "Deactivable (Yes)",
-            State::NotAffected => "No occurrences",
+            State::NotStarted => "Not started",
+            State::InProgress => "In progress",
+            State::Switchable => "Switchable",
+            State::Migrated => "Migrated",
+            State::NotAffected => "Not affected",
         }
     }
 
@@ -91,32 +96,34 @@ impl State {
     pub(crate) fn style(self) -> (&'static str, &'static str) {
         match self {
             State::NotScanned => ("b-failed", "#6c3483"),
-            State::No => ("b-no", "#c0392b"),
-            State::Maybe => ("b-maybe", "#d68910"),
             State::Found => ("b-maybe", "#d68910"),
-            State::Yes => ("b-yes", "#1e8449"),
+            State::NotStarted => ("b-no", "#c0392b"),
+            State::InProgress => ("b-maybe", "#d68910"),
+            State::Switchable => ("b-yes", "#52be80"),
+            State::Migrated => ("b-yes", "#1e8449"),
             State::NotAffected => ("b-none", "#95a5a6"),
         }
     }
 
     /// Affected: something is left to do or to find out.
     pub(crate) fn affected(self) -> bool {
-        !matches!(self, State::NotAffected | State::Yes)
+        !matches!(self, State::NotAffected | State::Migrated)
     }
 }
 
-/// The state of one project. This is the one place the dashboard decides it: when the
-/// analysis gives each deliverable a migration status (not affected, migrated, switchable, in
-/// progress, not started), map that status here instead of the verdict.
+/// The state of one project: its migration status. This is the one place the dashboard
+/// decides it.
 pub(crate) fn state(p: &Project) -> State {
     match (p.result.status, &p.analysis) {
         (RepoStatus::Failed, _) => State::NotScanned,
         _ if p.result.occurrences.is_empty() => State::NotAffected,
         (_, None) => State::Found,
-        (_, Some(a)) => match a.verdict {
-            Verdict::No => State::No,
-            Verdict::Maybe => State::Maybe,
-            Verdict::Yes => State::Yes,
+        (_, Some(a)) => match a.status {
+            Status::NotStarted => State::NotStarted,
+            Status::InProgress => State::InProgress,
+            Status::Switchable => State::Switchable,
+            Status::Migrated => State::Migrated,
+            Status::NotAffected => State::NotAffected,
         },
     }
 }
@@ -370,8 +377,9 @@ mod tests {
 
     #[test]
     fn a_deliverable_takes_its_worst_state() {
-        assert!(State::NotScanned < State::No && State::No < State::Yes);
-        let states = count_states([State::Yes, State::No, State::Yes].into_iter());
-        assert_eq!(states, vec![(State::No, 1), (State::Yes, 2)]);
+        assert!(State::NotScanned < State::NotStarted && State::NotStarted < State::Migrated);
+        let states =
+            count_states([State::Migrated, State::NotStarted, State::Migrated].into_iter());
+        assert_eq!(states, vec![(State::NotStarted, 1), (State::Migrated, 2)]);
     }
 }
