@@ -144,8 +144,11 @@ struct Tree {
     files: Vec<(String, Oid)>,
     /// Contents already inflated, by blob: each round of the search reads the same files, and
     /// inflating them again would cost more than the search. Bounded by [`MAX_CACHED`].
-    cache: std::cell::RefCell<(usize, std::collections::HashMap<Oid, std::rc::Rc<Vec<u8>>>)>,
+    cache: std::cell::RefCell<BlobCache>,
 }
+
+/// Bytes held, and the contents by blob id.
+type BlobCache = (usize, std::collections::HashMap<Oid, std::rc::Rc<Vec<u8>>>);
 
 /// Bytes of file contents kept between rounds, per scan. Each CPU slot runs a pass of its own,
 /// so this times `--scan-threads` sits on top of the scanner's memory: kept small enough that

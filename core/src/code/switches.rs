@@ -534,12 +534,11 @@ impl<'a> Extractor<'a> {
         while let Some(p) = child.parent() {
             match p.kind() {
                 "function_definition" | "module" | "class_definition" | "lambda" => break,
-                "if_statement" | "while_statement" => {
+                "if_statement" | "while_statement"
                     if p.child_by_field_name("consequence") == Some(child)
-                        || p.child_by_field_name("body") == Some(child)
-                    {
-                        out.extend(p.child_by_field_name("condition"));
-                    }
+                        || p.child_by_field_name("body") == Some(child) =>
+                {
+                    out.extend(p.child_by_field_name("condition"));
                 }
                 "elif_clause" => {
                     out.extend(p.child_by_field_name("condition"));
@@ -553,10 +552,8 @@ impl<'a> Extractor<'a> {
                         out.push(parts[1]);
                     }
                 }
-                "boolean_operator" => {
-                    if p.child_by_field_name("right") == Some(child) {
-                        out.extend(p.child_by_field_name("left"));
-                    }
+                "boolean_operator" if p.child_by_field_name("right") == Some(child) => {
+                    out.extend(p.child_by_field_name("left"));
                 }
                 "block" => {
                     // An earlier `if ...: return` in the same block. One pass over the block:
