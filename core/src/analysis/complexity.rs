@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::code::facts::{Line, ServicePatching};
 use crate::profile::Complexity;
+use crate::report::escape::plural;
 
 use super::verdict::Facts;
 
@@ -53,10 +54,6 @@ fn round1(x: f64) -> f64 {
 fn fmt_weight(w: f64) -> String {
     let s = format!("{w:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The site key of an occurrence: its file and its text with white space collapsed.
@@ -110,7 +107,7 @@ pub(super) fn score(f: &Facts, related: &[Line], c: &Complexity) -> Score {
                 "`{}` ({}) in production code: {}{of} x {}",
                 rule.id,
                 rule.title,
-                plural(d, "distinct call site", "distinct call sites"),
+                plural(d, "distinct call site"),
                 fmt_weight(rule.weight)
             ),
             d as f64 * rule.weight,
@@ -164,7 +161,7 @@ pub(super) fn score(f: &Facts, related: &[Line], c: &Complexity) -> Score {
         push(
             format!(
                 "{words}: {}{of}, {each} its path class weight ({})",
-                plural(seen.len(), what, &format!("{what}s")),
+                plural(seen.len(), what),
                 weights.into_iter().collect::<Vec<_>>().join(", ")
             ),
             sum,
@@ -177,7 +174,7 @@ pub(super) fn score(f: &Facts, related: &[Line], c: &Complexity) -> Score {
         push(
             format!(
                 "{} reached through imported names (without the word) x {}",
-                plural(related.len(), "call site", "call sites"),
+                plural(related.len(), "call site"),
                 fmt_weight(c.related_weight)
             ),
             related.len() as f64 * c.related_weight,

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::code::facts::{CodeFacts, Line, ServicePatching, Switch, SwitchKind};
 use crate::profile::{Classified, Profile};
+use crate::report::escape::{noun_for, plural};
 use crate::result::Occurrence;
 
 use super::Verdict;
@@ -262,15 +263,23 @@ pub(super) fn decide(f: &Facts) -> Decision {
             ev.extend(p.unguarded_path.iter().cloned().map(Cite::Code));
         }
         let what = format!(
-            "{} of {} `monkey_patch` call{} in production code {} with no switch guarding {}",
+            "{} of {} `monkey_patch` {} in production code {} with no switch guarding {}",
             unguarded.len(),
             patches.len(),
-            plural(patches.len()),
+            noun_for(patches.len(), "call"),
             if unguarded.len() == 1 { "runs" } else { "run" },
             if unguarded.len() == 1 { "it" } else { "them" }
         );
         if always == 0 && switching > 0 {
-            (Verdict::Maybe, format!("{what}, but no declared service reaches {}; {switching} service{} can run without it", if unguarded.len() == 1 { "it" } else { "them" }, plural(switching)), ev)
+            (
+                Verdict::Maybe,
+                format!(
+                    "{what}, but no declared service reaches {}; {} can run without it",
+                    if unguarded.len() == 1 { "it" } else { "them" },
+                    plural(switching, "service")
+                ),
+                ev,
+            )
         } else if always > 0 && switching > 0 {
             (Verdict::Maybe, format!("{what}: only some services can switch ({switching} can, {always} patch unconditionally)"), ev)
         } else {
@@ -401,14 +410,6 @@ fn switch_summary(switches: &[&Switch]) -> String {
         })
         .collect();
     format!("switch: {}", parts.join(", "))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]
