@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use fleetscan_core::plan::ScanRequest;
 use fleetscan_core::report::ReportFile;
 use fleetscan_proto::client::{self, Connect, Coordinator};
 use fleetscan_proto::token::ClientToken;
@@ -608,11 +607,9 @@ async fn render_here(
     if results.len() != total {
         anyhow::bail!("the coordinator sent {} of the {total} results of scan {id}; run `fleetscan report` again", results.len());
     }
-    let (mut fleet, info) = ScanRequest::from(&spec).render_parts()?.fleet(
-        results,
-        status.created_ms / 1000,
-        (status.finished_ms - status.created_ms).max(0) as u64,
-    );
+    let (mut fleet, info) =
+        fleetscan_coordinator::spec::fleet(&spec, status.created_ms, status.finished_ms, results)
+            .map_err(anyhow::Error::msg)?;
     let llm = llm.clone();
     let fleet = tokio::task::spawn_blocking(move || {
         llm.narrate(&mut fleet);

@@ -93,12 +93,7 @@ impl Args {
         Ok(Config {
             listen: self.listen,
             redis_url: self.redis.url.clone(),
-            redis_password: self
-                .redis
-                .redis_password_file
-                .as_deref()
-                .map(|p| read_secret("Redis password", p))
-                .transpose()?,
+            redis_password: self.redis.password()?,
             metrics_listen: self.metrics_listen,
             tokens: self.tokens.resolve()?,
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),

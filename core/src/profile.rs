@@ -424,7 +424,7 @@ impl Profile {
     }
 
     /// The rule that prices an occurrence: the first of its rules with the highest positive
-    /// weight; None for plain mentions and weightless rules.
+    /// weight; None when every rule it matched weighs nothing.
     pub fn heaviest(&self, c: &Classified) -> Option<usize> {
         c.rules
             .iter()

@@ -77,7 +77,8 @@ pub fn code_facts(
             t.add(p, &src);
         }
     }
-    for p in importing.iter().chain(&using) {
+    // A file both imports and uses it: one look at it is enough.
+    for p in importing.union(&using) {
         if t.has(p) {
             continue;
         }

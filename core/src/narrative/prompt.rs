@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::analysis::{level, Cite};
+use crate::report::escape::plural;
 use crate::report::{Fleet, Project, Team};
 use crate::Error;
 
@@ -117,7 +118,6 @@ fn findings(fleet: &Fleet, team: &Team, p: &Project) -> Option<BTreeMap<&'static
     }
     let occ = &r.occurrences;
     let cite = |i: usize| format!("`{}#L{}`: {}", occ[i].path, occ[i].line, occ[i].text);
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
     let g = |k: &str| a.groups.get(k).copied().unwrap_or(0);
 
     let mut v: BTreeMap<&'static str, String> = BTreeMap::new();
@@ -155,11 +155,10 @@ fn findings(fleet: &Fleet, team: &Team, p: &Project) -> Option<BTreeMap<&'static
     v.insert(
         "counts",
         format!(
-            "{} occurrences: {} in production code ({} file{}), {} in tests, {} in documentation, {} in configuration and dependencies",
+            "{} occurrences: {} in production code ({}), {} in tests, {} in documentation, {} in configuration and dependencies",
             occ.len(),
             g("production"),
-            a.production_files,
-            plural(a.production_files),
+            plural(a.production_files, "file"),
             g("tests"),
             g("docs"),
             g("config")

@@ -62,17 +62,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
         .projects()
         .filter(|(_, p)| !p.result.occurrences.is_empty())
         .collect();
-    projects.sort_by(|a, b| {
-        b.1.score()
-            .cmp(&a.1.score())
-            .then(
-                b.1.result
-                    .occurrences
-                    .len()
-                    .cmp(&a.1.result.occurrences.len()),
-            )
-            .then(a.1.result.repo.cmp(&b.1.result.repo))
-    });
+    projects.sort_by(|a, b| a.1.rank(b.1));
     if !projects.is_empty() {
         blank_line(&mut out);
         out.push_str("## Projects ranked by complexity\n\n| Project | Team | Complexity | Deactivable | Status | Occurrences |\n| --- | --- | ---: | --- | --- | ---: |\n");

@@ -361,14 +361,6 @@ fn files(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
             plural(ordered.len() - MAX_FILES, "file")
         );
     }
-    let mentions = a.classified.iter().filter(|c| c.rules.is_empty()).count();
-    if mentions > 0 {
-        let _ = writeln!(
-            out,
-            "    - {} matched no rule (plain mentions)",
-            plural(mentions, "occurrence")
-        );
-    }
 }
 
 fn conclusion(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {

@@ -7,6 +7,7 @@ use super::{
     badge, card, cite_any, deliverables, esc, local, page, project_href, state, team_name, Project,
 };
 use crate::analysis::level;
+use crate::report::escape::plural;
 use crate::report::fleet::date;
 use crate::report::{Fleet, ScanInfo, Team};
 
@@ -101,9 +102,8 @@ fn analysis(out: &mut String, fleet: &Fleet, p: &Project) {
             ROOT,
             &project_href(p),
             &format!(
-                "Full analysis and the {} occurrence{} &rarr;",
-                r.occurrences.len(),
-                if r.occurrences.len() == 1 { "" } else { "s" }
+                "Full analysis and the {} &rarr;",
+                plural(r.occurrences.len(), "occurrence")
             )
         )
     );
