@@ -1,28 +1,28 @@
 #!/usr/bin/env bash
-# What parsing Python files adds to a cold scan: the same cold `fleetscan scan` over the same
-# mirrors with a binary from before the code analysis and one from after, alternated.
+# What the code analysis (parsing Python files with an occurrence, and the second pass that
+# finds the guards of monkey_patch) adds to a cold scan: the same cold `fleetscan scan` over
+# the same mirrors with this checkout's binary and with the same source with the analysis
+# switched off (tests/bench/no-analysis.patch), alternated.
 #
-#   bash tests/bench/analysis-cost.sh BEFORE_BIN AFTER_BIN [MIRROR_DIR]
+#   bash tests/bench/analysis-cost.sh [MIRROR_DIR]
 #
-# BEFORE_BIN is a release build of a commit without the Python parse (for example
-# `git worktree add /tmp/base 2ed2bd0 && cargo build --release --manifest-path
-# /tmp/base/Cargo.toml -p fleetscan-cli`), AFTER_BIN one of the commit to measure. MIRROR_DIR
-# (default: $FLEETSCAN_BENCH_MIRROR, else /work/.mirror) holds bare git directories
-# MIRROR_DIR/openstack+<name>/repo, served on loopback by `git daemon`. Each round scans every
-# mirror cold (a fresh cache directory) with the default profile once per binary, in
-# alternating order; the median wall time and the median CPU time of the fleetscan process
-# (user + system; steadier than wall time on a shared machine) per binary are printed as
-# Markdown, with how many Python files were parsed and how many of those did not parse.
+# The baseline is built in a temporary worktree of HEAD with the patch applied, into
+# target/bench-no-analysis (kept between runs); set BEFORE_BIN and AFTER_BIN to compare two
+# binaries of your own instead. Uncommitted changes are in AFTER (this checkout's release
+# build) but not in the baseline. MIRROR_DIR (default: $FLEETSCAN_BENCH_MIRROR, else
+# /work/.mirror) holds bare git directories MIRROR_DIR/openstack+<name>/repo, served on
+# loopback by `git daemon`. Each round scans every mirror cold (a fresh cache directory) with
+# the default profile once per binary, in alternating order; the median wall time and the
+# median CPU time of the fleetscan process (user + system; steadier than wall time on a shared
+# machine) per binary are printed as Markdown, with how many Python files were parsed and how
+# many of those did not parse.
 #
 # Environment knobs: COST_ROUNDS (default 3), COST_JOBS (fleetscan --jobs, default 2).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-[[ $# -ge 2 ]] || { echo "usage: $0 BEFORE_BIN AFTER_BIN [MIRROR_DIR]" >&2; exit 2; }
-before=$1
-after=$2
-mirror=${3:-${FLEETSCAN_BENCH_MIRROR:-/work/.mirror}}
+mirror=${1:-${FLEETSCAN_BENCH_MIRROR:-/work/.mirror}}
 rounds=${COST_ROUNDS:-3}
 jobs=${COST_JOBS:-2}
 
@@ -32,6 +32,28 @@ die() { say "error: $*"; exit 1; }
 # shellcheck source=tests/bench/lib.sh
 source "$here/lib.sh"
 need_mirror_dir
+if [[ -z ${AFTER_BIN:-} ]]; then
+  say "building this checkout (cargo build --release -p fleetscan-cli)"
+  cargo build --release -q -p fleetscan-cli --manifest-path "$top/Cargo.toml"
+fi
+after=${AFTER_BIN:-$top/target/release/fleetscan}
+if [[ -z ${BEFORE_BIN:-} ]]; then
+  src=$(mktemp -d "${TMPDIR:-/tmp}/fleetscan-no-analysis.XXXXXX")/src
+  git -C "$top" worktree add -q --detach "$src" HEAD
+  ok=true
+  if ! git -C "$src" apply "$here/no-analysis.patch"; then
+    ok=false
+    say "tests/bench/no-analysis.patch no longer applies: switch the analysis off by hand in worker/src/scan.rs and job.rs and regenerate it with git diff"
+  else
+    say "building the baseline without the analysis (target/bench-no-analysis)"
+    cargo build --release -q -p fleetscan-cli --manifest-path "$src/Cargo.toml" \
+      --target-dir "$top/target/bench-no-analysis" || ok=false
+  fi
+  git -C "$top" worktree remove --force "$src"
+  rm -rf "${src%/src}"
+  $ok || die "no baseline"
+fi
+before=${BEFORE_BIN:-$top/target/bench-no-analysis/release/fleetscan}
 for b in "$before" "$after"; do [[ -x $b ]] || die "no fleetscan binary at $b"; done
 all_repos=()
 for d in "$mirror"/openstack+*; do [[ -d $d ]] && all_repos+=("${d##*/openstack+}"); done

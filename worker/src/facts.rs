@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use fleetscan_core::code::facts::CodeFacts;
 use fleetscan_core::code::services::{from_pyproject, from_setup_cfg};
-use fleetscan_core::code::trace::{mentions_word, Tracer};
+use fleetscan_core::code::trace::{may_call, Tracer};
 use fleetscan_core::code::{checks_mode, is_production_python, may_import_optionally};
 use fleetscan_core::result::Occurrence;
 use git2::{ObjectType, Oid, Repository};
@@ -103,7 +103,7 @@ pub fn code_facts(
                 break;
             }
             truncated |= tree.add_mentioning(repo, &mut t, budget, |src| {
-                names.iter().any(|n| mentions_word(src, n))
+                names.iter().any(|n| may_call(src, n))
             })?;
             t.searched(&names);
         }

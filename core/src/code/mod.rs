@@ -9,6 +9,7 @@
 //! - [`python`] and [`roles`]: the syntactic role of each occurrence line, for classification.
 
 pub mod facts;
+pub mod prune;
 pub mod python;
 pub mod roles;
 pub mod services;

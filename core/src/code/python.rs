@@ -67,6 +67,21 @@ pub fn extract(
     lines: &[u32],
     is_match: &dyn Fn(&str) -> bool,
 ) -> FileFacts {
+    // Functions that cannot matter are left out first; rows do not move (prune says why).
+    match super::prune::prune(source, lines) {
+        Some(pruned) => extract_whole(path, &pruned, lines, is_match),
+        None => extract_whole(path, source, lines, is_match),
+    }
+}
+
+/// [`extract`] without leaving anything out: what `tests/bench/prune-check.sh` compares it
+/// with, on real files.
+pub fn extract_whole(
+    path: &str,
+    source: &[u8],
+    lines: &[u32],
+    is_match: &dyn Fn(&str) -> bool,
+) -> FileFacts {
     let unparsed = FileFacts {
         path: path.to_string(),
         parsed: false,

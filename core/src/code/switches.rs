@@ -14,7 +14,9 @@
 //! deciding a condition around the call, guards nothing: that is how tuning settings are told
 //! from switches.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use tree_sitter::{Node, Parser};
 
@@ -142,6 +144,14 @@ pub fn extract(path: &str, src: &[u8]) -> FileCode {
         fn_nodes: Vec::new(),
         returns: BTreeMap::new(),
         taint: BTreeMap::new(),
+        parents: HashMap::new(),
+        calls_at: Vec::new(),
+        assigns: HashMap::new(),
+        returns_at: HashMap::new(),
+        root,
+        conditions: RefCell::default(),
+        guard_reads: RefCell::default(),
+        fn_index: HashMap::new(),
     };
     x.collect(root);
     // Function summaries (what each returns) first, twice so that a function returning
@@ -159,7 +169,7 @@ pub fn extract(path: &str, src: &[u8]) -> FileCode {
     }
     let t = x.scope_taint(root);
     x.taint.insert(root.id(), t);
-    x.calls(root);
+    x.calls();
     x.out
 }
 
@@ -173,6 +183,25 @@ struct Extractor<'a> {
     returns: BTreeMap<String, Vec<Read>>,
     /// Scope node id -> variable -> switch reads its value depends on.
     taint: BTreeMap<usize, BTreeMap<String, Vec<Read>>>,
+    /// Named node id -> its parent. Recorded by the one walk over the tree, [`Extractor::collect`],
+    /// with the calls, assignments and returns that the later steps look at: tree-sitter's
+    /// `Node::parent` searches down from the root on every call, and every extra walk over a
+    /// large file costs as much as parsing it.
+    parents: HashMap<usize, Node<'a>>,
+    root: Node<'a>,
+    /// Node id -> [`Extractor::conditions`] of it: the calls in one block share theirs.
+    conditions: RefCell<HashMap<usize, Rc<Vec<Node<'a>>>>>,
+    /// Condition node id -> its switch reads, once the scopes' variables are known.
+    guard_reads: RefCell<HashMap<usize, Vec<Read>>>,
+    /// Function node id -> index in `fn_nodes`.
+    fn_index: HashMap<usize, usize>,
+    /// Every call, in source order.
+    calls_at: Vec<Node<'a>>,
+    /// Scope node id (a function or the module) -> its assignments, outside nested functions
+    /// and lambdas.
+    assigns: HashMap<usize, Vec<Node<'a>>>,
+    /// Function node id -> its return statements, outside nested functions and lambdas.
+    returns_at: HashMap<usize, Vec<Node<'a>>>,
 }
 
 const ENV_CALLS: [&str; 5] = [
@@ -188,6 +217,22 @@ impl<'a> Extractor<'a> {
         n.utf8_text(self.src).unwrap_or("").to_string()
     }
 
+    fn parent(&self, n: Node<'a>) -> Option<Node<'a>> {
+        self.parents.get(&n.id()).copied()
+    }
+
+    /// The nearest ancestor of `n` of one of `kinds`.
+    fn enclosing(&self, n: Node<'a>, kinds: &[&str]) -> Option<Node<'a>> {
+        let mut p = self.parent(n);
+        while let Some(x) = p {
+            if kinds.contains(&x.kind()) {
+                return Some(x);
+            }
+            p = self.parent(x);
+        }
+        None
+    }
+
     fn line(&self, n: Node) -> Line {
         let row = n.start_position().row;
         Line {
@@ -199,8 +244,10 @@ impl<'a> Extractor<'a> {
 
     /// First pass: functions, imports, option definitions and optional imports.
     fn collect(&mut self, root: Node<'a>) {
-        let mut stack = vec![root];
-        while let Some(n) = stack.pop() {
+        // Each node with its scope: the function or module whose variables it may set; None
+        // inside a lambda.
+        let mut stack = vec![(root, Some(root))];
+        while let Some((n, scope)) = stack.pop() {
             match n.kind() {
                 "function_definition" => {
                     let name = n
@@ -210,22 +257,45 @@ impl<'a> Extractor<'a> {
                     self.out.functions.push(Function {
                         name,
                         line: n.start_position().row as u32 + 1,
-                        is_method: enclosing(n, &["class_definition", "function_definition"])
+                        is_method: self
+                            .enclosing(n, &["class_definition", "function_definition"])
                             .is_some_and(|p| p.kind() == "class_definition"),
                     });
+                    self.fn_index.insert(n.id(), self.fn_nodes.len());
                     self.fn_nodes.push(n);
                 }
                 "import_statement" | "import_from_statement" => {
                     self.import(n);
                     self.guarded_import(n);
                 }
-                "call" => self.option_def(n),
+                "call" => {
+                    self.option_def(n);
+                    self.calls_at.push(n);
+                }
+                "assignment" | "augmented_assignment" => {
+                    if let Some(s) = scope {
+                        self.assigns.entry(s.id()).or_default().push(n);
+                    }
+                }
+                "return_statement" => {
+                    if let Some(s) = scope {
+                        self.returns_at.entry(s.id()).or_default().push(n);
+                    }
+                }
                 "try_statement" => self.optional_import(n),
                 _ => {}
             }
+            let inner = match n.kind() {
+                "function_definition" => Some(n),
+                "lambda" => None,
+                _ => scope,
+            };
             let mut c = n.walk();
             let children: Vec<Node> = n.named_children(&mut c).collect();
-            stack.extend(children.into_iter().rev());
+            for &ch in &children {
+                self.parents.insert(ch.id(), n);
+            }
+            stack.extend(children.into_iter().rev().map(|ch| (ch, inner)));
         }
     }
 
@@ -419,7 +489,7 @@ impl<'a> Extractor<'a> {
     }
 
     /// The switch reads `n` depends on, in scope `scope`'s variables `taint`.
-    fn reads(&self, n: Node, taint: &BTreeMap<String, Vec<Read>>) -> Vec<Read> {
+    fn reads(&self, n: Node<'a>, taint: &BTreeMap<String, Vec<Read>>) -> Vec<Read> {
         let mut out: Vec<Read> = Vec::new();
         let mut stack = vec![n];
         while let Some(n) = stack.pop() {
@@ -506,8 +576,8 @@ impl<'a> Extractor<'a> {
 
     /// `CONF.x`, `CONF.group.x`, `cfg.CONF.x`, `conf.x`, `self.conf.x`: the option name, when
     /// `n` is the whole attribute chain and not a method being called.
-    fn option_read(&self, n: Node) -> Option<String> {
-        if n.parent().is_some_and(|p| {
+    fn option_read(&self, n: Node<'a>) -> Option<String> {
+        if self.parent(n).is_some_and(|p| {
             (p.kind() == "attribute" && p.child_by_field_name("object") == Some(n))
                 || (p.kind() == "call" && p.child_by_field_name("function") == Some(n))
         }) {
@@ -528,71 +598,112 @@ impl<'a> Extractor<'a> {
     }
 
     /// The conditions that decide whether `n` runs, innermost first, up to its scope.
-    fn conditions(&self, n: Node<'a>) -> Vec<Node<'a>> {
-        let mut out = Vec::new();
+    fn conditions(&self, n: Node<'a>) -> Rc<Vec<Node<'a>>> {
+        // The path up to the scope or to a node whose conditions are known; then each node's
+        // conditions are its parent's own plus the parent's, filled in from the top down.
+        let mut path = Vec::new();
         let mut child = n;
-        while let Some(p) = child.parent() {
-            match p.kind() {
-                "function_definition" | "module" | "class_definition" | "lambda" => break,
-                "if_statement" | "while_statement"
-                    if p.child_by_field_name("consequence") == Some(child)
-                        || p.child_by_field_name("body") == Some(child) =>
-                {
-                    out.extend(p.child_by_field_name("condition"));
-                }
-                "elif_clause" => {
-                    out.extend(p.child_by_field_name("condition"));
-                    out.extend(chain_conditions(p));
-                }
-                "else_clause" => out.extend(chain_conditions(p)),
-                "conditional_expression" => {
-                    let mut c = p.walk();
-                    let parts: Vec<Node> = p.named_children(&mut c).collect();
-                    if parts.len() == 3 && parts[1] != child {
-                        out.push(parts[1]);
-                    }
-                }
-                "boolean_operator" if p.child_by_field_name("right") == Some(child) => {
-                    out.extend(p.child_by_field_name("left"));
-                }
-                "block" => {
-                    // An earlier `if ...: return` in the same block. One pass over the block:
-                    // tree-sitter's prev_named_sibling walks from the first child each time.
-                    let mut c = p.walk();
-                    for st in p.named_children(&mut c) {
-                        if st == child {
-                            break;
-                        }
-                        if st.kind() == "if_statement" && exits(st) {
-                            out.extend(st.child_by_field_name("condition"));
-                        }
-                    }
-                }
-                _ => {}
+        let mut known = Rc::new(Vec::new());
+        loop {
+            if let Some(c) = self.conditions.borrow().get(&child.id()) {
+                known = c.clone();
+                break;
             }
-            child = p;
+            match self.parent(child) {
+                Some(p)
+                    if !matches!(
+                        p.kind(),
+                        "function_definition" | "module" | "class_definition" | "lambda"
+                    ) =>
+                {
+                    path.push((child, p));
+                    child = p;
+                }
+                _ => {
+                    self.conditions
+                        .borrow_mut()
+                        .insert(child.id(), known.clone());
+                    break;
+                }
+            }
+        }
+        for (child, p) in path.into_iter().rev() {
+            let mut out = self.local_conditions(child, p);
+            out.extend(known.iter().copied());
+            known = Rc::new(out);
+            self.conditions
+                .borrow_mut()
+                .insert(child.id(), known.clone());
+        }
+        known
+    }
+
+    /// The conditions that parent `p` puts on its child `child`.
+    fn local_conditions(&self, child: Node<'a>, p: Node<'a>) -> Vec<Node<'a>> {
+        let mut out = Vec::new();
+        match p.kind() {
+            "if_statement" | "while_statement"
+                if p.child_by_field_name("consequence") == Some(child)
+                    || p.child_by_field_name("body") == Some(child) =>
+            {
+                out.extend(p.child_by_field_name("condition"));
+            }
+            "elif_clause" => {
+                out.extend(p.child_by_field_name("condition"));
+                out.extend(self.chain_conditions(p));
+            }
+            "else_clause" => out.extend(self.chain_conditions(p)),
+            "conditional_expression" => {
+                let mut c = p.walk();
+                let parts: Vec<Node> = p.named_children(&mut c).collect();
+                if parts.len() == 3 && parts[1] != child {
+                    out.push(parts[1]);
+                }
+            }
+            "boolean_operator" if p.child_by_field_name("right") == Some(child) => {
+                out.extend(p.child_by_field_name("left"));
+            }
+            "block" => {
+                // An earlier `if ...: return` in the same block. One pass over the block:
+                // tree-sitter's prev_named_sibling walks from the first child each time.
+                let mut c = p.walk();
+                for st in p.named_children(&mut c) {
+                    if st == child {
+                        break;
+                    }
+                    if st.kind() == "if_statement" && exits(st) {
+                        out.extend(st.child_by_field_name("condition"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The conditions of the `if` and earlier `elif`s before an `elif`/`else` clause.
+    fn chain_conditions(&self, clause: Node<'a>) -> Vec<Node<'a>> {
+        let mut out = Vec::new();
+        let mut s = clause.prev_named_sibling();
+        while let Some(x) = s {
+            if x.kind() == "elif_clause" {
+                out.extend(x.child_by_field_name("condition"));
+            }
+            s = x.prev_named_sibling();
+        }
+        if let Some(i) = self.parent(clause).filter(|p| p.kind() == "if_statement") {
+            out.extend(i.child_by_field_name("condition"));
         }
         out
     }
 
     /// The variables of `scope` (a function or the module) and the switch reads they depend on.
     fn scope_taint(&self, scope: Node<'a>) -> BTreeMap<String, Vec<Read>> {
-        let mut assigns = Vec::new();
-        let mut stack = vec![scope];
-        while let Some(n) = stack.pop() {
-            if n != scope && matches!(n.kind(), "function_definition" | "lambda") {
-                continue;
-            }
-            if matches!(n.kind(), "assignment" | "augmented_assignment") {
-                assigns.push(n);
-            }
-            let mut c = n.walk();
-            stack.extend(n.named_children(&mut c));
-        }
+        let assigns = self.assigns.get(&scope.id()).map_or(&[][..], Vec::as_slice);
         let mut taint: BTreeMap<String, Vec<Read>> = BTreeMap::new();
         for _ in 0..4 {
             let mut changed = false;
-            for &a in &assigns {
+            for &a in assigns {
                 let (Some(l), Some(r)) = (
                     a.child_by_field_name("left"),
                     a.child_by_field_name("right"),
@@ -600,7 +711,7 @@ impl<'a> Extractor<'a> {
                     continue;
                 };
                 let mut reads = self.reads(r, &taint);
-                for c in self.conditions(a) {
+                for &c in self.conditions(a).iter() {
                     reads.extend(self.reads(c, &taint));
                 }
                 if reads.is_empty() {
@@ -625,21 +736,13 @@ impl<'a> Extractor<'a> {
 
     fn returned(&self, f: Node<'a>, taint: &BTreeMap<String, Vec<Read>>) -> Vec<Read> {
         let mut out = Vec::new();
-        let mut stack = vec![f];
-        while let Some(n) = stack.pop() {
-            if n != f && matches!(n.kind(), "function_definition" | "lambda") {
-                continue;
+        for &n in self.returns_at.get(&f.id()).map_or(&[][..], Vec::as_slice) {
+            // What it returns, and whether it returns here at all: `if env in (...):
+            // return True` makes the function's value depend on the variable.
+            out.extend(self.reads(n, taint));
+            for &c in self.conditions(n).iter() {
+                out.extend(self.reads(c, taint));
             }
-            if n.kind() == "return_statement" {
-                // What it returns, and whether it returns here at all: `if env in (...):
-                // return True` makes the function's value depend on the variable.
-                out.extend(self.reads(n, taint));
-                for c in self.conditions(n) {
-                    out.extend(self.reads(c, taint));
-                }
-            }
-            let mut c = n.walk();
-            stack.extend(n.named_children(&mut c));
         }
         out.sort();
         out.dedup();
@@ -647,15 +750,9 @@ impl<'a> Extractor<'a> {
     }
 
     /// Second pass: every call site with its switch guards.
-    fn calls(&mut self, root: Node<'a>) {
-        let mut stack = vec![root];
-        while let Some(n) = stack.pop() {
-            if n.kind() == "call" {
-                self.call(n);
-            }
-            let mut c = n.walk();
-            let children: Vec<Node> = n.named_children(&mut c).collect();
-            stack.extend(children.into_iter().rev());
+    fn calls(&mut self) {
+        for i in 0..self.calls_at.len() {
+            self.call(self.calls_at[i]);
         }
     }
 
@@ -703,9 +800,9 @@ impl<'a> Extractor<'a> {
                 self.out.optional_imports.push(l);
             }
         }
-        let scope = enclosing(n, &["function_definition"]);
-        let function = scope.and_then(|s| self.fn_nodes.iter().position(|&x| x == s));
-        let scope_id = scope.map_or_else(|| root_of(n).id(), |s| s.id());
+        let scope = self.enclosing(n, &["function_definition"]);
+        let function = scope.and_then(|s| self.fn_index.get(&s.id()).copied());
+        let scope_id = scope.map_or(self.root.id(), |s| s.id());
         let empty = BTreeMap::new();
         let taint = self.taint.get(&scope_id).unwrap_or(&empty);
         let conditions = self.conditions(n);
@@ -714,9 +811,15 @@ impl<'a> Extractor<'a> {
             t == "__name__=='__main__'" || t == "__name__==\"__main__\""
         });
         let guards: Vec<Guard> = conditions
-            .into_iter()
-            .filter_map(|c| {
-                let reads = self.reads(c, taint);
+            .iter()
+            .filter_map(|&c| {
+                // Calls under one condition share its reads: the scope is the same.
+                let known = self.guard_reads.borrow().get(&c.id()).cloned();
+                let reads = known.unwrap_or_else(|| {
+                    let r = self.reads(c, taint);
+                    self.guard_reads.borrow_mut().insert(c.id(), r.clone());
+                    r
+                });
                 (!reads.is_empty()).then(|| Guard {
                     at: self.line(c),
                     reads,
@@ -745,44 +848,6 @@ fn names_module_eventlet(m: &str) -> bool {
 /// eventlet`), possibly with a submodule (`eventlet.patcher`).
 fn names_eventlet(module: &str) -> bool {
     module.split('.').any(|p| p == "eventlet") || module == "patcher"
-}
-
-/// The nearest ancestor of `n` of one of `kinds`.
-fn enclosing<'a>(n: Node<'a>, kinds: &[&str]) -> Option<Node<'a>> {
-    let mut p = n.parent();
-    while let Some(x) = p {
-        if kinds.contains(&x.kind()) {
-            return Some(x);
-        }
-        p = x.parent();
-    }
-    None
-}
-
-fn root_of(n: Node) -> Node {
-    let mut r = n;
-    while let Some(p) = r.parent() {
-        r = p;
-    }
-    r
-}
-
-/// The conditions of the `if` and earlier `elif`s before an `elif`/`else` clause.
-fn chain_conditions(clause: Node) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut s = clause.prev_named_sibling();
-    while let Some(x) = s {
-        match x.kind() {
-            "elif_clause" => out.extend(x.child_by_field_name("condition")),
-            "block" => {}
-            _ => {}
-        }
-        s = x.prev_named_sibling();
-    }
-    if let Some(i) = clause.parent().filter(|p| p.kind() == "if_statement") {
-        out.extend(i.child_by_field_name("condition"));
-    }
-    out
 }
 
 /// An `if` without `else` whose body ends the function or loop (`return`, `raise`, ...).

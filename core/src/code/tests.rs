@@ -2,7 +2,7 @@
 
 use super::facts::{CodeFacts, ServicePatching, SwitchKind};
 use super::services::from_setup_cfg;
-use super::trace::{mentions_word, Tracer};
+use super::trace::{may_call, Tracer};
 use super::*;
 
 /// Runs the tracer as the worker does: the files with a patch call first, then the files
@@ -20,7 +20,7 @@ fn trace(files: &[(&str, &str)], setup_cfg: &str) -> CodeFacts {
             break;
         }
         for (p, src) in files.iter().filter(|(p, _)| is_production_python(p)) {
-            if names.iter().any(|n| mentions_word(src.as_bytes(), n)) {
+            if names.iter().any(|n| may_call(src.as_bytes(), n)) {
                 t.add(p, src.as_bytes());
             }
         }
@@ -28,7 +28,7 @@ fn trace(files: &[(&str, &str)], setup_cfg: &str) -> CodeFacts {
     }
     for name in t.option_names() {
         for (p, src) in files {
-            if mentions_word(src.as_bytes(), &name) {
+            if src.contains(&format!("'{name}'")) || src.contains(&format!("\"{name}\"")) {
                 t.add(p, src.as_bytes());
             }
         }
@@ -282,8 +282,11 @@ fn production_python_paths() {
     assert!(!is_production_python("tools/x.py"));
     assert!(!is_production_python("doc/source/conf.py"));
     assert!(!is_production_python("nova/a.txt"));
-    assert!(mentions_word(b"x = patch()", "patch"));
-    assert!(!mentions_word(b"x = mock_patch()", "patch"));
+    assert!(may_call(b"x = patch()", "patch"));
+    assert!(!may_call(b"x = mock_patch()", "patch"));
+    assert!(may_call(b"monkey_patch.patch (\n)", "patch"));
+    assert!(!may_call(b"self.send('patch', body)", "patch"));
+    assert!(!may_call(b"atexit.register(patch)", "patch"));
 }
 
 #[test]

@@ -490,16 +490,23 @@ fn push_unique(v: &mut Vec<Line>, l: Line) {
     }
 }
 
-/// True when `src` contains `word` with no identifier character on either side.
-pub fn mentions_word(src: &[u8], word: &str) -> bool {
-    let w = word.as_bytes();
+/// True when `src` may call a function named `name`: the name with no identifier character
+/// before it, followed by an opening parenthesis (spaces allowed). The call graph is made of
+/// call sites only, so a file that merely mentions the name (`'patch'` as an HTTP verb, a
+/// callback passed by name) has nothing to add, and parsing it would cost more than the scan.
+pub fn may_call(src: &[u8], name: &str) -> bool {
+    let w = name.as_bytes();
     if w.is_empty() {
         return false;
     }
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     memchr::memmem::find_iter(src, w).any(|i| {
         let before = i.checked_sub(1).map(|j| src[j]);
-        let after = src.get(i + w.len()).copied();
-        !before.is_some_and(ident) && !after.is_some_and(ident)
+        let rest = &src[i + w.len()..];
+        let gap = rest
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        !before.is_some_and(ident) && rest.get(gap) == Some(&b'(')
     })
 }

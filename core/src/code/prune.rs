@@ -1,0 +1,377 @@
+//! Shrinking a Python file before it is parsed, without moving a line.
+//!
+//! A file with an occurrence is parsed to give each occurrence line its role, but most of a
+//! large file is functions that neither hold an occurrence nor use a name imported from the
+//! pattern: nova's `test_driver.py` is 1.5 MB for 4 lines. Parsing all of it cost more than
+//! scanning the whole repository. So a light lexer (strings, comments, brackets, logical lines
+//! and their indentation; no grammar) finds every function definition, and each one that
+//! cannot matter is replaced by a `pass` at its indentation followed by empty lines. Every
+//! line keeps its number, and every kept line its bytes, so the parse of what is left gives
+//! the same roles, names and related sites as the parse of the whole file.
+//!
+//! A function matters when its lines (decorators included) hold an occurrence line, or when
+//! it mentions, as a word anywhere (strings included, which only keeps more), a name that an
+//! import on an occurrence line binds. Classes and module-level statements are always kept.
+//! When the lexer meets something it does not understand (an unterminated string, brackets
+//! that do not balance), it gives up and the whole file is parsed.
+
+/// The kind of a logical line, from its first token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Def,
+    Decorator,
+    Import,
+    Other,
+}
+
+/// A logical line: one statement's header or simple statement, across bracketed and
+/// backslash-continued physical lines.
+#[derive(Debug)]
+struct Logical {
+    /// 0-based rows of its first and last physical line.
+    rows: (usize, usize),
+    /// Indentation of its first line, in columns (a tab advances to the next multiple of 8).
+    indent: usize,
+    kind: Kind,
+}
+
+/// The source with every function that cannot matter replaced, or None when nothing would be
+/// removed or the lexer gave up. `lines` are the 1-based occurrence lines.
+pub fn prune(src: &[u8], lines: &[u32]) -> Option<Vec<u8>> {
+    let (logical, import_names) = lex(src, lines)?;
+    let starts = row_starts(src);
+    let rows = starts.len();
+    let occurs = |a: usize, b: usize| {
+        lines
+            .iter()
+            .any(|&l| (l as usize) >= a + 1 && (l as usize) <= b + 1)
+    };
+    // Byte offsets of each word an import on an occurrence line binds.
+    let mut mentions: Vec<usize> = Vec::new();
+    for name in &import_names {
+        for at in memchr::memmem::find_iter(src, name.as_bytes()) {
+            let before = at.checked_sub(1).map(|i| src[i]);
+            let after = src.get(at + name.len()).copied();
+            if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+                mentions.push(at);
+            }
+        }
+    }
+    mentions.sort_unstable();
+    let mentioned = |a: usize, b: usize| {
+        let (from, to) = (starts[a], starts.get(b + 1).copied().unwrap_or(src.len()));
+        let i = mentions.partition_point(|&m| m < from);
+        mentions.get(i).is_some_and(|&m| m < to)
+    };
+    // Rows to blank, as (first row, def row, last row), outermost first.
+    let mut cut: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, l) in logical.iter().enumerate() {
+        if l.kind != Kind::Def {
+            continue;
+        }
+        let mut first = i;
+        while first > 0
+            && logical[first - 1].kind == Kind::Decorator
+            && logical[first - 1].indent == l.indent
+        {
+            first -= 1;
+        }
+        let end = logical[i + 1..]
+            .iter()
+            .find(|n| n.indent <= l.indent)
+            .map_or(rows, |n| n.rows.0);
+        let (a, b) = (logical[first].rows.0, end.saturating_sub(1));
+        if cut.last().is_some_and(|&(_, _, last)| a <= last) {
+            continue; // inside a function already removed
+        }
+        if !occurs(a, b) && !mentioned(a, b) {
+            cut.push((a, l.rows.0, b));
+        }
+    }
+    if cut.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(src.len() / 4);
+    let mut next = cut.iter().peekable();
+    let mut row = 0;
+    while row < rows {
+        let line_end = starts.get(row + 1).copied().unwrap_or(src.len());
+        let line = &src[starts[row]..line_end];
+        match next.peek() {
+            Some(&&(a, def, b)) if row == a => {
+                for r in a..=b.min(rows - 1) {
+                    if r == def {
+                        let l = &src[starts[r]..];
+                        let ws = l.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+                        out.extend_from_slice(&l[..ws]);
+                        out.extend_from_slice(b"pass");
+                    }
+                    if starts.get(r + 1).is_some() {
+                        out.push(b'\n');
+                    }
+                }
+                row = b + 1;
+                next.next();
+            }
+            _ => {
+                out.extend_from_slice(line);
+                row += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Byte offset of the start of each row.
+fn row_starts(src: &[u8]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', src).map(|i| i + 1))
+        .filter(|&i| i <= src.len())
+        .collect()
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+/// The logical lines of `src`, and the names on import lines that hold an occurrence line.
+/// None when the source is not lexically sound.
+fn lex(src: &[u8], lines: &[u32]) -> Option<(Vec<Logical>, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let (mut i, mut row) = (0, 0);
+    let n = src.len();
+    while i < n {
+        // At the start of a physical line, outside any statement.
+        let mut indent = 0;
+        while i < n {
+            match src[i] {
+                b' ' => indent += 1,
+                b'\t' => indent = (indent / 8 + 1) * 8,
+                b'\x0c' => indent = 0,
+                _ => break,
+            }
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        match src[i] {
+            b'\n' => {
+                i += 1;
+                row += 1;
+                continue;
+            }
+            b'\r' if src.get(i + 1) == Some(&b'\n') => {
+                i += 2;
+                row += 1;
+                continue;
+            }
+            b'#' => {
+                i = memchr::memchr(b'\n', &src[i..]).map_or(n, |j| i + j);
+                continue;
+            }
+            _ => {}
+        }
+        let first_row = row;
+        let word = ident_at(src, i);
+        let kind = match word {
+            b"def" => Kind::Def,
+            b"async" if ident_at(src, skip_blanks(src, i + 5)) == b"def" => Kind::Def,
+            b"import" | b"from" => Kind::Import,
+            _ if src[i] == b'@' => Kind::Decorator,
+            _ => Kind::Other,
+        };
+        let mut idents: Vec<(usize, usize)> = Vec::new();
+        let mut depth: usize = 0;
+        // The rest of the logical line.
+        loop {
+            if i >= n {
+                if depth > 0 {
+                    return None;
+                }
+                break;
+            }
+            let c = src[i];
+            match c {
+                b'\n' => {
+                    row += 1;
+                    i += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                b'\\' => {
+                    // A continuation: the next physical line belongs to this one.
+                    if src.get(i + 1) == Some(&b'\n') {
+                        row += 1;
+                        i += 2;
+                    } else if src.get(i + 1) == Some(&b'\r') && src.get(i + 2) == Some(&b'\n') {
+                        row += 1;
+                        i += 3;
+                    } else {
+                        i += 1;
+                    }
+                }
+                b'#' => i = memchr::memchr(b'\n', &src[i..]).map_or(n, |j| i + j),
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    i += 1;
+                }
+                b')' | b']' | b'}' => {
+                    depth = depth.checked_sub(1)?;
+                    i += 1;
+                }
+                b'\'' | b'"' => (i, row) = string(src, i, row)?,
+                _ if is_ident(c) => {
+                    let w = ident_at(src, i);
+                    let q = src.get(i + w.len()).copied();
+                    let prefix = w.len() <= 2
+                        && w.iter().all(|b| b"rRbBuUfFtT".contains(b))
+                        && matches!(q, Some(b'\'' | b'"'));
+                    if prefix {
+                        (i, row) = string(src, i + w.len(), row)?;
+                    } else {
+                        if kind == Kind::Import {
+                            idents.push((i, i + w.len()));
+                        }
+                        i += w.len().max(1);
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        let last_row = if row > first_row && i > 0 && src[i - 1] == b'\n' {
+            row - 1
+        } else {
+            row
+        };
+        if kind == Kind::Import
+            && lines
+                .iter()
+                .any(|&l| (l as usize) > first_row && (l as usize) <= last_row + 1)
+        {
+            for (a, b) in idents {
+                let w = &src[a..b];
+                if !matches!(w, b"import" | b"from" | b"as") {
+                    let w = String::from_utf8_lossy(w).into_owned();
+                    if !names.contains(&w) {
+                        names.push(w);
+                    }
+                }
+            }
+        }
+        out.push(Logical {
+            rows: (first_row, last_row),
+            indent,
+            kind,
+        });
+    }
+    Some((out, names))
+}
+
+/// The identifier starting at `i` (empty when none does).
+fn ident_at(src: &[u8], i: usize) -> &[u8] {
+    let len = src
+        .get(i..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&c| is_ident(c))
+        .count();
+    &src[i..i + len]
+}
+
+fn skip_blanks(src: &[u8], mut i: usize) -> usize {
+    while src.get(i).is_some_and(|&c| c == b' ' || c == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Skips the string literal whose opening quote is at `i`; returns the offset after it and
+/// the row it ends on. None when it does not end where Python says it must.
+/// In raw strings too a backslash keeps the next quote from ending the string, so one rule
+/// serves both.
+fn string(src: &[u8], i: usize, mut row: usize) -> Option<(usize, usize)> {
+    let q = src[i];
+    let triple = src.get(i + 1) == Some(&q) && src.get(i + 2) == Some(&q);
+    let mut j = if triple { i + 3 } else { i + 1 };
+    loop {
+        let c = *src.get(j)?;
+        match c {
+            b'\\' => {
+                if src.get(j + 1) == Some(&b'\n') {
+                    row += 1;
+                }
+                j += 2;
+            }
+            b'\n' => {
+                if !triple {
+                    return None;
+                }
+                row += 1;
+                j += 1;
+            }
+            _ if c == q => {
+                if !triple {
+                    return Some((j + 1, row));
+                }
+                if src.get(j + 1) == Some(&q) && src.get(j + 2) == Some(&q) {
+                    return Some((j + 3, row));
+                }
+                j += 1;
+            }
+            _ => j += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pruned(src: &str, lines: &[u32]) -> Option<String> {
+        prune(src.as_bytes(), lines).map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn removes_functions_without_occurrences_and_keeps_rows() {
+        let src = "import eventlet\n\n\nclass A:\n    @deco(\n        1)\n    def a(self):\n        return 1\n\n    def b(self):\n        eventlet.sleep(1)\n\ndef c():\n    '''doc\n    more'''\n    return 2\n";
+        let out = pruned(src, &[1, 11]).unwrap();
+        assert_eq!(out.lines().count(), src.lines().count());
+        assert_eq!(
+            out,
+            "import eventlet\n\n\nclass A:\n\n\n    pass\n\n\n    def b(self):\n        eventlet.sleep(1)\n\npass\n\n\n\n"
+        );
+    }
+
+    #[test]
+    fn keeps_functions_that_use_an_imported_name() {
+        let src = "from eventlet import greenthread as gt\n\ndef a():\n    gt.sleep(0)\n\ndef b():\n    return 'gt2'\n";
+        let out = pruned(src, &[1]).unwrap();
+        assert!(out.contains("gt.sleep(0)"), "{out}");
+        assert!(!out.contains("'gt2'"), "{out}");
+    }
+
+    #[test]
+    fn gives_up_on_unsound_source() {
+        assert_eq!(pruned("def a():\n    x = 'open\n", &[1]), None);
+        assert_eq!(pruned("def a():\n    x = (1,\n", &[1]), None);
+        assert_eq!(pruned("x = 1)\ndef a():\n    pass\n", &[1]), None);
+    }
+
+    #[test]
+    fn strings_comments_and_continuations_do_not_end_functions() {
+        let src = "import eventlet\ndef a():\n    s = '''\ndef fake():\n'''\n    t = 'x' \\\n  'y'\n# def z():\n    return s\ndef b():\n    eventlet.spawn(a)\n";
+        let out = pruned(src, &[1, 11]).unwrap();
+        assert_eq!(
+            out,
+            "import eventlet\npass\n\n\n\n\n\n\n\ndef b():\n    eventlet.spawn(a)\n"
+        );
+    }
+
+    #[test]
+    fn nothing_to_remove_gives_none() {
+        assert_eq!(pruned("import eventlet\neventlet.sleep()\n", &[1, 2]), None);
+    }
+}
