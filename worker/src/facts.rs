@@ -72,9 +72,12 @@ pub fn code_facts(
     // Parsing costs more than scanning: the files that patch are parsed, those that import it
     // only when their text can hold an optional import, and those that use it are only read
     // for a check of the mode.
+    // Both parsed only in the functions that patch, import eventlet, read a setting or lead to
+    // one that does (`Tracer::add_calling`); read again when a later round asks for more.
+    let none = BTreeSet::new();
     for p in &patching {
         if let Some(src) = tree.read(repo, p)? {
-            t.add(p, &src);
+            t.add_calling(p, &src, &none);
         }
     }
     // A file both imports and uses it: one look at it is enough.
@@ -84,7 +87,7 @@ pub fn code_facts(
         }
         if let Some(src) = tree.read(repo, p)? {
             if importing.contains(p) && may_import_optionally(&src) {
-                t.add(p, &src);
+                t.add_calling(p, &src, &none);
             } else if checks_mode(&src) {
                 t.note_mode_check(p);
             }
@@ -102,9 +105,10 @@ pub fn code_facts(
                 truncated = true;
                 break;
             }
-            truncated |= tree.add_mentioning(repo, &mut t, budget, |src| {
-                names.iter().any(|n| may_call(src, n))
-            })?;
+            truncated |=
+                tree.add_mentioning(repo, &mut t, budget, Added::Calling(&names), |src| {
+                    names.iter().any(|n| may_call(src, n))
+                })?;
             t.searched(&names);
         }
         let options = t.option_names();
@@ -113,7 +117,7 @@ pub fn code_facts(
                 .iter()
                 .flat_map(|o| [format!("'{o}'"), format!("\"{o}\"")])
                 .collect();
-            truncated |= tree.add_mentioning(repo, &mut t, budget, |src| {
+            truncated |= tree.add_mentioning(repo, &mut t, budget, Added::Whole, |src| {
                 quoted
                     .iter()
                     .any(|q| memchr::memmem::find(src, q.as_bytes()).is_some())
@@ -138,6 +142,16 @@ pub fn code_facts(
         }
     }
     Ok(t.finish(&declared, is_production_python, truncated))
+}
+
+/// How a file found by [`Tree::add_mentioning`] is parsed.
+#[derive(Clone, Copy)]
+enum Added<'a> {
+    /// Only the functions that matter for its calls to these names (a round of the caller
+    /// search; `Tracer::add_calling`).
+    Calling(&'a BTreeSet<String>),
+    /// Whole (the files that define the options read in guards).
+    Whole,
 }
 
 /// The blobs of a tree the pass may read: production Python files and the package metadata.
@@ -207,18 +221,20 @@ impl Tree {
         Ok(Some(data))
     }
 
-    /// Adds every production Python file not added yet whose contents `wanted` accepts.
-    /// True when the file bound stopped it.
+    /// Adds every production Python file whose contents `wanted` accepts, as `how` says
+    /// (files added whole before are kept as they are). True when the file bound stopped it.
     fn add_mentioning(
         &self,
         repo: &Repository,
         t: &mut Tracer,
         budget: Budget<'_>,
+        how: Added<'_>,
         wanted: impl Fn(&[u8]) -> bool,
     ) -> Result<bool, RepoError> {
         let odb = odb(repo)?;
         for (path, id) in &self.files {
-            if t.has(path) || !path.ends_with(".py") {
+            let again = matches!(how, Added::Calling(_));
+            if (t.has(path) && !again) || !path.ends_with(".py") {
                 continue;
             }
             if budget.over() {
@@ -230,7 +246,10 @@ impl Tree {
             }
             if let Some(src) = self.blob(&odb, *id)? {
                 if wanted(&src) {
-                    t.add(path, &src);
+                    match how {
+                        Added::Calling(names) => t.add_calling(path, &src, names),
+                        Added::Whole => t.add(path, &src),
+                    }
                 }
             }
         }

@@ -14,6 +14,9 @@
 //! import on an occurrence line binds. Classes and module-level statements are always kept.
 //! When the lexer meets something it does not understand (an unterminated string, brackets
 //! that do not balance), it gives up and the whole file is parsed.
+//!
+//! The guard search (`trace`) prunes the files it reads for callers the same way, with its own
+//! rule ([`prune_for_calls`]).
 
 /// The kind of a logical line, from its first token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,8 @@ struct Logical {
     /// Indentation of its first line, in columns (a tab advances to the next multiple of 8).
     indent: usize,
     kind: Kind,
+    /// For a `def`: the byte range of the function's name.
+    name: Option<(usize, usize)>,
 }
 
 /// The source with every function that cannot matter replaced, or None when nothing would be
@@ -40,11 +45,10 @@ struct Logical {
 pub fn prune(src: &[u8], lines: &[u32]) -> Option<Vec<u8>> {
     let (logical, import_names) = lex(src, lines)?;
     let starts = row_starts(src);
-    let rows = starts.len();
     let occurs = |a: usize, b: usize| {
         lines
             .iter()
-            .any(|&l| (l as usize) >= a + 1 && (l as usize) <= b + 1)
+            .any(|&l| (l as usize) > a && (l as usize) <= b + 1)
     };
     // Byte offsets of each word an import on an occurrence line binds.
     let mut mentions: Vec<usize> = Vec::new();
@@ -63,8 +67,100 @@ pub fn prune(src: &[u8], lines: &[u32]) -> Option<Vec<u8>> {
         let i = mentions.partition_point(|&m| m < from);
         mentions.get(i).is_some_and(|&m| m < to)
     };
-    // Rows to blank, as (first row, def row, last row), outermost first.
-    let mut cut: Vec<(usize, usize, usize)> = Vec::new();
+    let defs = functions(&logical, starts.len());
+    let keep: Vec<bool> = defs
+        .iter()
+        .map(|d| occurs(d.rows.0, d.rows.1) || mentioned(d.rows.0, d.rows.1))
+        .collect();
+    blank(src, &starts, &defs, &keep)
+}
+
+/// The source with the functions that cannot matter to the guard search replaced: those
+/// that neither may call one of `names` or `monkey_patch`, nor read a setting or name
+/// eventlet, nor may call (directly or not) a function kept. The last rule keeps a helper
+/// whose value depends on another that reads a setting (`def use_eventlet(): return
+/// backend() == 'eventlet'`), which the guard search follows within a file. None when nothing
+/// would be removed or the lexer gave up.
+pub fn prune_for_calls(src: &[u8], names: &[&str]) -> Option<Vec<u8>> {
+    let (logical, _) = lex(src, &[])?;
+    let starts = row_starts(src);
+    let defs = functions(&logical, starts.len());
+    let bytes =
+        |d: &Def| &src[starts[d.rows.0]..starts.get(d.rows.1 + 1).copied().unwrap_or(src.len())];
+    // What the extraction reads as a switch, an option definition or an (optional) import of
+    // eventlet; a mention of eventlet alone is not enough (swift uses it in most functions).
+    const MARKERS: [&str; 5] = [
+        "environ",
+        "getenv",
+        "Opt(",
+        "import eventlet",
+        "from eventlet",
+    ];
+    let mut keep: Vec<bool> = defs
+        .iter()
+        .map(|d| {
+            let b = bytes(d);
+            names
+                .iter()
+                .chain(&["monkey_patch", "try_import"])
+                .any(|n| super::trace::may_call(b, n))
+                || MARKERS
+                    .iter()
+                    .any(|m| memchr::memmem::find(b, m.as_bytes()).is_some())
+                || reads_option(b)
+        })
+        .collect();
+    // Callers of kept functions, a few levels deep.
+    for _ in 0..4 {
+        let kept: Vec<&str> = defs
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .filter_map(|(d, _)| {
+                d.name
+                    .map(|(a, b)| std::str::from_utf8(&src[a..b]).unwrap_or(""))
+            })
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut changed = false;
+        for (d, k) in defs.iter().zip(keep.iter_mut()) {
+            if !*k && kept.iter().any(|n| super::trace::may_call(bytes(d), n)) {
+                *k = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    blank(src, &starts, &defs, &keep)
+}
+
+/// Whether `b` may read an oslo.config option: `CONF.x` or `conf.x` (any prefix) not followed
+/// by a call, which the extraction's option reads need (`conf.get(...)`, a dictionary's
+/// method, is not one).
+fn reads_option(b: &[u8]) -> bool {
+    ["CONF.", "conf."].iter().any(|m| {
+        memchr::memmem::find_iter(b, m.as_bytes()).any(|i| {
+            let rest = &b[i + m.len()..];
+            let name = rest.iter().take_while(|&&c| is_ident(c)).count();
+            let after = rest[name..].iter().find(|c| !matches!(c, b' ' | b'\t'));
+            name > 0 && after != Some(&b'(')
+        })
+    })
+}
+
+/// A function definition: its rows, decorators included, up to the next statement that is
+/// not inside it, the row of its `def`, and its name.
+struct Def {
+    rows: (usize, usize),
+    def_row: usize,
+    name: Option<(usize, usize)>,
+}
+
+/// Every function definition, in source order (outer before inner).
+fn functions(logical: &[Logical], rows: usize) -> Vec<Def> {
+    let mut out = Vec::new();
     for (i, l) in logical.iter().enumerate() {
         if l.kind != Kind::Def {
             continue;
@@ -80,12 +176,28 @@ pub fn prune(src: &[u8], lines: &[u32]) -> Option<Vec<u8>> {
             .iter()
             .find(|n| n.indent <= l.indent)
             .map_or(rows, |n| n.rows.0);
-        let (a, b) = (logical[first].rows.0, end.saturating_sub(1));
+        out.push(Def {
+            rows: (logical[first].rows.0, end.saturating_sub(1)),
+            def_row: l.rows.0,
+            name: l.name,
+        });
+    }
+    out
+}
+
+/// `src` with each function not kept replaced by a `pass` on its `def` row and empty rows;
+/// None when every function is kept.
+fn blank(src: &[u8], starts: &[usize], defs: &[Def], keep: &[bool]) -> Option<Vec<u8>> {
+    let rows = starts.len();
+    // Rows to blank, as (first row, def row, last row), outermost first.
+    let mut cut: Vec<(usize, usize, usize)> = Vec::new();
+    for (d, &k) in defs.iter().zip(keep) {
+        let (a, b) = d.rows;
         if cut.last().is_some_and(|&(_, _, last)| a <= last) {
             continue; // inside a function already removed
         }
-        if !occurs(a, b) && !mentioned(a, b) {
-            cut.push((a, l.rows.0, b));
+        if !k {
+            cut.push((a, d.def_row, b));
         }
     }
     if cut.is_empty() {
@@ -175,9 +287,17 @@ fn lex(src: &[u8], lines: &[u32]) -> Option<(Vec<Logical>, Vec<String>)> {
         }
         let first_row = row;
         let word = ident_at(src, i);
+        let def_at = match word {
+            b"def" => Some(i),
+            b"async" => Some(skip_blanks(src, i + 5)).filter(|&j| ident_at(src, j) == b"def"),
+            _ => None,
+        };
+        let name = def_at.map(|j| {
+            let a = skip_blanks(src, j + 3);
+            (a, a + ident_at(src, a).len())
+        });
         let kind = match word {
-            b"def" => Kind::Def,
-            b"async" if ident_at(src, skip_blanks(src, i + 5)) == b"def" => Kind::Def,
+            _ if def_at.is_some() => Kind::Def,
             b"import" | b"from" => Kind::Import,
             _ if src[i] == b'@' => Kind::Decorator,
             _ => Kind::Other,
@@ -265,6 +385,7 @@ fn lex(src: &[u8], lines: &[u32]) -> Option<(Vec<Logical>, Vec<String>)> {
             rows: (first_row, last_row),
             indent,
             kind,
+            name,
         });
     }
     Some((out, names))

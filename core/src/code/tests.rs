@@ -6,12 +6,28 @@ use super::trace::{may_call, Tracer};
 use super::*;
 
 /// Runs the tracer as the worker does: the files with a patch call first, then the files
-/// mentioning the names it asks for, then option definitions and services' modules.
+/// that may call the names it asks for, then option definitions and services' modules. Every
+/// scenario runs twice, with the caller files pruned as the worker prunes them and parsed
+/// whole, and both must give the same facts.
 fn trace(files: &[(&str, &str)], setup_cfg: &str) -> CodeFacts {
+    let pruned = trace_with(files, setup_cfg, true);
+    assert_eq!(
+        pruned,
+        trace_with(files, setup_cfg, false),
+        "pruned against whole"
+    );
+    pruned
+}
+
+fn trace_with(files: &[(&str, &str)], setup_cfg: &str, prune: bool) -> CodeFacts {
     let mut t = Tracer::new();
     for (p, src) in files {
         if src.contains("monkey_patch") && is_production_python(p) {
-            t.add(p, src.as_bytes());
+            if prune {
+                t.add_calling(p, src.as_bytes(), &Default::default());
+            } else {
+                t.add(p, src.as_bytes());
+            }
         }
     }
     for _ in 0..4 {
@@ -21,7 +37,11 @@ fn trace(files: &[(&str, &str)], setup_cfg: &str) -> CodeFacts {
         }
         for (p, src) in files.iter().filter(|(p, _)| is_production_python(p)) {
             if names.iter().any(|n| may_call(src.as_bytes(), n)) {
-                t.add(p, src.as_bytes());
+                if prune {
+                    t.add_calling(p, src.as_bytes(), &names);
+                } else {
+                    t.add(p, src.as_bytes());
+                }
             }
         }
         t.searched(&names);
@@ -287,6 +307,43 @@ fn production_python_paths() {
     assert!(may_call(b"monkey_patch.patch (\n)", "patch"));
     assert!(!may_call(b"self.send('patch', body)", "patch"));
     assert!(!may_call(b"atexit.register(patch)", "patch"));
+}
+
+#[test]
+fn a_caller_file_is_pruned_to_what_leads_to_the_patch_and_read_again_for_new_names() {
+    let patcher = "import eventlet\n\ndef patch():\n    eventlet.monkey_patch()\n";
+    // `start` reaches `patch` through `serve`; `use_eventlet` decides through `backend`,
+    // which reads the setting; `unrelated` is left out.
+    let service = "import os\nfrom app import patcher\n\ndef unrelated():\n    return 1\n\n\
+def backend():\n    return os.environ.get('APP_BACKEND', 'eventlet')\n\n\
+def use_eventlet():\n    return backend() == 'eventlet'\n\n\
+def serve():\n    if use_eventlet():\n        patcher.patch()\n\n\
+def start():\n    serve()\n";
+    let facts = trace(
+        &[("app/patcher.py", patcher), ("app/service.py", service)],
+        "",
+    );
+    let p = &facts.patches[0];
+    assert!(p.guarded, "{p:?}");
+    assert_eq!(p.switches[0].name, "APP_BACKEND");
+    assert_eq!(p.switches[0].default.as_deref(), Some("'eventlet'"));
+    // A file pruned for the first round's names is read again for the second's: `x` calls
+    // `run`, which only the second round asks for.
+    let a = "from app import b, patcher\n\ndef other():\n    patcher.patch()\n\ndef x():\n    b.run()\n";
+    let b = "from app import patcher\n\ndef run():\n    patcher.patch()\n";
+    let facts = trace(
+        &[
+            ("app/patcher.py", patcher),
+            ("app/a.py", a),
+            ("app/b.py", b),
+        ],
+        "",
+    );
+    assert!(
+        facts.patches[0].callers.iter().any(|c| c.text == "b.run()"),
+        "{:?}",
+        facts.patches[0].callers
+    );
 }
 
 #[test]

@@ -43,6 +43,9 @@ pub struct Tracer {
     memo_below: std::cell::RefCell<BTreeMap<FnId, bool>>,
     /// Files not parsed that ask which mode they run in ([`super::checks_mode`]).
     mode_checks: BTreeSet<String>,
+    /// Files added for their calls, pruned to the functions that matter for these names
+    /// ([`super::prune::prune_for_calls`]); files parsed whole are not here.
+    pruned_for: BTreeMap<String, BTreeSet<String>>,
 }
 
 type FnId = (String, usize);
@@ -68,20 +71,73 @@ impl Tracer {
         if self.files.contains_key(path) {
             return;
         }
-        let code = extract(path, src);
+        self.insert(path, extract(path, src));
+    }
+
+    /// Adds `src`, the Python file at `path`, for its calls to `names` (a round of the search
+    /// for callers): only the functions that may call one of them, read a setting, or lead to
+    /// one that does are parsed. A file added before for other names is parsed again when it
+    /// may call a name it was not pruned for; a file parsed whole stays as it is.
+    pub fn add_calling(&mut self, path: &str, src: &[u8], names: &BTreeSet<String>) {
+        let needed = names.iter().filter(|n| may_call(src, n));
+        let mut keep = match (self.files.contains_key(path), self.pruned_for.get(path)) {
+            (true, None) => return,
+            (true, Some(k)) => {
+                if needed.clone().all(|n| k.contains(n)) {
+                    return;
+                }
+                k.clone()
+            }
+            (false, _) => BTreeSet::new(),
+        };
+        keep.extend(needed.cloned());
+        let list: Vec<&str> = keep.iter().map(String::as_str).collect();
+        let code = match super::prune::prune_for_calls(src, &list) {
+            Some(pruned) => FileCode {
+                // What the whole file says: a mode check in a function left out counts.
+                checks_mode: super::checks_mode(src),
+                ..extract(path, &pruned)
+            },
+            None => extract(path, src),
+        };
+        self.remove(path);
+        self.insert(path, code);
+        self.pruned_for.insert(path.to_string(), keep);
+    }
+
+    fn remove(&mut self, path: &str) {
+        if self.files.remove(path).is_none() {
+            return;
+        }
+        for v in self.defs.values_mut() {
+            v.retain(|(p, _)| p != path);
+        }
+        for v in self.uses.values_mut() {
+            v.retain(|(p, _)| p != path);
+        }
+    }
+
+    /// Indexes `code`'s functions and calls. Both indexes stay sorted by file and position,
+    /// so that the order callers are found in, and the path cited, do not depend on the order
+    /// files were added or read again.
+    fn insert(&mut self, path: &str, code: FileCode) {
         self.memo.borrow_mut().clear();
         self.memo_below.borrow_mut().clear();
+        let at = |v: &mut Vec<FnId>, id: FnId| {
+            let i = v.partition_point(|x| *x < id);
+            v.insert(i, id);
+        };
         for (i, f) in code.functions.iter().enumerate() {
-            self.defs
-                .entry(f.name.clone())
-                .or_default()
-                .push((path.to_string(), i));
+            at(
+                self.defs.entry(f.name.clone()).or_default(),
+                (path.to_string(), i),
+            );
         }
         for (i, c) in code.calls.iter().enumerate() {
-            self.uses
-                .entry(c.callee.clone())
-                .or_default()
-                .push((path.to_string(), i));
+            at(
+                self.uses.entry(c.callee.clone()).or_default(),
+                (path.to_string(), i),
+            );
         }
         self.files.insert(path.to_string(), code);
     }
