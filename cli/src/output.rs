@@ -185,7 +185,8 @@ impl Writer {
     /// written.
     pub fn finish(mut self) -> Result<()> {
         if let Some(path) = self.current().map(str::to_string) {
-            self.failed.push(format!("{path}: ended before all of it arrived"));
+            self.failed
+                .push(format!("{path}: ended before all of it arrived"));
             self.abandon();
         }
         let dir = self.dir.clone();
@@ -381,7 +382,10 @@ mod tests {
         w.end("teams/A.md");
         w.end("empty.txt");
         w.finish().unwrap();
-        assert_eq!(std::fs::read_to_string(d.join("teams/A.md")).unwrap(), "# A\nmore\n");
+        assert_eq!(
+            std::fs::read_to_string(d.join("teams/A.md")).unwrap(),
+            "# A\nmore\n"
+        );
         assert_eq!(std::fs::read_to_string(d.join("empty.txt")).unwrap(), "");
 
         let mut w = Writer::new(d);
@@ -391,13 +395,19 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert!(!names.iter().any(|n| n.starts_with("index.md")), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.starts_with("index.md")),
+            "{names:?}"
+        );
         assert!(read_manifest(d).contains("teams/A.md"));
 
         let mut w = Writer::new(d);
         w.write("index.md", b"half");
         let e = w.finish().unwrap_err().to_string();
-        assert!(e.contains("index.md: ended before all of it arrived"), "{e}");
+        assert!(
+            e.contains("index.md: ended before all of it arrived"),
+            "{e}"
+        );
         assert!(!d.join("index.md").exists());
     }
 

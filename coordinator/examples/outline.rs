@@ -52,12 +52,17 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("scan {id} is not in Redis"))?;
     let spec = rec.spec.as_ref().expect("read with its spec");
-    let (parts, _) = spec::render_parts(spec, rec.created_ms, rec.finished_ms)
-        .map_err(anyhow::Error::msg)?;
+    let (parts, _) =
+        spec::render_parts(spec, rec.created_ms, rec.finished_ms).map_err(anyhow::Error::msg)?;
     let total = rec.progress.total;
+    let mut outline = FleetBuilder::new(
+        &parts.governance,
+        parts.links.clone(),
+        parts.profile.clone(),
+    )
+    .outline();
+    // What the repositories add, not the builder's own copy of the profile.
     let before = LIVE.load(Ordering::Relaxed);
-    let mut outline =
-        FleetBuilder::new(&parts.governance, parts.links.clone(), parts.profile.clone()).outline();
     for start in (0..total).step_by(1000) {
         let repos = store.repos(id, start..(start + 1000).min(total)).await?;
         for (repo, json) in store.results(id, &repos).await? {

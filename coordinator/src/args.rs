@@ -68,7 +68,7 @@ pub struct Args {
     )]
     pub max_concurrent_results: usize,
     /// Reports rendered and result exports served at once; more wait. Each holds an outline
-    /// of its scan (a few hundred bytes per repository) and at most 8 MiB of stored results.
+    /// of its scan (1 to 2.5 KB a repository) and at most 4 MiB of stored results at a time.
     #[arg(
         long,
         default_value_t = defaults::MAX_CONCURRENT_REPORTS,

@@ -25,7 +25,7 @@ use crate::store::{decode_result, ScanRecord, Store};
 
 /// Bytes of stored results read from Redis at once; a result larger than this is read alone.
 /// Results are JSON and decode to about as much again.
-pub const BATCH_BYTES: u64 = 8 << 20;
+pub const BATCH_BYTES: u64 = 4 << 20;
 /// Repositories whose names, then result sizes, are read at once.
 const NAMES: usize = 1000;
 /// Bytes per report chunk.

@@ -691,7 +691,7 @@ async fn a_report_rendered_a_project_at_a_time_equals_the_whole_scan_rendered_at
     let url = start_plain(&redis).await;
     let target = plain(&url);
     // 12 repositories of 800 lines of ~1 KB: about 10 MB of stored results, more than the
-    // coordinator reads at once (8 MiB).
+    // coordinator reads at once (4 MiB).
     let repos: Vec<String> = (0..12).map(|i| format!("openstack/big{i:02}")).collect();
     let pad = "x".repeat(950);
     let id = scan_with_results(&target, &repos, 800, |repo, i| {

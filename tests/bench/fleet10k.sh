@@ -62,6 +62,9 @@ hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 # CPU seconds (user + system) of process $1 so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+# CPU seconds of the git daemon's children so far (upload-pack, pack-objects), once reaped:
+# what serving the fleet costs.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($16 + $17) / hz }' "/proc/$daemon/stat"; }
 
 # 1. The fleet.
 say "generating $count repositories"
@@ -90,6 +93,8 @@ embedded() { # embedded ROUND
   local d=$work/e$1 t wall
   mkdir -p "$d"
   say "round $1: embedded --jobs $jobs"
+  local server0
+  server0=$(server_cpu)
   t=$(now)
   /usr/bin/time -f '%M %U %S' -o "$d/time" "$fs" scan "${selection[@]}" --jobs "$jobs" \
     --cache-dir "$d/cache" --out "$d/out" 2>"$d/err" || [[ $? -eq 1 ]] ||
@@ -97,7 +102,7 @@ embedded() { # embedded ROUND
   wall=$(echo "$(now) - $t" | bc)
   read -r rss user sys <"$d/time"
   row "$d/out/summary.json" mode=embedded round="$1" wall="$wall" rss_kb="$rss" \
-    cpu="$(echo "$user + $sys" | bc)"
+    cpu="$(echo "$user + $sys" | bc)" server_cpu="$(echo "$(server_cpu) - $server0" | bc)"
   rm -rf "$d/cache"
 }
 
@@ -148,11 +153,15 @@ distributed() { # distributed ROUND
   coord_cpu0=$(cpu_s "$coord")
   redis_cpu0=$(redis_cpu "$rport")
   for p in "${ws[@]}"; do workers_cpu0=$(echo "$workers_cpu0 + $(cpu_s "$p")" | bc); done
+  local server0
+  server0=$(server_cpu)
   t=$(now)
   id=$("$fs" submit --coordinator "http://127.0.0.1:$cport" "${selection[@]}" --wait \
     2>"$d/submit.err") || [[ $? -eq 1 ]] || { tail -5 "$d/submit.err" >&2; die "submit failed"; }
   t1=$(now)
   wall=$(echo "$t1 - $t" | bc)
+  local server
+  server=$(echo "$(server_cpu) - $server0" | bc)
   local wrss="" workers_cpu=0 p
   for p in "${ws[@]}"; do
     wrss+="$(hwm_kb "$p"),"
@@ -184,7 +193,7 @@ distributed() { # distributed ROUND
     redis_cpu="$(echo "$(redis_cpu "$rport") - $redis_cpu0" | bc)" \
     workers_cpu="$(echo "$workers_cpu - $workers_cpu0" | bc)" redis_kb="$redis_hwm" \
     redis_bytes="$((mem - base_mem))" results_bytes="$results" job_bytes="$((jobmem / 100))" \
-    outline_bytes="$outline"
+    outline_bytes="$outline" server_cpu="$server"
   kill "${ws[@]}" "$coord" "$redis" 2>/dev/null || true
   wait "${ws[@]}" "$coord" "$redis" 2>/dev/null || true
   rm -rf "$d"/cache* "$d/redis"
@@ -236,6 +245,7 @@ print(f"| jobs/s | {repos / ew:.0f} (scan and reports) | {repos / ds:.0f} (scan)
 print(f"| occurrences/s ingested | - | {occ / ds:,.0f} |")
 print(f"| `fleetscan report`, all formats (s) | - | {dr:.1f} ({runs(dis, 'render')}) |")
 print(f"| CPU (s): embedded scan / workers | {med(emb, 'cpu'):.0f} | {med(dis, 'workers_cpu'):.0f} |")
+print(f"| CPU (s): the git daemon serving the fleet | {med(emb, 'server_cpu'):.0f} | {med(dis, 'server_cpu'):.0f} |")
 print(f"| CPU (s): coordinator during the scan / rendering | - | {med(dis, 'coord_scan_cpu'):.1f} / {med(dis, 'coord_render_cpu'):.1f} |")
 print(f"| CPU (s): Redis during the scan | - | {med(dis, 'redis_cpu'):.1f} ({1e6 * med(dis, 'redis_cpu') / repos:.0f} µs a job) |")
 print(f"| peak RSS (MiB): embedded scan / `fleetscan report` client | {mib(max(r['rss_kb'] for r in emb))} | {mib(max(r['rss_kb'] for r in dis))} |")

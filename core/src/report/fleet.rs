@@ -63,7 +63,9 @@ pub struct Project {
     /// How many occurrences the repository has (in an outline too).
     pub count: usize,
     /// The analysis of its occurrences, when a profile is given. In an outline without what
-    /// is per occurrence (`classified`, `related`).
+    /// is per occurrence (`classified`, `related`) and what only the project's own section
+    /// shows (`reason`, `evidence`, `factors`, `status_detail`, and of the code facts all but
+    /// the switches and the files that did not parse).
     pub analysis: Option<Analysis>,
     /// A generated narrative, shown after the analysis; None unless a model was asked.
     pub narrative: Option<Narrative>,
@@ -309,9 +311,24 @@ impl<'g> FleetBuilder<'g> {
                 f.lines = Vec::new();
                 f.related = Vec::new();
             }
+            // What only a project's own section shows (it is rendered from the full project)
+            // goes too; the tables keep the verdict, status, score and counts.
             if let Some(a) = &mut analysis {
                 a.classified = Vec::new();
                 a.related = Vec::new();
+                a.reason = String::new();
+                a.evidence = Vec::new();
+                a.factors = Vec::new();
+                a.status_detail = String::new();
+                // summary.json lists the switches and the files that did not parse.
+                a.code.optional_imports = Vec::new();
+                a.code.services = Vec::new();
+                a.code.adaptive = Vec::new();
+                for p in &mut a.code.patches {
+                    p.guards = Vec::new();
+                    p.callers = Vec::new();
+                    p.unguarded_path = Vec::new();
+                }
             }
         }
         let entry = self.teams.entry(team).or_insert((kind, Vec::new()));
@@ -346,6 +363,8 @@ impl<'g> FleetBuilder<'g> {
             .zip(files)
             .map(|((name, kind, mut projects), file)| {
                 projects.sort_by(|a, b| a.result.repo.cmp(&b.result.repo));
+                // A project is about a kilobyte even in an outline: no room to spare.
+                projects.shrink_to_fit();
                 Team {
                     name,
                     kind,

@@ -390,6 +390,7 @@ Ansible SIG:
             .raw_paths
             .insert("nova/caf\u{fffd}.py".into(), b"nova/caf\xe9.py".to_vec());
         nova.truncated = Some("nova/a.py line 9".into());
+        nova.code = code_facts();
         let mut client = result(
             "openstack/nova-client",
             RepoStatus::Scanned,
@@ -421,6 +422,54 @@ Ansible SIG:
                 &[("a\"b.py", 1, "=HYPERLINK(\"eventlet\")")],
             ),
         ]
+    }
+
+    /// A patch call behind a switch, a service, an optional import: what the verdict and
+    /// summary.json's switches come from.
+    fn code_facts() -> crate::code::facts::CodeFacts {
+        use crate::code::facts::{
+            CodeFacts, Line, Patch, Service, ServicePatching, Switch, SwitchKind,
+        };
+        let line = |path: &str, line: u32, text: &str| Line {
+            path: path.into(),
+            line,
+            text: text.into(),
+        };
+        CodeFacts {
+            patches: vec![Patch {
+                site: line("nova/cmd/api.py", 3, "eventlet.monkey_patch()"),
+                function: Some("main".into()),
+                guarded: true,
+                script: false,
+                switches: vec![Switch {
+                    kind: SwitchKind::Env,
+                    name: "NOVA_EVENTLET".into(),
+                    read: line("nova/cmd/api.py", 2, "if os.environ.get('NOVA_EVENTLET'):"),
+                    default: Some("''".into()),
+                    defined: None,
+                    choices: None,
+                }],
+                guards: vec![line(
+                    "nova/cmd/api.py",
+                    2,
+                    "if os.environ.get('NOVA_EVENTLET'):",
+                )],
+                callers: vec![line("nova/cmd/__init__.py", 5, "api.main()")],
+                unguarded_path: vec![],
+            }],
+            optional_imports: vec![line("nova/a.py", 1, "import eventlet")],
+            services: vec![Service {
+                name: "nova-api".into(),
+                group: "console_scripts".into(),
+                target: "nova.cmd.api:main".into(),
+                declared: line("setup.cfg", 4, "nova-api = nova.cmd.api:main"),
+                patching: ServicePatching::Switchable,
+                via: None,
+            }],
+            adaptive: vec!["nova/a.py".into()],
+            unparsed: vec!["nova/bad.py".into()],
+            truncated: false,
+        }
     }
 
     fn info() -> ScanInfo {
@@ -479,6 +528,15 @@ Ansible SIG:
                 &mut store,
                 &mut files,
             );
+            if profile.is_some() {
+                let file = |p: &str| &files.0.iter().find(|f| f.path == p).unwrap().contents;
+                let team = file("teams/Compute.md");
+                assert!(
+                    team.contains("NOVA_EVENTLET") && team.contains("nova-api"),
+                    "{team}"
+                );
+                assert!(file("summary.json").contains("NOVA_EVENTLET"));
+            }
             let expected = render(&whole, &info(), &Format::defaults());
             let names = |f: &[crate::report::ReportFile]| -> Vec<String> {
                 f.iter().map(|f| f.path.clone()).collect()
