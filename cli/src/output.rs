@@ -146,7 +146,7 @@ impl Writer {
         if let Some(f) = file {
             if let Err(e) = f.write_all(data) {
                 self.failed.push(format!("{path}: {e}"));
-                let _ = std::fs::remove_file(&tmp);
+                let _ = std::fs::remove_file(tmp);
                 *file = None;
             }
         }
