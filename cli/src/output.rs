@@ -82,56 +82,189 @@ pub const MANIFEST: &str = ".fleetscan-files";
 /// `teams/<Team>.md` or dashboard page, and a run asking for other formats keeps the files of
 /// the formats it did not ask for. Directories left empty by the removal go too.
 pub fn write_all(dir: &Path, files: &[ReportFile]) -> Result<()> {
-    let previous = read_manifest(dir);
-    let mut failed: Vec<String> = Vec::new();
-    let mut written: BTreeSet<String> = BTreeSet::new();
+    let mut w = Writer::new(dir);
     for f in files {
-        match write_one(dir, f) {
+        w.write(&f.path, f.contents.as_bytes());
+        w.end(&f.path);
+    }
+    w.finish()
+}
+
+/// [`write_all`] for files that arrive a piece at a time, one file after the other, so that
+/// at most one piece is held: each file goes to its temporary name as its pieces come, and is
+/// renamed into place when it ends. Dropped before [`Writer::finish`] (a stream that broke),
+/// it removes the file it was writing and leaves the manifest as it was.
+pub struct Writer {
+    dir: PathBuf,
+    previous: BTreeSet<String>,
+    written: BTreeSet<String>,
+    /// Every file started, written or not: the formats this run wrote.
+    attempted: BTreeSet<String>,
+    failed: Vec<String>,
+    /// The file being written: its path, its temporary name and the open file (`None` once
+    /// writing it failed; the failure is in `failed`).
+    open: Option<(String, PathBuf, Option<std::fs::File>)>,
+}
+
+impl Writer {
+    /// A writer into `dir`.
+    pub fn new(dir: &Path) -> Writer {
+        Writer {
+            dir: dir.to_path_buf(),
+            previous: read_manifest(dir),
+            written: BTreeSet::new(),
+            attempted: BTreeSet::new(),
+            failed: Vec::new(),
+            open: None,
+        }
+    }
+
+    /// The file being written, if any.
+    pub fn current(&self) -> Option<&str> {
+        self.open.as_ref().map(|(p, _, _)| p.as_str())
+    }
+
+    /// Appends `data` to file `path` (relative, `/`-separated), starting it if it is not the
+    /// file being written.
+    pub fn write(&mut self, path: &str, data: &[u8]) {
+        use std::io::Write;
+        if self.current() != Some(path) {
+            self.abandon();
+            self.attempted.insert(path.to_string());
+            let (tmp, file) = match start(&self.dir, path) {
+                Ok((tmp, f)) => (tmp, Some(f)),
+                Err(e) => {
+                    self.failed.push(format!("{path}: {e}"));
+                    (PathBuf::new(), None)
+                }
+            };
+            self.open = Some((path.to_string(), tmp, file));
+        }
+        let Some((_, tmp, file)) = &mut self.open else {
+            return;
+        };
+        if let Some(f) = file {
+            if let Err(e) = f.write_all(data) {
+                self.failed.push(format!("{path}: {e}"));
+                let _ = std::fs::remove_file(tmp);
+                *file = None;
+            }
+        }
+    }
+
+    /// Ends file `path`: moves it into place.
+    pub fn end(&mut self, path: &str) {
+        if self.current() != Some(path) {
+            self.write(path, b"");
+        }
+        let Some((path, tmp, file)) = self.open.take() else {
+            return;
+        };
+        let Some(f) = file else { return };
+        drop(f);
+        let result = std::fs::rename(&tmp, self.dir.join(&path));
+        match result {
             Ok(()) => {
-                written.insert(f.path.clone());
+                self.written.insert(path);
             }
-            Err(e) => failed.push(format!("{}: {e}", f.path)),
-        }
-    }
-    let families: BTreeSet<_> = files.iter().map(|f| family(&f.path)).collect();
-    let mut kept: BTreeSet<String> = written.clone();
-    for old in previous.difference(&written) {
-        if !families.contains(&family(old)) {
-            kept.insert(old.clone());
-            continue;
-        }
-        match std::fs::remove_file(dir.join(old)) {
-            Ok(()) => remove_empty_parents(dir, old),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                failed.push(format!(
-                    "{old}: stale file from an earlier run not removed: {e}"
-                ));
-                kept.insert(old.clone());
+                let _ = std::fs::remove_file(&tmp);
+                self.failed.push(format!("{path}: {e}"));
             }
         }
     }
-    let list: String = kept.iter().map(|p| format!("{p}\n")).collect();
-    if let Err(e) = write_one(
-        dir,
-        &ReportFile {
-            path: MANIFEST.into(),
-            contents: list,
-        },
-    ) {
-        failed.push(format!("{MANIFEST}: {e}"));
+
+    /// Removes the half-written file, if any.
+    fn abandon(&mut self) {
+        if let Some((_, tmp, Some(_))) = self.open.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
     }
-    if failed.is_empty() {
-        return Ok(());
+
+    /// Removes the stale files, writes the manifest, and reports the files that could not be
+    /// written.
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(path) = self.current().map(str::to_string) {
+            self.failed
+                .push(format!("{path}: ended before all of it arrived"));
+            self.abandon();
+        }
+        let dir = self.dir.clone();
+        let mut failed = std::mem::take(&mut self.failed);
+        let written = std::mem::take(&mut self.written);
+        let families: BTreeSet<_> = self.attempted.iter().map(|f| family(f)).collect();
+        let mut kept: BTreeSet<String> = written.clone();
+        for old in self.previous.difference(&written) {
+            if !families.contains(&family(old)) {
+                kept.insert(old.clone());
+                continue;
+            }
+            match std::fs::remove_file(dir.join(old)) {
+                Ok(()) => remove_empty_parents(&dir, old),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    failed.push(format!(
+                        "{old}: stale file from an earlier run not removed: {e}"
+                    ));
+                    kept.insert(old.clone());
+                }
+            }
+        }
+        let list: String = kept.iter().map(|p| format!("{p}\n")).collect();
+        if let Err(e) = write_one(
+            &dir,
+            &ReportFile {
+                path: MANIFEST.into(),
+                contents: list,
+            },
+        ) {
+            failed.push(format!("{MANIFEST}: {e}"));
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(InputError(format!(
+            "could not write {} of the report files in {} ({} written):\n  {}\nfix the cause and run the same command again: the scan's results are cached, so only the reports are redone",
+            failed.len(),
+            dir.display(),
+            written.len(),
+            failed.join("\n  ")
+        ))
+        .into())
     }
-    Err(InputError(format!(
-        "could not write {} of the report files in {} ({} written):\n  {}\nfix the cause and run the same command again: the scan's results are cached, so only the reports are redone",
-        failed.len(),
-        dir.display(),
-        written.len(),
-        failed.join("\n  ")
-    ))
-    .into())
+}
+
+/// Rendered reports go straight to their files: a failure to write one is recorded and
+/// reported by [`Writer::finish`], and does not stop the others.
+impl fleetscan_core::report::Sink<std::convert::Infallible> for Writer {
+    fn write(&mut self, path: &str, data: &str) -> Result<(), std::convert::Infallible> {
+        Writer::write(self, path, data.as_bytes());
+        Ok(())
+    }
+
+    fn end(&mut self, path: &str) -> Result<(), std::convert::Infallible> {
+        Writer::end(self, path);
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+/// Opens the temporary file that becomes `dir/path`.
+fn start(dir: &Path, path: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let path = dir.join(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut tmp = path.into_os_string();
+    tmp.push(format!(".tmp-fleetscan-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let file = std::fs::File::create(&tmp)?;
+    Ok((tmp, file))
 }
 
 /// Which format wrote `path`, as far as stale files go: its top directory (`teams`, `html`;
@@ -157,14 +290,11 @@ fn remove_empty_parents(dir: &Path, removed: &str) {
 }
 
 fn write_one(dir: &Path, f: &ReportFile) -> std::io::Result<()> {
-    let path = dir.join(&f.path);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut tmp = path.clone().into_os_string();
-    tmp.push(format!(".tmp-fleetscan-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let result = std::fs::write(&tmp, &f.contents).and_then(|()| std::fs::rename(&tmp, &path));
+    use std::io::Write;
+    let (tmp, mut file) = start(dir, &f.path)?;
+    let result = file
+        .write_all(f.contents.as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, dir.join(&f.path)));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -237,6 +367,48 @@ mod tests {
         }
         let manifest = read_manifest(d);
         assert!(manifest.contains("occurrences.csv") && !manifest.contains("teams/Old.md"));
+    }
+
+    /// Files that arrive in pieces: each is in place once it ends, and one whose stream broke
+    /// leaves neither itself nor its temporary file, nor a changed manifest.
+    #[test]
+    fn files_written_a_piece_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut w = Writer::new(d);
+        w.write("teams/A.md", b"# A\n");
+        w.write("teams/A.md", b"more\n");
+        assert!(!d.join("teams/A.md").exists(), "not before its end");
+        w.end("teams/A.md");
+        w.end("empty.txt");
+        w.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("teams/A.md")).unwrap(),
+            "# A\nmore\n"
+        );
+        assert_eq!(std::fs::read_to_string(d.join("empty.txt")).unwrap(), "");
+
+        let mut w = Writer::new(d);
+        w.write("index.md", b"half");
+        drop(w);
+        let names: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with("index.md")),
+            "{names:?}"
+        );
+        assert!(read_manifest(d).contains("teams/A.md"));
+
+        let mut w = Writer::new(d);
+        w.write("index.md", b"half");
+        let e = w.finish().unwrap_err().to_string();
+        assert!(
+            e.contains("index.md: ended before all of it arrived"),
+            "{e}"
+        );
+        assert!(!d.join("index.md").exists());
     }
 
     #[test]

@@ -507,20 +507,26 @@ async fn write_report(
     formats: &[String],
     llm: &LlmArgs,
 ) -> Result<()> {
-    let files = match llm.llm_url {
-        Some(_) => render_here(client, remote, id, formats, llm).await?,
-        None => fetch_report(client, remote, id, formats).await?,
-    };
-    output::write_all(out, &files)
+    match llm.llm_url {
+        Some(_) => {
+            let files = render_here(client, remote, id, formats, llm).await?;
+            output::write_all(out, &files)
+        }
+        None => fetch_report(client, remote, id, formats, out).await,
+    }
 }
 
-/// The report files as the coordinator rendered them.
+/// Writes the report files as the coordinator renders them, each chunk as it arrives, so that
+/// this client holds one chunk at a time however large the reports. Each file is moved into
+/// place when its last chunk has arrived; a stream that breaks leaves the files it completed
+/// and none of the file it was in.
 async fn fetch_report(
     client: &mut Coordinator,
     remote: &Remote,
     id: &str,
     formats: &[String],
-) -> Result<Vec<ReportFile>> {
+    out: &std::path::Path,
+) -> Result<()> {
     let mut stream = client
         .get_report(v1::GetReportRequest {
             scan_id: id.to_string(),
@@ -529,33 +535,28 @@ async fn fetch_report(
         .await
         .map_err(|s| call_error(remote, s))?
         .into_inner();
-    let mut files: Vec<(String, Vec<u8>, bool)> = Vec::new();
+    let mut w = output::Writer::new(out);
     while let Some(chunk) = stream.message().await.map_err(|s| call_error(remote, s))? {
-        match files.last_mut() {
-            Some((name, data, false)) if *name == chunk.name => {
-                data.extend_from_slice(&chunk.data);
-                files.last_mut().expect("non-empty").2 = chunk.last;
+        let path = chunk.name.as_str();
+        if w.current() != Some(path) {
+            if let Some(open) = w.current() {
+                anyhow::bail!("the coordinator sent {path:?} before the end of {open}; run `fleetscan report` again");
             }
-            _ => files.push((chunk.name, chunk.data, chunk.last)),
+            if path.split('/').any(|c| c == ".." || c.is_empty()) || path.starts_with('/') {
+                anyhow::bail!("the coordinator sent a report file with an unsafe name {path:?}");
+            }
+        }
+        w.write(path, &chunk.data);
+        if chunk.last {
+            w.end(path);
         }
     }
-    if let Some((name, _, _)) = files.iter().find(|f| !f.2) {
+    if let Some(name) = w.current() {
         anyhow::bail!(
             "the report stream ended in the middle of {name}; run `fleetscan report` again"
         );
     }
-    files
-        .into_iter()
-        .map(|(path, data, _)| {
-            if path.split('/').any(|c| c == ".." || c.is_empty()) || path.starts_with('/') {
-                anyhow::bail!("the coordinator sent a report file with an unsafe name {path:?}");
-            }
-            Ok(ReportFile {
-                path,
-                contents: String::from_utf8(data)?,
-            })
-        })
-        .collect()
+    w.finish()
 }
 
 /// The report files rendered here from the exported results, with narratives added.

@@ -339,8 +339,10 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     cmd.llm.narrate(&mut fleet);
     match &cmd.run.out {
         Some(out) => {
-            let files = report::render(&fleet, &info, &formats);
-            output::write_all(out, &files)?;
+            // Each file goes to disk as it is rendered, never all of them in memory at once.
+            let mut w = output::Writer::new(out);
+            let Ok(()) = report::render_to(&fleet, &info, &formats, &mut report::Held, &mut w);
+            w.finish()?;
         }
         None => print!("{}", fleet.link_lines()),
     }

@@ -67,6 +67,15 @@ pub struct Args {
         env = "FLEETSCAN_MAX_CONCURRENT_RESULTS"
     )]
     pub max_concurrent_results: usize,
+    /// Reports rendered and result exports served at once; more wait. Each holds an outline
+    /// of its scan (1 to 2.5 KB a repository) and at most 4 MiB of stored results at a time.
+    #[arg(
+        long,
+        default_value_t = defaults::MAX_CONCURRENT_REPORTS,
+        value_name = "N",
+        env = "FLEETSCAN_MAX_CONCURRENT_REPORTS"
+    )]
+    pub max_concurrent_reports: usize,
     /// Hours a finished (completed or cancelled) scan is kept in Redis, with its results; 0
     /// deletes finished scans at the next sweep (every minute).
     #[arg(
@@ -100,6 +109,7 @@ impl Args {
             retry_backoff: std::time::Duration::from_millis(self.retry_backoff_ms),
             max_result_bytes: self.max_result_bytes,
             max_concurrent_results: self.max_concurrent_results,
+            max_concurrent_reports: self.max_concurrent_reports,
             retention: std::time::Duration::from_secs(self.retention_hours.saturating_mul(3600)),
             max_occurrences_per_repo: self.max_occurrences_per_repo,
         })

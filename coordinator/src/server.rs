@@ -47,6 +47,9 @@ pub struct Config {
     pub max_result_bytes: usize,
     /// Repositories' results read at once. Default [`defaults::MAX_CONCURRENT_RESULTS`].
     pub max_concurrent_results: usize,
+    /// Reports rendered and result exports served at once. Default
+    /// [`defaults::MAX_CONCURRENT_REPORTS`].
+    pub max_concurrent_reports: usize,
     /// How long a finished scan is kept. Default [`defaults::RETENTION_HOURS`] hours.
     pub retention: Duration,
     /// Occurrences accepted per repository. Default [`defaults::MAX_OCCURRENCES_PER_REPO`].
@@ -63,6 +66,8 @@ pub mod defaults {
     pub const MAX_RESULT_BYTES: usize = 64 << 20;
     /// Results read at once.
     pub const MAX_CONCURRENT_RESULTS: usize = 4;
+    /// Reports rendered and result exports served at once.
+    pub const MAX_CONCURRENT_REPORTS: usize = 2;
     /// Hours a finished scan is kept.
     pub const RETENTION_HOURS: u64 = 720;
     /// Occurrences per repository.
@@ -81,6 +86,7 @@ impl Default for Config {
             retry_backoff: fleetscan_core::plan::DEFAULT_RETRY_BACKOFF,
             max_result_bytes: defaults::MAX_RESULT_BYTES,
             max_concurrent_results: defaults::MAX_CONCURRENT_RESULTS,
+            max_concurrent_reports: defaults::MAX_CONCURRENT_REPORTS,
             retention: Duration::from_secs(defaults::RETENTION_HOURS * 3600),
             max_occurrences_per_repo: defaults::MAX_OCCURRENCES_PER_REPO,
         }
@@ -137,6 +143,9 @@ pub async fn serve(
         store: store.clone(),
         queued: queued.clone(),
         down: down.clone(),
+        streams: std::sync::Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_reports.max(1),
+        )),
     })
     .max_decoding_message_size(MAX_MESSAGE);
     let workers = WorkersServer::new(WorkersService {

@@ -4,20 +4,17 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
-use fleetscan_core::report::{self, Format};
+use fleetscan_core::report::Format;
 use fleetscan_proto::v1::{self, coordinator_server::Coordinator};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::queue::{Queue, QueueError};
+use crate::report::{Chunks, Reader};
 use crate::spec;
-use crate::store::{decode_results, job_state, scan_state, ScanRecord, Store};
-use fleetscan_core::result::RepoResult;
+use crate::store::{job_state, scan_state, ScanRecord, Store};
+use tokio::sync::mpsc::Sender;
 
-/// Bytes per report chunk.
-const CHUNK: usize = 1 << 20;
-/// Results read from Redis, decoded and held at once while reading a scan's results.
-const RESULT_SLICE: u32 = 256;
 /// Scans listed at most.
 const LIST_LIMIT: usize = 1000;
 /// How often a watch looks for new events.
@@ -33,6 +30,9 @@ pub struct CoordinatorService {
     /// Set when the server shuts down: open watch streams end, so that shutdown need not wait
     /// for clients that would watch forever (they reconnect to another coordinator).
     pub(crate) down: tokio::sync::watch::Receiver<bool>,
+    /// Permits for calls that stream a scan's results or reports, each on a blocking thread
+    /// holding a bounded batch of results (and, for reports, the scan's outline).
+    pub(crate) streams: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 pub(crate) fn status_of(e: QueueError) -> Status {
@@ -91,63 +91,43 @@ impl CoordinatorService {
         }
     }
 
-    /// Every result of a completed scan, read a slice at a time and decoded on blocking
-    /// threads, in repository order.
-    async fn results(&self, rec: &ScanRecord) -> Result<Vec<RepoResult>, Status> {
-        let mut out = Vec::with_capacity(rec.progress.total as usize);
-        for start in (0..rec.progress.total).step_by(RESULT_SLICE as usize) {
-            out.extend(
-                self.result_slice(&rec.id, start, rec.progress.total)
-                    .await?,
-            );
-        }
-        Ok(out)
-    }
-
-    /// The results of jobs `start..` (at most [`RESULT_SLICE`]) of scan `id`, decoded.
-    async fn result_slice(
+    /// Runs `work` on a blocking thread with a reader of completed scan `rec`'s results and
+    /// the sending end of a stream, once one of the permits for such work is free; its error
+    /// ends the stream. Returns the stream.
+    async fn streaming<T: Send + 'static>(
         &self,
-        id: &str,
-        start: u32,
-        total: u32,
-    ) -> Result<Vec<RepoResult>, Status> {
-        let end = (start + RESULT_SLICE).min(total);
-        let stored = self
-            .store
-            .result_slice(id, start..end)
+        rec: ScanRecord,
+        work: impl FnOnce(&mut Reader, &ScanRecord, &Sender<Result<T, Status>>) -> Result<(), Status>
+            + Send
+            + 'static,
+    ) -> Result<Stream2<T>, Status> {
+        let permit = self
+            .streams
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(status_of)?;
-        let id = id.to_string();
-        blocking(move || decode_results(&id, stored).map_err(status_of)).await
-    }
-
-    /// The rendered report files of a completed scan. Decoding and rendering are CPU work
-    /// and run on blocking threads, off the async runtime.
-    async fn render(
-        &self,
-        id: &str,
-        formats: &[String],
-    ) -> Result<Vec<report::ReportFile>, Status> {
-        let formats =
-            Format::parse_list(formats).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let rec = self.completed(id).await?;
-        let results = self.results(&rec).await?;
-        blocking(move || {
-            let (fleet, info) = spec::fleet(
-                rec.spec.as_ref().expect("read with its spec"),
-                rec.created_ms,
-                rec.finished_ms,
-                results,
-            )
-            .map_err(Status::internal)?;
-            Ok(report::render(&fleet, &info, &formats))
-        })
-        .await
+            .map_err(|_| Status::unavailable("the coordinator is shutting down"))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let mut reader = Reader::new(
+            tokio::runtime::Handle::current(),
+            self.store.clone(),
+            &rec.id,
+        );
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            if let Err(s) = work(&mut reader, &rec, &tx) {
+                if s.code() != tonic::Code::Cancelled {
+                    tracing::warn!(scan = %rec.id, error = %s.message(), "streaming a scan's results failed");
+                }
+                let _ = tx.blocking_send(Err(s));
+            }
+        });
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 }
 
 /// Runs CPU work `f` on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Status> + Send + 'static,
 ) -> Result<T, Status> {
     tokio::task::spawn_blocking(f)
@@ -363,59 +343,37 @@ impl Coordinator for CoordinatorService {
 
     type GetReportStream = Stream2<v1::ReportChunk>;
 
+    /// Renders the report files as the client reads them (see `crate::report`): the
+    /// coordinator holds an outline of the scan and a bounded batch of results, never the whole.
     async fn get_report(
         &self,
         req: Request<v1::GetReportRequest>,
     ) -> Result<Response<Self::GetReportStream>, Status> {
         let req = req.into_inner();
-        let files = self.render(&req.scan_id, &req.formats).await?;
-        // Chunks are cut as the client takes them (a bounded channel), so the rendered files
-        // are not copied into chunks all at once.
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            for f in files {
-                let bytes = f.contents.into_bytes();
-                let n = bytes.len().div_ceil(CHUNK).max(1);
-                for i in 0..n {
-                    let chunk = v1::ReportChunk {
-                        name: f.path.clone(),
-                        data: bytes[i * CHUNK..((i + 1) * CHUNK).min(bytes.len())].to_vec(),
-                        last: i + 1 == n,
-                    };
-                    if tx.send(Ok(chunk)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        let formats = Format::parse_list(&req.formats)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let rec = self.completed(&req.scan_id).await?;
+        let stream = self
+            .streaming(rec, move |reader, rec, tx| {
+                crate::report::render(reader, rec, &formats, &mut Chunks::new(tx.clone()))
+            })
+            .await?;
+        Ok(Response::new(stream))
     }
 
     type ExportResultsStream = Stream2<v1::RepoResult>;
 
-    /// Streams the results a slice at a time: the coordinator holds at most one slice of a
-    /// scan, however large the scan, and reads the next only as the client takes them.
+    /// Streams the results in repository order as the client takes them: the coordinator
+    /// reads and decodes a bounded batch at a time, on a blocking thread.
     async fn export_results(
         &self,
         req: Request<v1::ExportResultsRequest>,
     ) -> Result<Response<Self::ExportResultsStream>, Status> {
         let id = req.into_inner().scan_id;
         let rec = self.completed(&id).await?;
-        let (tx, rx) = tokio::sync::mpsc::channel(RESULT_SLICE as usize);
-        let this = self.clone();
-        tokio::spawn(async move {
-            let total = rec.progress.total;
-            for start in (0..total).step_by(RESULT_SLICE as usize) {
-                let slice = match this.result_slice(&id, start, total).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
-                for r in slice {
+        let stream = self
+            .streaming(rec, |reader, rec, tx| {
+                reader.all(rec.progress.total, &mut |r| {
                     let item = v1::RepoResult {
                         repo: r.repo.to_string(),
                         url: r.url.clone(),
@@ -423,14 +381,11 @@ impl Coordinator for CoordinatorService {
                         occurrences: r.occurrences.iter().map(Into::into).collect(),
                         attempts: r.attempts,
                     };
-                    if tx.send(Ok(item)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+                    tx.blocking_send(Ok(item))
+                        .map_err(|_| Status::cancelled("the client stopped reading the results"))
+                })
+            })
+            .await?;
+        Ok(Response::new(stream))
     }
 }

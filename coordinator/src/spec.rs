@@ -2,7 +2,7 @@
 //! one bad or hostile request cannot exhaust the coordinator or Redis, then planning it with
 //! the core's [`ScanRequest::plan`], the same plan `fleetscan scan` makes.
 
-use fleetscan_core::plan::{Plan, ScanRequest};
+use fleetscan_core::plan::{Plan, RenderParts, ScanRequest};
 use fleetscan_core::report::{Fleet, ScanInfo};
 use fleetscan_core::result::RepoResult;
 use fleetscan_proto::v1::ScanSpec;
@@ -100,23 +100,32 @@ pub fn plan(spec: &ScanSpec) -> Result<Plan, String> {
     ScanRequest::from(spec).plan().map_err(|e| e.to_string())
 }
 
-/// A scan's results arranged for rendering, with the facts of the run: what the coordinator
-/// renders reports from, and what a client rendering for itself (say, to add narratives)
-/// builds from the same parts, so both give the same bytes.
+/// What rendering a scan needs besides its results, and the facts of the run (from the
+/// scan's creation and end, Unix milliseconds).
+pub fn render_parts(
+    spec: &ScanSpec,
+    created_ms: i64,
+    finished_ms: i64,
+) -> Result<(RenderParts, ScanInfo), String> {
+    let parts = ScanRequest::from(spec)
+        .render_parts()
+        .map_err(|e| e.to_string())?;
+    let info = parts.info(created_ms / 1000, (finished_ms - created_ms).max(0) as u64);
+    Ok((parts, info))
+}
+
+/// A scan's results arranged for rendering, with the facts of the run: what a client
+/// rendering for itself (say, to add narratives) builds, with the parts the coordinator
+/// renders from ([`render_parts`]), so both give the same bytes.
 pub fn fleet(
     spec: &ScanSpec,
     created_ms: i64,
     finished_ms: i64,
     results: Vec<RepoResult>,
 ) -> Result<(Fleet, ScanInfo), String> {
-    let parts = ScanRequest::from(spec)
-        .render_parts()
-        .map_err(|e| e.to_string())?;
-    Ok(parts.fleet(
-        results,
-        created_ms / 1000,
-        (finished_ms - created_ms).max(0) as u64,
-    ))
+    let (parts, info) = render_parts(spec, created_ms, finished_ms)?;
+    let fleet = Fleet::build(results, &parts.governance, parts.links, parts.profile);
+    Ok((fleet, info))
 }
 
 #[cfg(test)]

@@ -367,14 +367,13 @@ impl Store {
         Ok(out)
     }
 
-    /// The stored results (JSON, undecoded) of jobs `range` of a scan, in job order, which
-    /// is repository order (the plan sorts them). A job without a result is data loss.
-    /// Reading a scan in such slices keeps what one read holds in memory bounded.
-    pub async fn result_slice(
+    /// The repositories of jobs `range` of scan `id`, in job order, which is repository
+    /// order (the plan sorts them). A missing job is data loss.
+    pub async fn repos(
         &self,
         id: &str,
         range: std::ops::Range<u32>,
-    ) -> Result<Vec<(String, String)>, QueueError> {
+    ) -> Result<Vec<String>, QueueError> {
         let mut pipe = redis::pipe();
         for i in range.clone() {
             pipe.hget(job_key(&format!("{id}:{i}")), "repo");
@@ -384,7 +383,7 @@ impl Store {
             async move { pipe.query_async(&mut conn).await }
         })
         .await?;
-        let repos: Vec<String> = repos
+        repos
             .into_iter()
             .zip(range)
             .map(|(r, i)| {
@@ -392,13 +391,36 @@ impl Store {
                     QueueError::DataLoss(format!("job {id}:{i} of scan {id} is missing"))
                 })
             })
-            .collect::<Result<_, _>>()?;
+            .collect()
+    }
+
+    /// The sizes in bytes of the stored results of `repos` (0 for one that is missing), so
+    /// that they can be read a bounded number of bytes at a time.
+    pub async fn result_sizes(&self, id: &str, repos: &[String]) -> Result<Vec<u64>, QueueError> {
+        let key = format!("{}:results", scan_key(id));
+        let mut pipe = redis::pipe();
+        for r in repos {
+            pipe.cmd("HSTRLEN").arg(&key).arg(r);
+        }
+        Ok(retrying(|| {
+            let (mut conn, pipe) = (self.conn.clone(), &pipe);
+            async move { pipe.query_async(&mut conn).await }
+        })
+        .await?)
+    }
+
+    /// The stored results (JSON, undecoded) of `repos`, in that order. A repository without
+    /// a result is data loss.
+    pub async fn results(
+        &self,
+        id: &str,
+        repos: &[String],
+    ) -> Result<Vec<(String, String)>, QueueError> {
         if repos.is_empty() {
             return Ok(Vec::new());
         }
         let jsons: Vec<Option<String>> = retrying(|| {
             let mut conn = self.conn.clone();
-            let repos = &repos;
             async move {
                 redis::cmd("HMGET")
                     .arg(format!("{}:results", scan_key(id)))
@@ -409,10 +431,10 @@ impl Store {
         })
         .await?;
         repos
-            .into_iter()
+            .iter()
             .zip(jsons)
             .map(|(repo, json)| match json {
-                Some(j) => Ok((repo, j)),
+                Some(j) => Ok((repo.clone(), j)),
                 None => Err(QueueError::DataLoss(format!(
                     "scan {id} has no result for {repo}"
                 ))),
@@ -421,21 +443,13 @@ impl Store {
     }
 }
 
-/// Decodes stored results; CPU work, for a blocking thread when there are many.
-pub fn decode_results(
-    id: &str,
-    stored: Vec<(String, String)>,
-) -> Result<Vec<RepoResult>, QueueError> {
-    stored
-        .into_iter()
-        .map(|(repo, json)| {
-            serde_json::from_str(&json).map_err(|e| {
-                QueueError::DataLoss(format!(
-                    "the stored result of {repo} in scan {id} is damaged ({e})"
-                ))
-            })
-        })
-        .collect()
+/// Decodes one stored result of scan `id`; CPU work, for a blocking thread.
+pub fn decode_result(id: &str, repo: &str, json: &str) -> Result<RepoResult, QueueError> {
+    serde_json::from_str(json).map_err(|e| {
+        QueueError::DataLoss(format!(
+            "the stored result of {repo} in scan {id} is damaged ({e})"
+        ))
+    })
 }
 
 impl Store {

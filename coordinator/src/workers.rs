@@ -363,15 +363,23 @@ impl Workers for WorkersService {
         let retryable = outcome.retryable;
         let repo = RepoName::parse(&job.repo).map_err(|e| Status::internal(e.to_string()))?;
         let n = occurrences.len() as u64;
-        let result = convert::result(repo, job.url.clone(), outcome, occurrences, job.attempts)
-            .ok_or_else(|| {
-                bad("the outcome has no status, or its code facts do not parse".into())
-            })?;
+        // Converting and encoding up to --max-result-bytes of occurrences is CPU work: on a
+        // blocking thread, off the runtime that serves the other calls.
+        let (url, attempts) = (job.url.clone(), job.attempts);
+        let (result, json) = crate::service::blocking(move || {
+            let result =
+                convert::result(repo, url, outcome, occurrences, attempts).ok_or_else(|| {
+                    bad("the outcome has no status, or its code facts do not parse".into())
+                })?;
+            let json =
+                serde_json::to_string(&result).map_err(|e| Status::internal(e.to_string()))?;
+            Ok((result, json))
+        })
+        .await?;
         let status = Ending(result.status);
         // Uniform in 0..1 whatever the platform: the low bits of a random id.
         let jitter = f64::from((uuid::Uuid::new_v4().as_u128() % 1000) as u32) / 1000.0;
         let retry_delay = retry_backoff(self.retry_backoff, job.attempts, jitter);
-        let json = serde_json::to_string(&result).map_err(|e| Status::internal(e.to_string()))?;
         let committed = self
             .queue
             .commit(&Outcome {

@@ -31,6 +31,23 @@ async fn start(
     )
 }
 
+/// A coordinator with the defaults over `redis`, without tokens or TLS, serving until the
+/// test ends; its URL.
+async fn start_plain(redis: &RedisServer) -> String {
+    let (addr, _server) = start(redis, |_| {}, std::future::pending()).await;
+    format!("http://{addr}")
+}
+
+/// How to reach a coordinator of [`start_plain`].
+fn plain(url: &str) -> Target<'_> {
+    Target {
+        url,
+        token: None,
+        tls_ca: None,
+        timeout: None,
+    }
+}
+
 #[tokio::test]
 async fn health_is_open_and_the_api_needs_the_token() {
     let redis = RedisServer::start_with_password(Some("r3dis"));
@@ -466,14 +483,8 @@ async fn results_over_the_limits_fail_the_repository_with_the_reason() {
 #[tokio::test]
 async fn lease_waits_for_a_job_and_release_hands_it_back() {
     let redis = RedisServer::start();
-    let (addr, _server) = start(&redis, |_| {}, std::future::pending()).await;
-    let url = format!("http://{addr}");
-    let target = Target {
-        url: &url,
-        token: None,
-        tls_ca: None,
-        timeout: None,
-    };
+    let url = start_plain(&redis).await;
+    let target = plain(&url);
     let mut w = client::workers(&target).unwrap();
     let empty = loop {
         match w.lease(lease_request(0)).await {
@@ -539,23 +550,15 @@ async fn lease_waits_for_a_job_and_release_hands_it_back() {
     assert_eq!(e.code(), tonic::Code::FailedPrecondition);
 }
 
-/// Results leave the coordinator a slice at a time (ExportResults streams them as the client
-/// reads): a scan of several slices comes out whole, in repository order, once each, and its
-/// report is rendered from all of them.
-#[tokio::test]
-async fn results_of_a_scan_larger_than_a_slice_are_exported_whole_and_in_order() {
-    let redis = RedisServer::start();
-    let (addr, _server) = start(&redis, |_| {}, std::future::pending()).await;
-    let url = format!("http://{addr}");
-    let target = Target {
-        url: &url,
-        token: None,
-        tls_ca: None,
-        timeout: None,
-    };
-    let n = 600;
-    let repos: Vec<String> = (0..n).map(|i| format!("openstack/r{i:04}")).collect();
-    let mut c = client::coordinator(&target).unwrap();
+/// Submits a scan of `repos` (given in reverse, so the plan sorts them) and reports for each
+/// `per_repo` occurrences of `text(repo, i)` through the Workers service. Returns its id.
+async fn scan_with_results(
+    target: &Target<'_>,
+    repos: &[String],
+    per_repo: u32,
+    text: impl Fn(&str, u32) -> String,
+) -> String {
+    let mut c = client::coordinator(target).unwrap();
     let spec = v1::ScanSpec {
         patterns: vec!["eventlet".into()],
         repos: repos.iter().rev().cloned().collect(),
@@ -563,9 +566,9 @@ async fn results_of_a_scan_larger_than_a_slice_are_exported_whole_and_in_order()
         ..Default::default()
     };
     let id = submit(&mut c, &spec).await;
-    let mut w = client::workers(&target).unwrap();
+    let mut w = client::workers(target).unwrap();
     let part = |p| v1::ResultPart { part: Some(p) };
-    for _ in 0..n {
+    for _ in 0..repos.len() {
         let job = w
             .lease(lease_request(0))
             .await
@@ -573,57 +576,179 @@ async fn results_of_a_scan_larger_than_a_slice_are_exported_whole_and_in_order()
             .into_inner()
             .job
             .unwrap();
-        let occurrence = v1::Occurrence {
-            path: "a.py".into(),
-            line: 1,
-            text: format!("import eventlet  # {}", job.repo),
-        };
-        let parts = vec![
-            part(v1::result_part::Part::Header(v1::JobHeader {
-                protocol_version: fleetscan_proto::PROTOCOL_VERSION,
-                lease: job.lease,
-                worker_id: "w".into(),
-            })),
-            part(v1::result_part::Part::Batch(v1::OccurrenceBatch {
-                occurrences: vec![occurrence],
-            })),
-            part(v1::result_part::Part::Outcome(v1::Outcome {
-                status: v1::RepoStatus::Scanned as i32,
-                branch: "master".into(),
-                commit: "c".into(),
-                occurrences: 1,
-                ..Default::default()
-            })),
-        ];
+        let occurrences: Vec<v1::Occurrence> = (1..=per_repo)
+            .map(|line| v1::Occurrence {
+                path: format!("pkg/m{}.py", line % 7),
+                line,
+                text: text(&job.repo, line),
+            })
+            .collect();
+        let mut parts = vec![part(v1::result_part::Part::Header(v1::JobHeader {
+            protocol_version: fleetscan_proto::PROTOCOL_VERSION,
+            lease: job.lease,
+            worker_id: "w".into(),
+        }))];
+        for batch in occurrences.chunks(1000) {
+            parts.push(part(v1::result_part::Part::Batch(v1::OccurrenceBatch {
+                occurrences: batch.to_vec(),
+            })));
+        }
+        parts.push(part(v1::result_part::Part::Outcome(v1::Outcome {
+            status: v1::RepoStatus::Scanned as i32,
+            branch: "master".into(),
+            commit: "c".into(),
+            occurrences: u64::from(per_repo),
+            ..Default::default()
+        })));
         let r = w.report_results(tokio_stream::iter(parts)).await.unwrap();
         assert_eq!(r.into_inner().commit, v1::Commit::Stored as i32);
     }
+    id
+}
+
+/// Every result of scan `id`, as ExportResults streams them.
+async fn export(c: &mut client::Coordinator, id: &str) -> Vec<v1::RepoResult> {
     let mut stream = c
         .export_results(v1::ExportResultsRequest {
-            scan_id: id.clone(),
+            scan_id: id.to_string(),
         })
         .await
         .unwrap()
         .into_inner();
     let mut exported = Vec::new();
     while let Some(r) = stream.message().await.unwrap() {
-        assert_eq!(r.occurrences.len(), 1);
-        assert!(r.occurrences[0].text.ends_with(&r.repo), "{r:?}");
-        exported.push(r.repo);
+        exported.push(r);
     }
-    assert_eq!(exported, repos, "every result once, in repository order");
-    let mut report = c
+    exported
+}
+
+/// The report files of scan `id` in `formats`, checking that the chunks of one file come
+/// together, in order, the last one marked.
+async fn report(c: &mut client::Coordinator, id: &str, formats: &[&str]) -> Vec<(String, String)> {
+    let mut stream = c
         .get_report(v1::GetReportRequest {
-            scan_id: id,
-            formats: vec!["summary".into()],
+            scan_id: id.to_string(),
+            formats: formats.iter().map(|f| f.to_string()).collect(),
         })
         .await
         .unwrap()
         .into_inner();
-    let mut summary = Vec::new();
-    while let Some(chunk) = report.message().await.unwrap() {
-        summary.extend(chunk.data);
+    let mut files: Vec<(String, Vec<u8>, bool)> = Vec::new();
+    let mut chunks = 0;
+    while let Some(chunk) = stream.message().await.unwrap() {
+        chunks += 1;
+        match files.last_mut() {
+            Some((name, data, done)) if !*done => {
+                assert_eq!(*name, chunk.name, "a file's chunks come together");
+                data.extend(chunk.data);
+                *done = chunk.last;
+            }
+            _ => files.push((chunk.name, chunk.data, chunk.last)),
+        }
     }
-    let summary: serde_json::Value = serde_json::from_slice(&summary).unwrap();
+    assert!(files.iter().all(|f| f.2), "every file ends");
+    assert!(chunks >= files.len());
+    files
+        .into_iter()
+        .map(|(n, d, _)| (n, String::from_utf8(d).unwrap()))
+        .collect()
+}
+
+/// Results leave the coordinator a batch at a time (ExportResults streams them as the client
+/// reads): a scan of several batches comes out whole, in repository order, once each, and its
+/// report is rendered from all of them.
+#[tokio::test]
+async fn results_of_a_scan_larger_than_a_slice_are_exported_whole_and_in_order() {
+    let redis = RedisServer::start();
+    let url = start_plain(&redis).await;
+    let target = plain(&url);
+    let n = 1100;
+    let repos: Vec<String> = (0..n).map(|i| format!("openstack/r{i:04}")).collect();
+    let id = scan_with_results(&target, &repos, 1, |repo, _| {
+        format!("import eventlet  # {repo}")
+    })
+    .await;
+    let mut c = client::coordinator(&target).unwrap();
+    let exported = export(&mut c, &id).await;
+    for r in &exported {
+        assert_eq!(r.occurrences.len(), 1);
+        assert!(r.occurrences[0].text.ends_with(&r.repo), "{r:?}");
+    }
+    let names: Vec<String> = exported.into_iter().map(|r| r.repo).collect();
+    assert_eq!(names, repos, "every result once, in repository order");
+    let files = report(&mut c, &id, &["summary"]).await;
+    let summary: serde_json::Value = serde_json::from_str(&files[0].1).unwrap();
     assert_eq!(summary["totals"]["repos"], n);
+}
+
+/// A scan whose results are larger than what the coordinator reads at once, and whose
+/// report files are larger than a chunk: the coordinator renders from an outline and reads
+/// each project again as it reaches it, and the files are the very bytes a client renders
+/// from the exported results with the whole scan in memory.
+#[tokio::test]
+async fn a_report_rendered_a_project_at_a_time_equals_the_whole_scan_rendered_at_once() {
+    let redis = RedisServer::start();
+    let url = start_plain(&redis).await;
+    let target = plain(&url);
+    // 12 repositories of 800 lines of ~1 KB: about 10 MB of stored results, more than the
+    // coordinator reads at once (4 MiB).
+    let repos: Vec<String> = (0..12).map(|i| format!("openstack/big{i:02}")).collect();
+    let pad = "x".repeat(950);
+    let id = scan_with_results(&target, &repos, 800, |repo, i| {
+        let api = [
+            "eventlet.sleep(0)",
+            "import eventlet",
+            "eventlet.monkey_patch()",
+        ][i as usize % 3];
+        format!("{api}  # {repo} {i} {pad}")
+    })
+    .await;
+    let mut c = client::coordinator(&target).unwrap();
+
+    // The client's way: every result in memory, rendered at once.
+    let status = c
+        .get_scan(v1::GetScanRequest {
+            scan_id: id.clone(),
+            repos: false,
+            spec: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let results = export(&mut c, &id)
+        .await
+        .into_iter()
+        .map(|r| {
+            let repo = fleetscan_core::ids::RepoName::parse(&r.repo).unwrap();
+            let occ = r.occurrences.into_iter().map(Into::into).collect();
+            fleetscan_proto::convert::result(repo, r.url, r.outcome.unwrap(), occ, r.attempts)
+                .unwrap()
+        })
+        .collect();
+    let (fleet, info) = fleetscan_coordinator::spec::fleet(
+        status.spec.as_ref().unwrap(),
+        status.created_ms,
+        status.finished_ms,
+        results,
+    )
+    .unwrap();
+    let whole =
+        fleetscan_core::report::render(&fleet, &info, &fleetscan_core::report::Format::defaults());
+
+    let streamed = report(&mut c, &id, &[]).await;
+    let names = |f: Vec<&String>| f.into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(streamed.iter().map(|f| &f.0).collect()),
+        names(whole.iter().map(|f| &f.path).collect())
+    );
+    for ((name, got), want) in streamed.iter().zip(&whole) {
+        assert!(got == &want.contents, "{name} differs");
+    }
+    let links = &streamed
+        .iter()
+        .find(|f| f.0 == "eventlet-usage.txt")
+        .unwrap()
+        .1;
+    assert!(links.len() > 4 << 20, "several chunks: {}", links.len());
+    assert_eq!(links.lines().count(), 12 * 800);
 }

@@ -270,16 +270,21 @@ impl RenderParts {
         started: i64,
         duration_ms: u64,
     ) -> (Fleet, ScanInfo) {
-        let info = ScanInfo {
-            patterns: self.patterns,
-            options: self.options,
-            git_base: select::redact_url(&self.git_base),
-            governance: self.governance_names,
-            started,
-            duration_ms,
-        };
+        let info = self.info(started, duration_ms);
         let fleet = Fleet::build(results, &self.governance, self.links, self.profile);
         (fleet, info)
+    }
+
+    /// The facts of the run the reports show: start (Unix seconds) and wall time.
+    pub fn info(&self, started: i64, duration_ms: u64) -> ScanInfo {
+        ScanInfo {
+            patterns: self.patterns.clone(),
+            options: self.options.clone(),
+            git_base: select::redact_url(&self.git_base),
+            governance: self.governance_names.clone(),
+            started,
+            duration_ms,
+        }
     }
 }
 

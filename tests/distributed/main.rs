@@ -192,6 +192,18 @@ fn distributed_reports_equal_the_embedded_goldens_and_failures_are_dead_lettered
         timeless_summary(&embedded, &w.sb.path("embedded-cache")),
         timeless_summary(&w.sb.path("report"), &w.sb.path("cluster"))
     );
+    // And every other file, in every format the coordinator renders a piece at a time.
+    let files = every_file(&embedded);
+    for f in ["occurrences.csv", "results.sarif", "html/index.html"] {
+        assert!(files.contains(&f.to_string()), "{f} in {files:?}");
+    }
+    for f in files.iter().filter(|f| *f != "summary.json") {
+        assert_eq!(
+            undated(&read(&w.sb.path("report").join(f))),
+            undated(&read(&embedded.join(f))),
+            "{f}"
+        );
+    }
 
     // The dead-letter state is visible in `status`, with the error.
     let status = w.status(&id);
@@ -705,6 +717,45 @@ fn damage_nova(cache: &Path) {
         .set_len(len / 2)
         .unwrap();
     std::fs::remove_dir_all(cache.join("results")).unwrap();
+}
+
+/// Every file under `dir` but the list of files written, relative, sorted.
+fn every_file(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.retain(|f| f != ".fleetscan-files");
+    out.sort();
+    out
+}
+
+/// A dashboard page with the day its scan started (`started YYYY-MM-DD`) masked, for two
+/// runs that may straddle midnight.
+fn undated(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("started ") {
+        let (head, tail) = rest.split_at(i + "started ".len());
+        out.push_str(head);
+        let date = tail.get(..10).unwrap_or("");
+        if date.len() == 10 && date.bytes().filter(|b| *b == b'-').count() == 2 {
+            out.push_str("DATE");
+            rest = &tail[10..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// summary.json without what differs between any two runs, and with `cache` (whose path a

@@ -3,11 +3,17 @@
 //! cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'` and is
 //! quoted, so `=HYPERLINK(...)` in a matched line or a file named `=1+1.py` stays text.
 
-use super::Fleet;
+use super::stream::Out;
+use super::{Fleet, Results};
 
-pub(super) fn render(fleet: &Fleet) -> String {
-    let mut out = String::from("team,deliverable,repo,branch,commit,path,line,text,link\n");
-    for (team, p) in fleet.projects() {
+pub(super) fn render<E>(
+    fleet: &Fleet,
+    results: &mut dyn Results<E>,
+    mut out: Out<'_, E>,
+) -> Result<(), E> {
+    out.push_str("team,deliverable,repo,branch,commit,path,line,text,link\n");
+    let found: Vec<_> = fleet.projects().filter(|(_, p)| p.count > 0).collect();
+    fleet.each_full(&found, results, false, &mut |team, p| {
         let r = &p.result;
         for o in &r.occurrences {
             let fields = [
@@ -25,8 +31,9 @@ pub(super) fn render(fleet: &Fleet) -> String {
             out.push_str(&row.join(","));
             out.push('\n');
         }
-    }
-    out
+        Ok(())
+    })?;
+    out.finish()
 }
 
 fn quote(s: &str) -> String {

@@ -23,6 +23,8 @@ pub struct Fleet {
     pub links: LinkOptions,
     /// The analysis profile, when analysing.
     pub profile: Option<Profile>,
+    /// The projects hold no occurrences (see [`FleetBuilder::outline`]).
+    outline: bool,
 }
 
 /// What kind of owner a team is; governance tells them apart, and the index lists them apart.
@@ -55,9 +57,15 @@ pub struct Team {
 pub struct Project {
     /// The deliverable listing it, if any.
     pub deliverable: Option<String>,
-    /// What the scan found.
+    /// What the scan found. In an outline ([`FleetBuilder::outline`]) without the
+    /// occurrences, their code facts and the raw bytes of their paths.
     pub result: RepoResult,
-    /// The analysis of its occurrences, when a profile is given.
+    /// How many occurrences the repository has (in an outline too).
+    pub count: usize,
+    /// The analysis of its occurrences, when a profile is given. In an outline without what
+    /// is per occurrence (`classified`, `related`) and what only the project's own section
+    /// shows (`reason`, `evidence`, `factors`, `status_detail`, and of the code facts all but
+    /// the switches and the files that did not parse).
     pub analysis: Option<Analysis>,
     /// A generated narrative, shown after the analysis; None unless a model was asked.
     pub narrative: Option<Narrative>,
@@ -79,13 +87,7 @@ impl Project {
         other
             .score()
             .cmp(&self.score())
-            .then(
-                other
-                    .result
-                    .occurrences
-                    .len()
-                    .cmp(&self.result.occurrences.len()),
-            )
+            .then(other.count.cmp(&self.count))
             .then(self.result.repo.cmp(&other.result.repo))
     }
 }
@@ -99,73 +101,67 @@ impl Fleet {
         links: LinkOptions,
         profile: Option<Profile>,
     ) -> Fleet {
-        let mut teams: BTreeMap<TeamName, (TeamKind, Vec<Project>)> = BTreeMap::new();
-        for mut result in results {
-            result.occurrences.sort();
-            result.occurrences.dedup();
-            let owner = governance.owner(&result.repo);
-            let (team, kind) = match owner {
-                Some(o) if o.sig => (o.team.clone(), TeamKind::Sig),
-                Some(o) => (o.team.clone(), TeamKind::Project),
-                None => (TeamName::unknown(), TeamKind::Unknown),
-            };
-            let analysis = profile
-                .as_ref()
-                .map(|p| analyze_with(p, &result.occurrences, &result.code, &result.facts));
-            let entry = teams.entry(team).or_insert((kind, Vec::new()));
-            // A name that is both a team and a SIG is listed once, as the team.
-            entry.0 = entry.0.min(kind);
-            entry.1.push(Project {
-                deliverable: owner.and_then(|o| o.deliverable.clone()),
-                result,
-                analysis,
-                narrative: None,
-                deliverable_status: None,
-            });
+        let mut b = FleetBuilder::new(governance, links, profile);
+        for r in results {
+            b.add(r);
         }
-        let mut teams: Vec<(TeamName, TeamKind, Vec<Project>)> =
-            teams.into_iter().map(|(n, (k, p))| (n, k, p)).collect();
-        // Readers look names up alphabetically: "adjutant" before "Telemetry".
-        teams.sort_by(|a, b| {
-            (a.1, a.0 .0.to_lowercase(), &a.0).cmp(&(b.1, b.0 .0.to_lowercase(), &b.0))
-        });
-        let names: Vec<&str> = teams.iter().map(|t| t.0 .0.as_str()).collect();
-        let files = team_file_names(&names);
-        let mut teams: Vec<Team> = teams
-            .into_iter()
-            .zip(files)
-            .map(|((name, kind, mut projects), file)| {
-                projects.sort_by(|a, b| a.result.repo.cmp(&b.result.repo));
-                Team {
-                    name,
-                    kind,
-                    file: format!("teams/{file}"),
-                    projects,
-                }
-            })
-            .collect();
-        // A deliverable's status comes from all its scanned repositories.
-        let key = |p: &Project| {
-            p.deliverable
-                .clone()
-                .unwrap_or_else(|| p.result.repo.to_string())
-        };
-        let mut per: BTreeMap<String, Vec<Status>> = BTreeMap::new();
-        for p in teams.iter().flat_map(|t| &t.projects) {
-            if let (Some(a), RepoStatus::Scanned) = (&p.analysis, p.result.status) {
-                per.entry(key(p)).or_default().push(a.status);
-            }
+        b.finish()
+    }
+
+    /// True when the projects hold no occurrences (see [`FleetBuilder::outline`]): the
+    /// renderers read them from a [`super::Results`] as they need them.
+    pub fn is_outline(&self) -> bool {
+        self.outline
+    }
+
+    /// The full project of `light`, an outline project of this fleet, from its `result`:
+    /// analysed as [`Fleet::build`] analyses it (when `analyse` and there is a profile), with
+    /// what only the whole fleet knows (its deliverable's status) taken from the outline.
+    fn expand(&self, light: &Project, mut result: RepoResult, analyse: bool) -> Project {
+        normalize(&mut result);
+        let analysis = self
+            .profile
+            .as_ref()
+            .filter(|_| analyse)
+            .map(|p| analyze_with(p, &result.occurrences, &result.code, &result.facts));
+        Project {
+            deliverable: light.deliverable.clone(),
+            count: result.occurrences.len(),
+            result,
+            analysis,
+            narrative: light.narrative.clone(),
+            deliverable_status: light.deliverable_status,
         }
-        for p in teams.iter_mut().flat_map(|t| &mut t.projects) {
-            p.deliverable_status = per
-                .get(&key(p))
-                .and_then(|s| Status::combine(s.iter().copied()));
+    }
+
+    /// Calls `f` with the full form of each of `list` (projects of this fleet), in that
+    /// order: the projects themselves when the fleet holds its occurrences, else each one
+    /// read from `results` and analysed when `analyse`, one at a time.
+    pub(crate) fn each_full<E>(
+        &self,
+        list: &[(&Team, &Project)],
+        results: &mut dyn super::Results<E>,
+        analyse: bool,
+        f: &mut dyn FnMut(&Team, &Project) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !self.outline {
+            return list.iter().try_for_each(|(t, p)| f(t, p));
         }
-        Fleet {
-            teams,
-            links,
-            profile,
-        }
+        let names: Vec<crate::ids::RepoName> =
+            list.iter().map(|(_, p)| p.result.repo.clone()).collect();
+        let mut next = list.iter();
+        results.each(&names, &mut |r| {
+            let (t, light) = next.next().expect("no more results than asked for");
+            debug_assert_eq!(r.repo, light.result.repo);
+            f(t, &self.expand(light, r, analyse))
+        })
+    }
+
+    /// Every project of every team, sorted by repository.
+    pub(crate) fn by_repo(&self) -> Vec<(&Team, &Project)> {
+        let mut all: Vec<_> = self.projects().collect();
+        all.sort_by(|a, b| a.1.result.repo.cmp(&b.1.result.repo));
+        all
     }
 
     /// Every project of every team.
@@ -175,18 +171,35 @@ impl Fleet {
             .flat_map(|t| t.projects.iter().map(move |p| (t, p)))
     }
 
-    /// Every occurrence as a beagle link line, by repository, path and line.
+    /// Every occurrence as a beagle link line, by repository, path and line, of a fleet that
+    /// holds its occurrences (not an outline).
     pub fn link_lines(&self) -> String {
-        let mut all: Vec<_> = self.projects().map(|(_, p)| p).collect();
-        all.sort_by(|a, b| a.result.repo.cmp(&b.result.repo));
-        let mut out = String::new();
-        for p in all {
+        let mut files = super::stream::Files::default();
+        let Ok(()) = self.write_link_lines(&mut super::Held, &mut files, "");
+        files.0.pop().map(|f| f.contents).unwrap_or_default()
+    }
+
+    /// [`Fleet::link_lines`] as file `path` of `sink`.
+    pub(crate) fn write_link_lines<E>(
+        &self,
+        results: &mut dyn super::Results<E>,
+        sink: &mut dyn super::Sink<E>,
+        path: &str,
+    ) -> Result<(), E> {
+        let found: Vec<_> = self
+            .by_repo()
+            .into_iter()
+            .filter(|(_, p)| p.count > 0)
+            .collect();
+        let mut out = super::stream::Out::new(sink, path);
+        self.each_full(&found, results, false, &mut |_, p| {
             for o in &p.result.occurrences {
                 out.push_str(&self.links.line(&p.result, o));
                 out.push('\n');
             }
-        }
-        out
+            Ok(())
+        })?;
+        out.finish()
     }
 
     /// `path#Lline` of occurrence `i` of `p`, as a Markdown link to it.
@@ -222,9 +235,7 @@ impl Fleet {
 
     /// Occurrences across the fleet.
     pub fn occurrence_count(&self) -> usize {
-        self.projects()
-            .map(|(_, p)| p.result.occurrences.len())
-            .sum()
+        self.projects().map(|(_, p)| p.count).sum()
     }
 
     /// How many repositories ended in each state: (scanned, failed, skipped).
@@ -239,6 +250,159 @@ impl Fleet {
         }
         c
     }
+}
+
+/// Builds a [`Fleet`] from results given one at a time, in any order.
+pub struct FleetBuilder<'g> {
+    governance: &'g Governance,
+    links: LinkOptions,
+    profile: Option<Profile>,
+    outline: bool,
+    teams: BTreeMap<TeamName, (TeamKind, Vec<Project>)>,
+}
+
+impl<'g> FleetBuilder<'g> {
+    /// A builder arranging results by the teams `governance` gives them; with a profile,
+    /// every project is analysed.
+    pub fn new(
+        governance: &'g Governance,
+        links: LinkOptions,
+        profile: Option<Profile>,
+    ) -> FleetBuilder<'g> {
+        FleetBuilder {
+            governance,
+            links,
+            profile,
+            outline: false,
+            teams: BTreeMap::new(),
+        }
+    }
+
+    /// Keeps only an outline of each project: its result and analysis without what is per
+    /// occurrence (the occurrences, their code facts, the classification), which is what grows
+    /// with a scan. Rendering such a fleet reads each project's full result again, from a
+    /// [`super::Results`], when it reaches it.
+    pub fn outline(mut self) -> FleetBuilder<'g> {
+        self.outline = true;
+        self
+    }
+
+    /// Adds one repository's result.
+    pub fn add(&mut self, mut result: RepoResult) {
+        normalize(&mut result);
+        let owner = self.governance.owner(&result.repo);
+        let (team, kind) = match owner {
+            Some(o) if o.sig => (o.team.clone(), TeamKind::Sig),
+            Some(o) => (o.team.clone(), TeamKind::Project),
+            None => (TeamName::unknown(), TeamKind::Unknown),
+        };
+        let mut analysis = self
+            .profile
+            .as_ref()
+            .map(|p| analyze_with(p, &result.occurrences, &result.code, &result.facts));
+        let count = result.occurrences.len();
+        if self.outline {
+            result.occurrences = Vec::new();
+            result.stats.raw_paths.clear();
+            result.code = Default::default();
+            // Only which files did not parse is read from the facts without the occurrences.
+            result.facts.files.retain(|f| !f.parsed);
+            for f in &mut result.facts.files {
+                f.lines = Vec::new();
+                f.related = Vec::new();
+            }
+            // What only a project's own section shows (it is rendered from the full project)
+            // goes too; the tables keep the verdict, status, score and counts.
+            if let Some(a) = &mut analysis {
+                a.classified = Vec::new();
+                a.related = Vec::new();
+                a.reason = String::new();
+                a.evidence = Vec::new();
+                a.factors = Vec::new();
+                a.status_detail = String::new();
+                // summary.json lists the switches and the files that did not parse.
+                a.code.optional_imports = Vec::new();
+                a.code.services = Vec::new();
+                a.code.adaptive = Vec::new();
+                for p in &mut a.code.patches {
+                    p.guards = Vec::new();
+                    p.callers = Vec::new();
+                    p.unguarded_path = Vec::new();
+                }
+            }
+        }
+        let entry = self.teams.entry(team).or_insert((kind, Vec::new()));
+        // A name that is both a team and a SIG is listed once, as the team.
+        entry.0 = entry.0.min(kind);
+        entry.1.push(Project {
+            deliverable: owner.and_then(|o| o.deliverable.clone()),
+            result,
+            count,
+            analysis,
+            narrative: None,
+            deliverable_status: None,
+        });
+    }
+
+    /// The fleet: teams and projects sorted, each deliverable's status from all its
+    /// repositories.
+    pub fn finish(self) -> Fleet {
+        let mut teams: Vec<(TeamName, TeamKind, Vec<Project>)> = self
+            .teams
+            .into_iter()
+            .map(|(n, (k, p))| (n, k, p))
+            .collect();
+        // Readers look names up alphabetically: "adjutant" before "Telemetry".
+        teams.sort_by(|a, b| {
+            (a.1, a.0 .0.to_lowercase(), &a.0).cmp(&(b.1, b.0 .0.to_lowercase(), &b.0))
+        });
+        let names: Vec<&str> = teams.iter().map(|t| t.0 .0.as_str()).collect();
+        let files = team_file_names(&names);
+        let mut teams: Vec<Team> = teams
+            .into_iter()
+            .zip(files)
+            .map(|((name, kind, mut projects), file)| {
+                projects.sort_by(|a, b| a.result.repo.cmp(&b.result.repo));
+                // A project is about a kilobyte even in an outline: no room to spare.
+                projects.shrink_to_fit();
+                Team {
+                    name,
+                    kind,
+                    file: format!("teams/{file}"),
+                    projects,
+                }
+            })
+            .collect();
+        // A deliverable's status comes from all its scanned repositories.
+        let key = |p: &Project| {
+            p.deliverable
+                .clone()
+                .unwrap_or_else(|| p.result.repo.to_string())
+        };
+        let mut per: BTreeMap<String, Vec<Status>> = BTreeMap::new();
+        for p in teams.iter().flat_map(|t| &t.projects) {
+            if let (Some(a), RepoStatus::Scanned) = (&p.analysis, p.result.status) {
+                per.entry(key(p)).or_default().push(a.status);
+            }
+        }
+        for p in teams.iter_mut().flat_map(|t| &mut t.projects) {
+            p.deliverable_status = per
+                .get(&key(p))
+                .and_then(|s| Status::combine(s.iter().copied()));
+        }
+        Fleet {
+            teams,
+            links: self.links,
+            profile: self.profile,
+            outline: self.outline,
+        }
+    }
+}
+
+/// Occurrences sorted by path and line, each once: the order every report lists them in.
+fn normalize(result: &mut RepoResult) {
+    result.occurrences.sort();
+    result.occurrences.dedup();
 }
 
 /// `YYYY-MM-DD` of a Unix time (UTC), without a date library.

@@ -5,14 +5,14 @@ use std::fmt::Write;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::escape::{cell, code, link_target, plural, text};
+use super::stream::Out;
 use super::{Fleet, ScanInfo, Team, TeamKind};
 use crate::analysis::Status;
 use crate::result::RepoStatus;
 
-pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
+pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut out: Out<'_, E>) -> Result<(), E> {
     let (scanned, failed, skipped) = fleet.status_counts();
     let occ = fleet.occurrence_count();
-    let mut out = String::new();
     let _ = writeln!(out, "# Fleet summary\n");
     let _ = writeln!(
         out,
@@ -58,10 +58,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
     if fleet.profile.is_some() {
         status_tables(&mut out, fleet);
     }
-    let mut projects: Vec<_> = fleet
-        .projects()
-        .filter(|(_, p)| !p.result.occurrences.is_empty())
-        .collect();
+    let mut projects: Vec<_> = fleet.projects().filter(|(_, p)| p.count > 0).collect();
     projects.sort_by(|a, b| a.1.rank(b.1));
     if !projects.is_empty() {
         blank_line(&mut out);
@@ -78,7 +75,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
                 "| {} | {} | {c} | {v} | {st} | {} |",
                 cell(&text(p.result.repo.as_str())),
                 cell(&text(&t.name.0)),
-                p.result.occurrences.len()
+                p.count
             );
         }
     }
@@ -119,7 +116,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             );
         }
     }
-    out
+    out.finish()
 }
 
 /// One team's row: its name linking to its file, and its counts. When none of its
@@ -132,8 +129,8 @@ fn team_row(t: &Team) -> String {
     let (with, n) = if scanned == 0 && failed > 0 {
         ("-".to_string(), "-".to_string())
     } else {
-        let with = count(&|p| !p.result.occurrences.is_empty());
-        let n: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
+        let with = count(&|p| p.count > 0);
+        let n: usize = t.projects.iter().map(|p| p.count).sum();
         (with.to_string(), n.to_string())
     };
     // An empty name would make a link nobody can click.
@@ -150,7 +147,7 @@ fn team_row(t: &Team) -> String {
 }
 
 /// Ends `out` with exactly one blank line, so sections are apart whichever come before.
-fn blank_line(out: &mut String) {
+fn blank_line<E>(out: &mut Out<'_, E>) {
     while out.ends_with("\n\n") {
         out.pop();
     }
@@ -160,7 +157,7 @@ fn blank_line(out: &mut String) {
 /// Deliverables per migration status, fleet-wide and per team. A deliverable counts once,
 /// with the status of all its repositories together; a repository listed under no deliverable
 /// counts as its own.
-fn status_tables(out: &mut String, fleet: &Fleet) {
+fn status_tables<E>(out: &mut Out<'_, E>, fleet: &Fleet) {
     let mut fleet_wide: BTreeMap<Status, BTreeSet<String>> = BTreeMap::new();
     let mut rows = String::new();
     for t in &fleet.teams {
@@ -214,7 +211,7 @@ mod tests {
     use crate::governance::Governance;
     use crate::ids::RepoName;
     use crate::link::LinkOptions;
-    use crate::result::{Occurrence, RepoResult, ScanOptions};
+    use crate::result::{Occurrence, RepoResult};
 
     const GOV: &str = "
 Telemetry:
@@ -256,18 +253,8 @@ Ansible SIG:
             result("openstack/stray", RepoStatus::Scanned, 0),
         ];
         let fleet = Fleet::build(results, &gov, LinkOptions::default(), None);
-        let info = ScanInfo {
-            patterns: vec!["eventlet".into()],
-            options: ScanOptions {
-                matching: crate::matcher::MatchOptions::new(["eventlet"]),
-                files: Default::default(),
-            },
-            git_base: String::new(),
-            governance: vec![],
-            started: 0,
-            duration_ms: 0,
-        };
-        render(&fleet, &info)
+        let info = crate::report::fixture::info("eventlet");
+        crate::report::stream::to_string(|out| render(&fleet, &info, out))
     }
 
     #[test]

@@ -20,13 +20,15 @@ mod html;
 mod index;
 mod ndjson;
 mod sarif;
+mod stream;
 mod summary;
 mod team;
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-pub use fleet::{date, Fleet, Project, Team, TeamKind};
+pub use fleet::{date, Fleet, FleetBuilder, Project, Team, TeamKind};
+pub use stream::{Held, Results, Sink};
 pub use summary::ScanInfo;
 
 use crate::Error;
@@ -138,47 +140,80 @@ pub fn usage_file_name(patterns: &[String]) -> String {
     )
 }
 
-/// Renders the asked-for formats.
+/// Renders the asked-for formats into memory.
 pub fn render(fleet: &Fleet, info: &ScanInfo, formats: &BTreeSet<Format>) -> Vec<ReportFile> {
-    let mut files = Vec::new();
+    let mut files = stream::Files::default();
+    let Ok(()) = render_to(fleet, info, formats, &mut Held, &mut files);
+    files.0
+}
+
+/// Renders the asked-for formats into `sink`, one file after the other, in the order
+/// [`render`] returns them. When `fleet` is an outline, each project's full result is read
+/// from `results` as the renderers reach it, so that at most one project is held at a time.
+pub fn render_to<E>(
+    fleet: &Fleet,
+    info: &ScanInfo,
+    formats: &BTreeSet<Format>,
+    results: &mut dyn Results<E>,
+    sink: &mut dyn Sink<E>,
+) -> Result<(), E> {
     for f in formats {
         match f {
             Format::Markdown => {
                 for t in &fleet.teams {
-                    files.push(ReportFile {
-                        path: t.file.clone(),
-                        contents: team::render(fleet, t),
-                    });
+                    team::render(fleet, t, results, stream::Out::new(sink, &t.file))?;
                 }
-                files.push(ReportFile {
-                    path: "index.md".into(),
-                    contents: index::render(fleet, info),
-                });
+                index::render(fleet, info, stream::Out::new(sink, "index.md"))?;
             }
-            Format::Links => files.push(ReportFile {
-                path: usage_file_name(&info.patterns),
-                contents: fleet.link_lines(),
-            }),
-            Format::Ndjson => files.push(ReportFile {
-                path: "occurrences.ndjson".into(),
-                contents: ndjson::render(fleet),
-            }),
-            Format::Csv => files.push(ReportFile {
-                path: "occurrences.csv".into(),
-                contents: csv::render(fleet),
-            }),
-            Format::Summary => files.push(ReportFile {
-                path: "summary.json".into(),
-                contents: summary::render(fleet, info),
-            }),
-            Format::Sarif => files.push(ReportFile {
-                path: "results.sarif".into(),
-                contents: sarif::render(fleet),
-            }),
-            Format::Html => files.extend(html::render(fleet, info)),
+            Format::Links => {
+                fleet.write_link_lines(results, sink, &usage_file_name(&info.patterns))?
+            }
+            Format::Ndjson => {
+                ndjson::render(fleet, results, stream::Out::new(sink, "occurrences.ndjson"))?
+            }
+            Format::Csv => csv::render(fleet, results, stream::Out::new(sink, "occurrences.csv"))?,
+            Format::Summary => {
+                summary::render(fleet, info, stream::Out::new(sink, "summary.json"))?
+            }
+            Format::Sarif => {
+                sarif::render(fleet, results, stream::Out::new(sink, "results.sarif"))?
+            }
+            Format::Html => html::render(fleet, info, results, sink)?,
         }
     }
-    files
+    Ok(())
+}
+
+/// What the report tests build their fleets from.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::result::{Occurrence, ScanOptions};
+
+    /// Occurrences from (path, line, text).
+    pub(crate) fn occurrences(occ: &[(&str, u32, &str)]) -> Vec<Occurrence> {
+        occ.iter()
+            .map(|(p, l, t)| Occurrence {
+                path: p.to_string(),
+                line: *l,
+                text: t.to_string(),
+            })
+            .collect()
+    }
+
+    /// The facts of a run searching `pattern`, started at the epoch.
+    pub(crate) fn info(pattern: &str) -> super::ScanInfo {
+        super::ScanInfo {
+            patterns: vec![pattern.into()],
+            options: ScanOptions {
+                matching: crate::matcher::MatchOptions::new([pattern]),
+                files: Default::default(),
+            },
+            git_base: String::new(),
+            governance: Vec::new(),
+            started: 0,
+            duration_ms: 0,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,16 @@
 
 use serde_json::json;
 
-use super::Fleet;
+use super::stream::Out;
+use super::{Fleet, Results};
 
-pub(super) fn render(fleet: &Fleet) -> String {
-    let mut out = String::new();
-    for (team, p) in fleet.projects() {
+pub(super) fn render<E>(
+    fleet: &Fleet,
+    results: &mut dyn Results<E>,
+    mut out: Out<'_, E>,
+) -> Result<(), E> {
+    let found: Vec<_> = fleet.projects().filter(|(_, p)| p.count > 0).collect();
+    fleet.each_full(&found, results, true, &mut |team, p| {
         let r = &p.result;
         for (i, o) in r.occurrences.iter().enumerate() {
             let mut v = json!({
@@ -33,6 +38,7 @@ pub(super) fn render(fleet: &Fleet) -> String {
             out.push_str(&v.to_string());
             out.push('\n');
         }
-    }
-    out
+        Ok(())
+    })?;
+    out.finish()
 }

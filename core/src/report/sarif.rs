@@ -10,9 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::{Fleet, Project};
+use super::stream::{pretty, Out};
+use super::{Fleet, Project, Results, Team};
 use crate::link::encoded_path;
 use crate::profile::Profile;
 use crate::result::{Occurrence, RepoResult, RepoStatus};
@@ -26,45 +27,26 @@ const MENTION: &str = "mention";
 /// The one rule when no profile classifies occurrences.
 const MATCH: &str = "match";
 
-pub(super) fn render(fleet: &Fleet) -> String {
+pub(super) fn render<E>(
+    fleet: &Fleet,
+    results: &mut dyn Results<E>,
+    mut out: Out<'_, E>,
+) -> Result<(), E> {
     let rules = Rules::new(fleet.profile.as_ref());
-    let mut results = Vec::new();
-    let mut provenance = Vec::new();
-    let mut bases = Map::new();
-    let mut notes = Vec::new();
-    let mut projects: Vec<_> = fleet.projects().collect();
-    projects.sort_by(|a, b| a.1.result.repo.cmp(&b.1.result.repo));
-    for (team, p) in projects {
-        let r = &p.result;
-        if r.status == RepoStatus::Failed {
-            notes.push(json!({
-                "level": "error",
-                "message": { "text": format!("{}: not scanned: {}", r.repo, r.reason.as_deref().unwrap_or("no reason recorded")) },
-            }));
-            continue;
-        }
-        let Some(root) = fleet.links.commit_root(r) else {
-            continue;
-        };
-        let base = r.repo.as_str().to_string();
-        bases.insert(base.clone(), json!({ "uri": root }));
-        let mut vcs = json!({
-            "repositoryUri": r.url,
-            "revisionId": r.commit,
-            "mappedTo": { "uriBaseId": base },
-        });
-        if let Some(b) = &r.branch {
-            vcs["branch"] = json!(b);
-        }
-        provenance.push(vcs);
-        for i in 0..r.occurrences.len() {
-            if let Some(v) = result(fleet, &rules, p, i) {
-                let mut v = v;
-                v["properties"]["team"] = json!(team.name);
-                results.push(v);
-            }
-        }
-    }
+    let projects = fleet.by_repo();
+    let failed = |p: &Project| p.result.status == RepoStatus::Failed;
+    // Repositories that were scanned, with their code browser root.
+    let pinned: Vec<(&Team, &Project, String)> = projects
+        .iter()
+        .filter(|(_, p)| !failed(p))
+        .filter_map(|(t, p)| {
+            fleet
+                .links
+                .commit_root(&p.result)
+                .map(|root| (*t, *p, root))
+        })
+        .collect();
+    // The lists as long as the fleet are written an element at a time, in place of markers.
     let mut run = json!({
         "tool": { "driver": {
             "name": "fleetscan",
@@ -72,20 +54,73 @@ pub(super) fn render(fleet: &Fleet) -> String {
             "rules": rules.descriptors,
         }},
         "invocations": [{
-            "executionSuccessful": notes.is_empty(),
-            "toolExecutionNotifications": notes,
+            "executionSuccessful": !projects.iter().any(|(_, p)| failed(p)),
+            "toolExecutionNotifications": pretty::marker(0),
         }],
-        "originalUriBaseIds": bases,
-        "versionControlProvenance": provenance,
-        "results": results,
+        "originalUriBaseIds": pretty::marker(1),
+        "results": pretty::marker(2),
+        "versionControlProvenance": pretty::marker(3),
     });
     if fleet.profile.is_none() {
         run["properties"] = json!({ "note": "no analysis profile: every occurrence is a result" });
     }
     let doc = json!({ "$schema": SCHEMA, "version": "2.1.0", "runs": [run] });
-    let mut s = serde_json::to_string_pretty(&doc).expect("json");
-    s.push('\n');
-    s
+    let parts = pretty::split(&serde_json::to_string_pretty(&doc).expect("json"), 4);
+
+    out.push_str(&parts[0].0);
+    let mut notes = pretty::Members::open(&mut out, true, parts[0].1);
+    for (_, p) in projects.iter().filter(|(_, p)| failed(p)) {
+        let r = &p.result;
+        notes.element(&mut out, &json!({
+            "level": "error",
+            "message": { "text": format!("{}: not scanned: {}", r.repo, r.reason.as_deref().unwrap_or("no reason recorded")) },
+        }));
+    }
+    notes.close(&mut out);
+
+    out.push_str(&parts[1].0);
+    let mut bases = pretty::Members::open(&mut out, false, parts[1].1);
+    for (_, p, root) in &pinned {
+        bases.member(&mut out, p.result.repo.as_str(), &json!({ "uri": root }));
+    }
+    bases.close(&mut out);
+
+    out.push_str(&parts[2].0);
+    let mut found = pretty::Members::open(&mut out, true, parts[2].1);
+    let with: Vec<(&Team, &Project)> = pinned
+        .iter()
+        .filter(|(_, p, _)| p.count > 0)
+        .map(|(t, p, _)| (*t, *p))
+        .collect();
+    fleet.each_full(&with, results, true, &mut |team, p| {
+        for i in 0..p.result.occurrences.len() {
+            if let Some(mut v) = result(fleet, &rules, p, i) {
+                v["properties"]["team"] = json!(team.name);
+                found.element(&mut out, &v);
+            }
+        }
+        Ok(())
+    })?;
+    found.close(&mut out);
+
+    out.push_str(&parts[3].0);
+    let mut provenance = pretty::Members::open(&mut out, true, parts[3].1);
+    for (_, p, _) in &pinned {
+        let r = &p.result;
+        let mut vcs = json!({
+            "repositoryUri": r.url,
+            "revisionId": r.commit,
+            "mappedTo": { "uriBaseId": r.repo.as_str() },
+        });
+        if let Some(b) = &r.branch {
+            vcs["branch"] = json!(b);
+        }
+        provenance.element(&mut out, &vcs);
+    }
+    provenance.close(&mut out);
+    out.push_str(&parts[4].0);
+    out.push('\n');
+    out.finish()
 }
 
 /// The result for occurrence `i` of `p`, or None when it is not in production code.
@@ -218,21 +253,14 @@ mod tests {
     use crate::governance::Governance;
     use crate::ids::RepoName;
     use crate::link::LinkOptions;
-    use crate::result::{Occurrence, RepoResult};
+    use crate::result::RepoResult;
 
     fn repo(name: &str, occ: &[(&str, u32, &str)]) -> RepoResult {
         let mut r = RepoResult::new(RepoName::parse(name).unwrap(), format!("git://h/{name}"));
         r.status = RepoStatus::Scanned;
         r.branch = Some("master".into());
         r.commit = Some("c0ffee".into());
-        r.occurrences = occ
-            .iter()
-            .map(|(p, l, t)| Occurrence {
-                path: p.to_string(),
-                line: *l,
-                text: t.to_string(),
-            })
-            .collect();
+        r.occurrences = crate::report::fixture::occurrences(occ);
         r
     }
 
@@ -243,7 +271,10 @@ mod tests {
             LinkOptions::default(),
             profile,
         );
-        serde_json::from_str(&render(&fleet)).unwrap()
+        serde_json::from_str(&crate::report::stream::to_string(|out| {
+            render(&fleet, &mut crate::report::Held, out)
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
+use super::stream::{pretty, Out};
 use super::Fleet;
 use crate::result::{RepoStatus, ScanOptions};
 
@@ -53,16 +54,35 @@ fn assessment(p: &super::Project, entry: &mut serde_json::Value) {
     entry["unparsed"] = json!(a.code.unparsed);
 }
 
-pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
+pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut out: Out<'_, E>) -> Result<(), E> {
     let (scanned, failed, skipped) = fleet.status_counts();
-    let mut repos = Vec::new();
+    let projects = fleet.by_repo();
     let (mut occ, mut files, mut bytes) = (0usize, 0u64, 0u64);
-    for (team, p) in fleet.projects() {
+    for (_, p) in &projects {
+        occ += p.count;
+        files += p.result.stats.files_scanned;
+        bytes += p.result.stats.bytes_scanned;
+    }
+    // Written a repository at a time: the list is as long as the fleet.
+    let doc = json!({
+        "scan": info,
+        "totals": {
+            "repos": projects.len(),
+            "scanned": scanned,
+            "failed": failed,
+            "skipped": skipped,
+            "occurrences": occ,
+            "files_scanned": files,
+            "bytes_scanned": bytes,
+        },
+        "repos": pretty::marker(0),
+    });
+    let parts = pretty::split(&serde_json::to_string_pretty(&doc).expect("json"), 1);
+    out.push_str(&parts[0].0);
+    let mut repos = pretty::Members::open(&mut out, true, parts[0].1);
+    for (team, p) in projects {
         let r = &p.result;
-        occ += r.occurrences.len();
-        files += r.stats.files_scanned;
-        bytes += r.stats.bytes_scanned;
-        repos.push(json!({
+        let mut entry = json!({
             "repo": r.repo,
             "team": team.name,
             "deliverable": p.deliverable,
@@ -71,7 +91,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             "reason": r.reason,
             "branch": r.branch,
             "commit": r.commit,
-            "occurrences": r.occurrences.len(),
+            "occurrences": p.count,
             "files_scanned": r.stats.files_scanned,
             "bytes_scanned": r.stats.bytes_scanned,
             "skipped_by_path": r.stats.skipped_by_path,
@@ -88,24 +108,12 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
             "cached": r.cached,
             "cache_repaired": r.cache_repaired,
             "truncated": r.truncated,
-        }));
-        assessment(p, repos.last_mut().expect("pushed"));
+        });
+        assessment(p, &mut entry);
+        repos.element(&mut out, &entry);
     }
-    repos.sort_by(|a, b| a["repo"].as_str().cmp(&b["repo"].as_str()));
-    let v = json!({
-        "scan": info,
-        "totals": {
-            "repos": repos.len(),
-            "scanned": scanned,
-            "failed": failed,
-            "skipped": skipped,
-            "occurrences": occ,
-            "files_scanned": files,
-            "bytes_scanned": bytes,
-        },
-        "repos": repos,
-    });
-    let mut s = serde_json::to_string_pretty(&v).expect("json");
-    s.push('\n');
-    s
+    repos.close(&mut out);
+    out.push_str(&parts[1].0);
+    out.push('\n');
+    out.finish()
 }

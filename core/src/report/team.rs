@@ -9,7 +9,8 @@ use std::fmt::Write;
 
 use super::escape::{cell, code, fence, model_line, plural, text};
 use super::fleet::date;
-use super::{Fleet, Project, Team};
+use super::stream::Out;
+use super::{Fleet, Project, Results, Team};
 use crate::analysis::{level, Analysis, Status};
 use crate::code::facts::{ServicePatching, Switch, SwitchKind};
 use crate::narrative::{Narrative, UNVERIFIED};
@@ -21,27 +22,34 @@ const MAX_FILES: usize = 25;
 /// Lines cited per rule and file.
 const MAX_LINES: usize = 12;
 
-pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
-    let mut out = String::new();
+pub(super) fn render<E>(
+    fleet: &Fleet,
+    team: &Team,
+    results: &mut dyn Results<E>,
+    mut out: Out<'_, E>,
+) -> Result<(), E> {
     let _ = writeln!(out, "# Analysis for Team: {}\n", text(&team.name.0));
-    let mut found: Vec<&Project> = team
+    let mut found: Vec<(&Team, &Project)> = team
         .projects
         .iter()
-        .filter(|p| !p.result.occurrences.is_empty())
+        .filter(|p| p.count > 0)
+        .map(|p| (team, p))
         .collect();
-    found.sort_by(|a, b| {
+    found.sort_by(|(_, a), (_, b)| {
         b.score()
             .cmp(&a.score())
             .then(a.result.repo.cmp(&b.result.repo))
     });
     if let (Some(prof), false) = (&fleet.profile, found.is_empty()) {
-        summary_table(&mut out, prof, &found);
+        summary_table(&mut out, prof, found.iter().map(|(_, p)| *p));
     }
-    for p in &found {
-        project(&mut out, fleet, p);
-    }
-    let scanned_empty =
-        |p: &&Project| p.result.status == RepoStatus::Scanned && p.result.occurrences.is_empty();
+    fleet.each_full(&found, results, true, &mut |_, p| {
+        let mut section = String::new();
+        project(&mut section, fleet, p);
+        out.push_str(&section);
+        Ok(())
+    })?;
+    let scanned_empty = |p: &&Project| p.result.status == RepoStatus::Scanned && p.count == 0;
     let unread: Vec<&Project> = team
         .projects
         .iter()
@@ -61,19 +69,22 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
         }
         out.push('\n');
     }
-    let clean: Vec<String> = team
+    // One line naming every such project, written a name at a time.
+    let mut clean = team
         .projects
         .iter()
         .filter(scanned_empty)
         .filter(|p| p.result.stats.skipped_too_large == 0)
-        .map(|p| text(p.result.repo.short()))
-        .collect();
-    if !clean.is_empty() {
-        let _ = writeln!(
-            out,
-            "## Projects with no occurrences\n\n{}\n",
-            clean.join(", ")
-        );
+        .peekable();
+    if clean.peek().is_some() {
+        out.push_str("## Projects with no occurrences\n\n");
+        for (i, p) in clean.enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&text(p.result.repo.short()));
+        }
+        out.push_str("\n\n");
     }
     let not_scanned: Vec<_> = team
         .projects
@@ -101,10 +112,14 @@ pub(super) fn render(fleet: &Fleet, team: &Team) -> String {
     while out.ends_with("\n\n") {
         out.pop();
     }
-    out
+    out.finish()
 }
 
-fn summary_table(out: &mut String, prof: &Profile, found: &[&Project]) {
+fn summary_table<'a, E>(
+    out: &mut Out<'_, E>,
+    prof: &Profile,
+    found: impl Iterator<Item = &'a Project>,
+) {
     out.push_str("| Project | Status | Deactivable | Complexity | Production | Tests | Docs | Config | Top categories |\n");
     out.push_str("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
     for p in found {
@@ -370,7 +385,7 @@ fn conclusion(out: &mut String, fleet: &Fleet, prof: &Profile, p: &Project) {
     let _ = writeln!(
         out,
         "  - **Summary of Key Points:** {}: {} in production code ({} in {} using it), {} in tests, {} in documentation, {} in configuration and dependencies. Deactivable: {}. Status: {}. Complexity {}/10.",
-        plural(p.result.occurrences.len(), "occurrence"),
+        plural(p.count, "occurrence"),
         g("production"),
         plural(a.production_sites, "distinct call site"),
         plural(a.production_files, "file"),

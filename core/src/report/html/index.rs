@@ -5,22 +5,37 @@ use std::fmt::Write;
 
 use super::chart::{bars, Bar};
 use super::{
-    badge, card, count_states, deliverables, esc, local, page, project_href, state, team_href,
-    team_name, State,
+    badge, card, count_states, deliverables, esc, local, page_head, page_tail, project_href, state,
+    team_href, team_name, State,
 };
 use crate::report::fleet::date;
+use crate::report::stream::Out;
 use crate::report::{Fleet, Project, ScanInfo, Team};
 use crate::result::RepoStatus;
 
-pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
+pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut body: Out<'_, E>) -> Result<(), E> {
     let title = fleet
         .profile
         .as_ref()
         .map_or("Pattern".to_string(), |p| p.title.clone());
     let (scanned, failed, skipped) = fleet.status_counts();
+    let subtitle = format!(
+        "Scan started {} &middot; patterns {} &middot; {} repositories",
+        date(info.started),
+        info.patterns
+            .iter()
+            .map(|p| format!("<code>{}</code>", esc(p)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        scanned + failed + skipped
+    );
+    body.push_str(&page_head(
+        &format!("{} migration dashboard", esc(&title)),
+        "",
+        &subtitle,
+    ));
     let delivs = deliverables(fleet.projects());
     let affected = delivs.values().filter(|s| s.affected()).count();
-    let mut body = String::new();
     body.push_str("<div class=\"cards\">");
     body.push_str(&card(delivs.len(), "deliverables"));
     body.push_str(&card(affected, "deliverables with work left"));
@@ -67,30 +82,12 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> String {
     body.push_str("<h2>Teams</h2>\n");
     teams_table(&mut body, fleet, &delivs);
     body.push_str("<h2>Projects with occurrences</h2>\n<p class=\"muted\">Most complex first. Click a column to sort; type to filter.</p>\n");
-    let mut found: Vec<(&Team, &Project)> = fleet
-        .projects()
-        .filter(|(_, p)| !p.result.occurrences.is_empty())
-        .collect();
+    let mut found: Vec<(&Team, &Project)> = fleet.projects().filter(|(_, p)| p.count > 0).collect();
     found.sort_by(|a, b| a.1.rank(b.1));
     projects_table(&mut body, "", "projects", &found, true);
     not_scanned(&mut body, fleet.projects());
-
-    let subtitle = format!(
-        "Scan started {} &middot; patterns {} &middot; {} repositories",
-        date(info.started),
-        info.patterns
-            .iter()
-            .map(|p| format!("<code>{}</code>", esc(p)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        scanned + failed + skipped
-    );
-    page(
-        &format!("{} migration dashboard", esc(&title)),
-        "",
-        &subtitle,
-        &body,
-    )
+    body.push_str(&page_tail());
+    body.finish()
 }
 
 /// The state chart of some deliverables.
@@ -112,8 +109,8 @@ pub(super) fn state_chart(id: &str, states: impl Iterator<Item = State>) -> Stri
     )
 }
 
-fn teams_table(out: &mut String, fleet: &Fleet, delivs: &BTreeMap<(String, String), State>) {
-    out.push_str("<table class=\"data\" id=\"teams\"><thead><tr><th>Team</th><th class=\"num\">Repos</th><th class=\"num\">Deliverables</th><th class=\"num\" title=\"Deliverables whose production code uses it with nothing to switch it off\">Not started</th><th class=\"num\" title=\"Deliverables with part of the code or some services done\">In progress</th><th class=\"num\" title=\"Deliverables where a switch turns it off\">Switchable</th><th class=\"num\" title=\"Deliverables where only documentation and notes remain\">Migrated</th><th class=\"num\">Occurrences</th><th class=\"num\">Max complexity</th><th class=\"num\" title=\"Repositories that failed\">Failed</th></tr></thead><tbody>\n");
+fn teams_table(out: &mut impl Write, fleet: &Fleet, delivs: &BTreeMap<(String, String), State>) {
+    let _ = out.write_str("<table class=\"data\" id=\"teams\"><thead><tr><th>Team</th><th class=\"num\">Repos</th><th class=\"num\">Deliverables</th><th class=\"num\" title=\"Deliverables whose production code uses it with nothing to switch it off\">Not started</th><th class=\"num\" title=\"Deliverables with part of the code or some services done\">In progress</th><th class=\"num\" title=\"Deliverables where a switch turns it off\">Switchable</th><th class=\"num\" title=\"Deliverables where only documentation and notes remain\">Migrated</th><th class=\"num\">Occurrences</th><th class=\"num\">Max complexity</th><th class=\"num\" title=\"Repositories that failed\">Failed</th></tr></thead><tbody>\n");
     for t in &fleet.teams {
         let mine: Vec<State> = delivs
             .iter()
@@ -121,7 +118,7 @@ fn teams_table(out: &mut String, fleet: &Fleet, delivs: &BTreeMap<(String, Strin
             .map(|(_, s)| *s)
             .collect();
         let n = |s: State| mine.iter().filter(|x| **x == s).count();
-        let occ: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
+        let occ: usize = t.projects.iter().map(|p| p.count).sum();
         let top = t.projects.iter().map(|p| p.score()).max().unwrap_or(0);
         let failed = t
             .projects
@@ -141,12 +138,12 @@ fn teams_table(out: &mut String, fleet: &Fleet, delivs: &BTreeMap<(String, Strin
             if top == 0 { "-".to_string() } else { top.to_string() }
         );
     }
-    out.push_str("</tbody></table>\n");
+    let _ = out.write_str("</tbody></table>\n");
 }
 
 /// A sortable table of projects; `root` leads back to `html/`.
 pub(super) fn projects_table(
-    out: &mut String,
+    out: &mut impl Write,
     root: &str,
     id: &str,
     projects: &[(&Team, &Project)],
@@ -179,7 +176,7 @@ pub(super) fn projects_table(
         let score = p
             .analysis
             .as_ref()
-            .filter(|_| !p.result.occurrences.is_empty())
+            .filter(|_| p.count > 0)
             .map_or("-".to_string(), |a| a.score.to_string());
         let _ = writeln!(
             out,
@@ -191,15 +188,15 @@ pub(super) fn projects_table(
             g("tests"),
             g("docs"),
             g("config"),
-            p.result.occurrences.len()
+            p.count
         );
     }
-    out.push_str("</tbody></table>\n");
+    let _ = out.write_str("</tbody></table>\n");
 }
 
 /// Repositories that failed or were skipped, with why.
 pub(super) fn not_scanned<'a>(
-    out: &mut String,
+    out: &mut impl Write,
     projects: impl Iterator<Item = (&'a Team, &'a Project)>,
 ) {
     let list: Vec<_> = projects
@@ -208,7 +205,7 @@ pub(super) fn not_scanned<'a>(
     if list.is_empty() {
         return;
     }
-    out.push_str("<h2>Repositories not scanned</h2>\n<table class=\"data\" id=\"not-scanned\"><thead><tr><th>Repository</th><th>Team</th><th>Outcome</th><th>Reason</th></tr></thead><tbody>\n");
+    let _ = out.write_str("<h2>Repositories not scanned</h2>\n<table class=\"data\" id=\"not-scanned\"><thead><tr><th>Repository</th><th>Team</th><th>Outcome</th><th>Reason</th></tr></thead><tbody>\n");
     for (t, p) in list {
         let r = &p.result;
         let _ = writeln!(
@@ -224,5 +221,5 @@ pub(super) fn not_scanned<'a>(
             esc(r.reason.as_deref().unwrap_or("no reason recorded"))
         );
     }
-    out.push_str("</tbody></table>\n");
+    let _ = out.write_str("</tbody></table>\n");
 }

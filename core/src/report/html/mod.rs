@@ -19,7 +19,8 @@ mod team;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Fleet, Project, ReportFile, ScanInfo, Team};
+use super::stream::{whole, Out};
+use super::{Fleet, Project, Results, ScanInfo, Sink, Team};
 use crate::analysis::Status;
 use crate::link::encode;
 use crate::result::RepoStatus;
@@ -27,25 +28,29 @@ use crate::result::RepoStatus;
 const CSS: &str = include_str!("dashboard.css");
 const JS: &str = include_str!("dashboard.js");
 
-/// Renders every page.
-pub(super) fn render(fleet: &Fleet, info: &ScanInfo) -> Vec<ReportFile> {
-    let mut files = vec![ReportFile {
-        path: "html/index.html".into(),
-        contents: index::render(fleet, info),
-    }];
+/// Renders every page: the fleet, then each team followed by its projects.
+pub(super) fn render<E>(
+    fleet: &Fleet,
+    info: &ScanInfo,
+    results: &mut dyn Results<E>,
+    sink: &mut dyn Sink<E>,
+) -> Result<(), E> {
+    index::render(fleet, info, Out::new(sink, "html/index.html"))?;
     for t in &fleet.teams {
-        files.push(ReportFile {
-            path: format!("html/{}", team_href(t)),
-            contents: team::render(fleet, info, t),
-        });
-        for p in t.projects.iter().filter(|p| has_page(p)) {
-            files.push(ReportFile {
-                path: format!("html/{}", project_href(p)),
-                contents: project::render(fleet, info, t, p),
-            });
-        }
+        let path = format!("html/{}", team_href(t));
+        team::render(fleet, info, t, results, Out::new(sink, path))?;
+        let pages: Vec<(&Team, &Project)> = t
+            .projects
+            .iter()
+            .filter(|p| has_page(p))
+            .map(|p| (t, p))
+            .collect();
+        fleet.each_full(&pages, results, true, &mut |t, p| {
+            let path = format!("html/{}", project_href(p));
+            whole(sink, &path, &project::render(fleet, info, t, p))
+        })?;
     }
-    files
+    Ok(())
 }
 
 /// Where a deliverable stands in the migration, from the analysis of its repositories; worst
@@ -116,7 +121,7 @@ impl State {
 pub(crate) fn state(p: &Project) -> State {
     match (p.result.status, &p.analysis) {
         (RepoStatus::Failed, _) => State::NotScanned,
-        _ if p.result.occurrences.is_empty() => State::NotAffected,
+        _ if p.count == 0 => State::NotAffected,
         (_, None) => State::Found,
         (_, Some(a)) => match a.status {
             Status::NotStarted => State::NotStarted,
@@ -161,7 +166,7 @@ pub(crate) fn count_states(states: impl Iterator<Item = State>) -> Vec<(State, u
 
 /// A project gets its own page when there is something to show on it.
 pub(crate) fn has_page(p: &Project) -> bool {
-    !p.result.occurrences.is_empty()
+    p.count > 0
 }
 
 /// `teams/<name>.html`, relative to `html/`: the team's Markdown file name (unique and safe
@@ -265,7 +270,15 @@ pub(crate) fn cite_line(fleet: &Fleet, p: &Project, l: &crate::code::facts::Line
 
 /// One whole page. `title` and `subtitle` are HTML; `root` leads back to `html/`.
 pub(crate) fn page(title: &str, crumbs: &str, subtitle: &str, body: &str) -> String {
-    let mut out = String::with_capacity(body.len() + CSS.len() + JS.len() + 1024);
+    let mut out = page_head(title, crumbs, subtitle);
+    out.push_str(body);
+    out.push_str(&page_tail());
+    out
+}
+
+/// A page up to its body, for pages written a piece at a time.
+pub(crate) fn page_head(title: &str, crumbs: &str, subtitle: &str) -> String {
+    let mut out = String::with_capacity(CSS.len() + 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     // Nothing may be fetched: the page is whole as written.
@@ -277,7 +290,12 @@ pub(crate) fn page(title: &str, crumbs: &str, subtitle: &str, body: &str) -> Str
         out,
         "<header class=\"top\">{crumbs}<h1>{title}</h1><p>{subtitle}</p></header>\n<main>"
     );
-    out.push_str(body);
+    out
+}
+
+/// A page after its body.
+pub(crate) fn page_tail() -> String {
+    let mut out = String::with_capacity(JS.len() + 512);
     let _ = writeln!(
         out,
         "<footer>Written by fleetscan {}. Every figure is counted from the occurrences listed; every code link points at the scanned branch or commit.</footer>\n</main>",
@@ -349,27 +367,18 @@ mod tests {
             LinkOptions::default(),
             Some(Profile::eventlet()),
         );
-        let info = ScanInfo {
-            patterns: vec!["<i>".into()],
-            options: crate::result::ScanOptions {
-                matching: crate::matcher::MatchOptions::new(["x"]),
-                files: crate::filter::FileOptions::default(),
-            },
-            git_base: String::new(),
-            governance: Vec::new(),
-            started: 0,
-            duration_ms: 0,
-        };
-        let files = render(&fleet, &info);
+        let mut info = crate::report::fixture::info("x");
+        info.patterns = vec!["<i>".into()];
+        let files = crate::report::render(&fleet, &info, &[crate::report::Format::Html].into());
         assert_eq!(files.len(), 3, "index, the team, the project");
-        for f in files {
+        for f in &files {
             let c = &f.contents;
             assert_eq!(c.matches("<script").count(), 1, "{}", f.path);
             for bad in ["<img", "<b>", "<i>"] {
                 assert!(!c.contains(bad), "{} contains {bad}", f.path);
             }
         }
-        let project = &render(&fleet, &info)[2];
+        let project = &files[2];
         assert!(project
             .contents
             .contains("<code>&quot;&gt;&lt;script&gt;</code>"));

@@ -20,7 +20,7 @@ const MARK: &str = "<strong>(unverified path)</strong>";
 pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> String {
     let r = &p.result;
     let mut body = String::from("<div class=\"cards\">");
-    body.push_str(&card(r.occurrences.len(), "occurrences"));
+    body.push_str(&card(p.count, "occurrences"));
     if let Some(a) = &p.analysis {
         body.push_str(&card(a.verdict.as_str(), "deactivable"));
         body.push_str(&card(format!("{}/10", a.score), "complexity"));

@@ -4,19 +4,37 @@ use std::fmt::Write;
 
 use super::index::{not_scanned, projects_table, state_chart};
 use super::{
-    badge, card, cite_any, deliverables, esc, local, page, project_href, state, team_name, Project,
+    badge, card, cite_any, deliverables, esc, local, page_head, page_tail, project_href, state,
+    team_name, Project,
 };
 use crate::analysis::level;
 use crate::report::escape::plural;
 use crate::report::fleet::date;
-use crate::report::{Fleet, ScanInfo, Team};
+use crate::report::stream::Out;
+use crate::report::{Fleet, Results, ScanInfo, Team};
 
 const ROOT: &str = "../";
 
-pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team) -> String {
+pub(super) fn render<E>(
+    fleet: &Fleet,
+    info: &ScanInfo,
+    t: &Team,
+    results: &mut dyn Results<E>,
+    mut body: Out<'_, E>,
+) -> Result<(), E> {
+    let crumbs = format!(
+        "<nav class=\"crumbs\">{}</nav>",
+        local(ROOT, "index.html", "Fleet")
+    );
+    let subtitle = format!(
+        "Team &middot; scan started {} &middot; {} repositories",
+        date(info.started),
+        t.projects.len()
+    );
+    body.push_str(&page_head(&team_name(t), &crumbs, &subtitle));
     let delivs = deliverables(t.projects.iter().map(|p| (t, p)));
-    let occ: usize = t.projects.iter().map(|p| p.result.occurrences.len()).sum();
-    let mut body = String::from("<div class=\"cards\">");
+    let occ: usize = t.projects.iter().map(|p| p.count).sum();
+    body.push_str("<div class=\"cards\">");
     body.push_str(&card(delivs.len(), "deliverables"));
     body.push_str(&card(
         delivs.values().filter(|s| s.affected()).count(),
@@ -32,29 +50,19 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team) -> String {
     all.sort_by(|a, b| a.1.rank(b.1));
     projects_table(&mut body, ROOT, "projects", &all, false);
 
-    let found: Vec<&Project> = all
-        .iter()
-        .map(|(_, p)| *p)
-        .filter(|p| !p.result.occurrences.is_empty())
-        .collect();
+    let found: Vec<(&Team, &Project)> = all.into_iter().filter(|(_, p)| p.count > 0).collect();
     if !found.is_empty() {
         body.push_str("<h2>Analysis</h2>\n");
     }
-    for p in found {
-        analysis(&mut body, fleet, p);
-    }
+    fleet.each_full(&found, results, true, &mut |_, p| {
+        let mut panel = String::new();
+        analysis(&mut panel, fleet, p);
+        body.push_str(&panel);
+        Ok(())
+    })?;
     not_scanned(&mut body, t.projects.iter().map(|p| (t, p)));
-
-    let crumbs = format!(
-        "<nav class=\"crumbs\">{}</nav>",
-        local(ROOT, "index.html", "Fleet")
-    );
-    let subtitle = format!(
-        "Team &middot; scan started {} &middot; {} repositories",
-        date(info.started),
-        t.projects.len()
-    );
-    page(&team_name(t), &crumbs, &subtitle, &body)
+    body.push_str(&page_tail());
+    body.finish()
 }
 
 /// A project's analysis in short, linking to its page.
@@ -103,7 +111,7 @@ fn analysis(out: &mut String, fleet: &Fleet, p: &Project) {
             &project_href(p),
             &format!(
                 "Full analysis and the {} &rarr;",
-                plural(r.occurrences.len(), "occurrence")
+                plural(p.count, "occurrence")
             )
         )
     );
