@@ -189,10 +189,12 @@ impl Profile {
 
     /// The entry of sub-pattern `id` that applies in `class`, else its first entry.
     /// An entry made for `role` alone (`roles = ["import"]`) comes first, then one for any
-    /// role.
+    /// role. Entries limited to some names are not fallbacks: [`Profile::by_names`] finds
+    /// them.
     fn entry(&self, id: &str, class: usize, role: Option<Role>) -> Option<usize> {
         let cid = &self.classes[class].id;
-        let fits = |r: &crate::profile::Rule| r.id == id && r.classes.contains(cid);
+        let fits =
+            |r: &crate::profile::Rule| r.id == id && r.classes.contains(cid) && r.names.is_none();
         let pos = |f: &dyn Fn(&crate::profile::Rule) -> bool| self.rules.iter().position(f);
         pos(&|r| fits(r) && role.is_some_and(|x| r.roles == [x]))
             .or_else(|| pos(&|r| fits(r) && r.roles.len() > 1))
