@@ -96,6 +96,8 @@ struct RawClassification {
     #[serde(default)]
     code_sample: Option<String>,
     #[serde(default)]
+    lint_globs: Vec<String>,
+    #[serde(default)]
     context: Option<RawContext>,
 }
 
@@ -186,6 +188,9 @@ pub struct Classification {
     pub context_category: Option<usize>,
     /// A documentation line matching this is a code sample: it also gets code sub-patterns.
     pub code_sample: Option<Regex>,
+    /// Files of lint checks, which name the pattern to ban it: their code lines get no
+    /// category (but "Use in Tests" in tests).
+    pub lint: Option<GlobSet>,
 }
 
 /// A compiled profile.
@@ -387,6 +392,20 @@ impl Profile {
                 .as_deref()
                 .map(|p| re("classification.code_sample", p))
                 .transpose()?,
+            lint: if c.lint_globs.is_empty() {
+                None
+            } else {
+                let mut b = GlobSetBuilder::new();
+                for g in &c.lint_globs {
+                    b.add(
+                        Glob::new(g).map_err(|e| bad(format!("classification.lint_globs: {e}")))?,
+                    );
+                }
+                Some(
+                    b.build()
+                        .map_err(|e| bad(format!("classification.lint_globs: {e}")))?,
+                )
+            },
             prose: c.prose,
             mock: c.mock,
             other: c.other,
@@ -421,6 +440,14 @@ impl Profile {
             .iter()
             .position(|g| g.is_match(path))
             .unwrap_or(self.classes.len() - 1)
+    }
+
+    /// Whether `path` holds lint checks ([`Classification::lint`]).
+    pub fn is_lint(&self, path: &str) -> bool {
+        self.classification
+            .lint
+            .as_ref()
+            .is_some_and(|g| g.is_match(path))
     }
 
     /// The rule that prices an occurrence: the first of its rules with the highest positive
@@ -568,7 +595,13 @@ mod tests {
             ("tox.ini", "ci_config"),
             ("etc/nova/logging_sample.conf", "ci_config"),
             ("nova/values.yaml", "ci_config"),
-            ("tools/load_generator.py", "ci_config"),
+            // Python under tools/ is code the project runs; its shell scripts are tooling.
+            ("tools/load_generator.py", "production"),
+            ("tools/run_tests.sh", "ci_config"),
+            (
+                "integration/scripts/files/elements/guest/install.d/15-deps",
+                "packaging",
+            ),
         ] {
             assert_eq!(class(path), want, "{path}");
         }

@@ -472,6 +472,10 @@ mod tests {
                 names: vec!["eventlet".into()],
                 serves: vec!["eventlet.sleep".into()],
                 mocked: true,
+                roles: vec![
+                    fleetscan_core::code::roles::Role::Import,
+                    fleetscan_core::code::roles::Role::Value,
+                ],
             }],
             related: vec![fleetscan_core::code::roles::Site {
                 line: 9,

@@ -50,8 +50,9 @@ pub struct Entry {
 }
 
 /// Bumped when what an entry holds changes meaning, so that older entries are not read as
-/// complete: version 2 added the code facts, 3 the role facts of each occurrence line.
-const VERSION: u32 = 3;
+/// complete: version 2 added the code facts, 3 the role facts of each occurrence line, 4 every
+/// role of a line, dynamic imports and what an optional import's fallback serves.
+const VERSION: u32 = 4;
 
 /// The cache under `<root>/results`.
 #[derive(Debug, Clone)]

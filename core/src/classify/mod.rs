@@ -9,6 +9,9 @@
 //! 4. in tests every non-prose line is also "Use in Tests", and a mock is only that;
 //! 5. an import takes the categories of what its names serve in the file;
 //! 6. in a file that runs the WSGI server, its hub and socket lines are WSGI too.
+//!
+//! Code of lint checks (the profile's `lint_globs`), which names the pattern to ban it, gets
+//! no category but "Use in Tests" in tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +45,7 @@ pub struct Classification {
 /// Classifies every occurrence of one repository with the facts its scan gathered.
 pub fn classify_all(profile: &Profile, occ: &[Occurrence], facts: &CodeFacts) -> Classification {
     let mut context: BTreeMap<&str, bool> = BTreeMap::new();
+    let modules = OwnModules::new(occ.iter().map(|o| o.path.as_str()));
     let classified = occ
         .iter()
         .map(|o| {
@@ -49,7 +53,21 @@ pub fn classify_all(profile: &Profile, occ: &[Occurrence], facts: &CodeFacts) ->
             let ctx = *context
                 .entry(o.path.as_str())
                 .or_insert_with(|| file.is_some_and(|f| profile.file_in_context(f)));
-            profile.classify_occurrence(&o.path, o.line, &o.text, file, ctx)
+            let line = file.and_then(|f| f.line(o.line));
+            // An import of one of the repository's own modules named after the pattern
+            // (`from watcher import eventlet as helper`) is not an import of the pattern's
+            // package: it is what its names serve.
+            let own = line.filter(|l| {
+                l.role == Role::Import && l.names.iter().any(|n| modules.contains(n, &o.path))
+            });
+            match own {
+                Some(l) => {
+                    let mut l = l.clone();
+                    l.names.retain(|n| !modules.contains(n, &o.path));
+                    profile.classify_line(&o.path, &o.text, Some(&l), ctx)
+                }
+                None => profile.classify_line(&o.path, &o.text, line, ctx),
+            }
         })
         .collect();
     let mut related = Vec::new();
@@ -74,6 +92,44 @@ pub fn classify_all(profile: &Profile, occ: &[Occurrence], facts: &CodeFacts) ->
     }
 }
 
+/// The Python modules of a repository, by dotted name, from the paths of its files:
+/// `watcher/eventlet.py` is `watcher.eventlet`.
+struct OwnModules(BTreeSet<String>);
+
+impl OwnModules {
+    fn new<'a>(paths: impl Iterator<Item = &'a str>) -> OwnModules {
+        let mut set = BTreeSet::new();
+        for p in paths {
+            let Some(stem) = p.strip_suffix(".py") else {
+                continue;
+            };
+            let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
+            let name = stem.replace('/', ".");
+            if let Some(rest) = name.strip_prefix("src.") {
+                set.insert(rest.to_string());
+            }
+            set.insert(name);
+        }
+        OwnModules(set)
+    }
+
+    /// Whether the imported `name` (relative names resolved from `path`) is one of them.
+    fn contains(&self, name: &str, path: &str) -> bool {
+        let dots = name.len() - name.trim_start_matches('.').len();
+        if dots == 0 {
+            return self.0.contains(name);
+        }
+        // `from . import x` in a/b/c.py is a.b.x; each further dot goes one package up.
+        let mut package: Vec<&str> = path.split('/').collect();
+        package.pop();
+        for _ in 1..dots {
+            package.pop();
+        }
+        package.push(&name[dots..]);
+        self.0.contains(&package.join("."))
+    }
+}
+
 impl Profile {
     /// Classifies one line `text` of `path` by line rules alone, as for a file that is not
     /// Python or does not parse.
@@ -91,20 +147,38 @@ impl Profile {
         file: Option<&FileFacts>,
         context: bool,
     ) -> Classified {
+        self.classify_line(path, text, file.and_then(|f| f.line(line)), context)
+    }
+
+    /// Classifies the line `text` of `path` with its facts, if its file parsed.
+    fn classify_line(
+        &self,
+        path: &str,
+        text: &str,
+        facts: Option<&LineFacts>,
+        context: bool,
+    ) -> Classified {
         let class = self.class_of(path);
         let k = &self.classification;
         let docs = k.docs_classes.contains(&class);
-        let facts = file
-            .and_then(|f| f.line(line))
-            .filter(|l| !docs && l.role != Role::Other);
+        let facts = facts.filter(|l| !docs && l.role != Role::Other);
         let mut rules = match facts {
             Some(l) => self.by_role(class, l),
             None => self.by_line(class, text),
         };
-        if rules.is_empty() {
-            rules.extend(self.entry(&k.other, class, facts.map(|l| l.role)));
+        // A lint check names the pattern to ban it: its code stands for no API.
+        let prose = !rules.is_empty() && rules.iter().all(|&r| self.rules[r].id == k.prose);
+        let lint = !docs && !prose && self.is_lint(path);
+        if rules.is_empty() || lint {
+            rules = self
+                .entry(&k.other, class, facts.map(|l| l.role))
+                .into_iter()
+                .collect();
         }
-        let categories = self.categories_for(class, &rules, facts, context);
+        let mut categories = self.categories_for(class, &rules, facts, context);
+        if lint {
+            categories.retain(|&c| c == k.tests_category);
+        }
         Classified {
             class,
             rules,
@@ -115,10 +189,12 @@ impl Profile {
 
     /// The entry of sub-pattern `id` that applies in `class`, else its first entry.
     /// An entry made for `role` alone (`roles = ["import"]`) comes first, then one for any
-    /// role.
+    /// role. Entries limited to some names are not fallbacks: [`Profile::by_names`] finds
+    /// them.
     fn entry(&self, id: &str, class: usize, role: Option<Role>) -> Option<usize> {
         let cid = &self.classes[class].id;
-        let fits = |r: &crate::profile::Rule| r.id == id && r.classes.contains(cid);
+        let fits =
+            |r: &crate::profile::Rule| r.id == id && r.classes.contains(cid) && r.names.is_none();
         let pos = |f: &dyn Fn(&crate::profile::Rule) -> bool| self.rules.iter().position(f);
         pos(&|r| fits(r) && role.is_some_and(|x| r.roles == [x]))
             .or_else(|| pos(&|r| fits(r) && r.roles.len() > 1))
@@ -151,11 +227,24 @@ impl Profile {
         if l.role == Role::Mock {
             return self.entry(&k.mock, class, None).into_iter().collect();
         }
-        let own = self.by_names(class, l.role, &l.names);
-        if own.is_empty() && l.role == Role::Import {
-            // An import of a helper module (`from oslo_utils import eventletutils`) is what
-            // its names serve.
-            return self.by_names(class, Role::Call, &l.serves);
+        let mut own = self.by_names(class, l.role, &l.names);
+        // The line's other roles: an option read on the line of a name that merely
+        // contains the word (`debug = conf.get('eventlet_debug')`).
+        for &r in l.roles.iter().filter(|r| **r != l.role && !r.is_prose()) {
+            if !own.is_empty() {
+                break;
+            }
+            own = self.by_names(class, r, &l.names);
+        }
+        if own.is_empty() {
+            // An import of a helper module (`from oslo_utils import eventletutils`), and the
+            // fallback of an optional import or a guard on it, are what the import serves.
+            own = self.by_names(class, Role::Call, &l.serves);
+        }
+        if own.is_empty() && l.roles.iter().any(|r| r.is_prose()) {
+            // Nothing on the line is an Eventlet API, and it holds a message: the message is
+            // what the line says (`skipIf(not eventlet_utils.AVAILABLE, 'needs eventlet')`).
+            own.extend(self.entry(&k.prose, class, None));
         }
         own
     }

@@ -5,26 +5,38 @@ use super::*;
 use crate::code::python;
 use crate::matcher::{MatchOptions, Matcher};
 
+/// The occurrences of `files` (path, source) and their classification as one repository.
+fn classify_files(p: &Profile, files: &[(&str, &str)]) -> (Vec<Occurrence>, Classification) {
+    let m = Matcher::new(&MatchOptions::new(["eventlet"])).unwrap();
+    let mut occ = Vec::new();
+    let mut facts = CodeFacts::default();
+    for &(path, src) in files {
+        let found: Vec<Occurrence> = m
+            .lines(src.as_bytes())
+            .into_iter()
+            .map(|(line, text)| Occurrence {
+                path: path.into(),
+                line,
+                text,
+            })
+            .collect();
+        let lines: Vec<u32> = found.iter().map(|o| o.line).collect();
+        facts
+            .files
+            .push(python::extract(path, src.as_bytes(), &lines, &|s| {
+                m.is_match(s)
+            }));
+        occ.extend(found);
+    }
+    facts.sort();
+    let c = classify_all(p, &occ, &facts);
+    (occ, c)
+}
+
 /// `(line, sub-patterns, categories, role)` of every occurrence of `src` at `path`.
 fn run(path: &str, src: &str) -> Vec<(u32, String, String, String)> {
     let p = Profile::eventlet();
-    let m = Matcher::new(&MatchOptions::new(["eventlet"])).unwrap();
-    let occ: Vec<Occurrence> = m
-        .lines(src.as_bytes())
-        .into_iter()
-        .map(|(line, text)| Occurrence {
-            path: path.into(),
-            line,
-            text,
-        })
-        .collect();
-    let lines: Vec<u32> = occ.iter().map(|o| o.line).collect();
-    let facts = CodeFacts {
-        files: vec![python::extract(path, src.as_bytes(), &lines, &|s| {
-            m.is_match(s)
-        })],
-    };
-    let c = classify_all(&p, &occ, &facts);
+    let (occ, c) = classify_files(&p, &[(path, src)]);
     occ.iter()
         .zip(&c.classified)
         .map(|(o, c)| {
@@ -65,9 +77,10 @@ fn docstring_naming_spawn_is_prose_not_a_call() {
             "{line}"
         );
     }
-    // A message in a string is prose; a value string is not a call either.
+    // A message in a string is prose; a value string is not a call either, and in a lint
+    // check, which names the word to ban it, it stands for no API.
     assert_eq!(at(&rows, 7), ("doc_mention", "docs", "message"));
-    assert_eq!(at(&rows, 6), ("other", "green_threads", "value"));
+    assert_eq!(at(&rows, 6), ("other", "", "value"));
 }
 
 #[test]
@@ -307,4 +320,170 @@ fn line_rules_for_other_files() {
         ids("tox.ini", "  eventlet_backdoor = 1"),
         "config_option config_deps"
     );
+}
+
+#[test]
+fn optional_import_fallback_and_guard_take_what_the_import_serves() {
+    let src = r#"from oslo_utils import importutils
+try:
+    import eventlet
+except ImportError:
+    eventlet = None
+
+tpool = importutils.try_import('eventlet.tpool')
+
+
+def nap():
+    if eventlet is None:
+        return
+    eventlet.sleep(0)
+"#;
+    let rows = run("svc/a.py", src);
+    assert_eq!(at(&rows, 3), ("import_only", "deferred", "import"));
+    assert_eq!(at(&rows, 5), ("sleep_yield", "deferred", "attribute"));
+    assert_eq!(at(&rows, 11), ("sleep_yield", "deferred", "attribute"));
+    // A dynamic import is an import of the module it names.
+    assert_eq!(at(&rows, 7), ("tpool", "green_threads", "import"));
+}
+
+#[test]
+fn a_dynamic_import_binds_its_name() {
+    let src = "_eventlet = importutils.try_import('eventlet')\n\ndef f():\n    with _eventlet.timeout.Timeout(3):\n        pass\n";
+    let rows = run("svc/a.py", src);
+    assert_eq!(at(&rows, 1), ("import_only", "deferred", "import"));
+    assert_eq!(at(&rows, 4), ("sync_primitives", "deferred", "call"));
+}
+
+#[test]
+fn a_helper_returning_the_module_stands_for_it() {
+    let src = "from nova import utils\n\ndef f(conn):\n    eventlet = utils.get_eventlet()\n    eventlet.hubs.use_hub()\n    return utils.get_eventlet().tpool.Proxy(conn)\n";
+    let rows = run("nova/virt/host.py", src);
+    assert_eq!(at(&rows, 4), ("import_only", "green_threads", "import"));
+    assert_eq!(at(&rows, 5), ("hubs", "green_threads", "call"));
+    assert_eq!(at(&rows, 6), ("tpool", "green_threads", "call"));
+}
+
+#[test]
+fn keywords_and_values_that_select_eventlet_are_options() {
+    let src = r#"from oslo_log import log
+from oslo_service import backend
+
+
+def setup(conf, fix_eventlet: bool = True):
+    log.setup(conf, 'svc', fix_eventlet=False)
+    backend.set_threadpool_model('eventlet')
+    if conf.backend not in ('eventlet', 'threading'):
+        raise ValueError(conf.backend)
+    debug = conf.get('eventlet_debug', 'no')
+    return 'eventlet'
+
+
+def check(logical_line):
+    if 'eventlet' in logical_line:
+        return logical_line.index('eventlet')
+"#;
+    let rows = run("svc/service.py", src);
+    for line in [5, 6, 7, 8, 10, 11] {
+        assert_eq!(
+            at(&rows, line).0,
+            "config_option",
+            "line {line}: {:?}",
+            at(&rows, line)
+        );
+        assert_eq!(at(&rows, line).1, "config_deps", "line {line}");
+    }
+    // Searching text for the word selects nothing.
+    assert_eq!(at(&rows, 15), ("other", "green_threads", "value"));
+    assert_eq!(at(&rows, 16), ("other", "green_threads", "value"));
+}
+
+#[test]
+fn a_message_beside_a_name_that_merely_contains_the_word_is_prose() {
+    let src = r#"import testtools
+
+from taskflow.utils import eventlet_utils as eu
+
+
+class T(testtools.TestCase):
+    @testtools.skipIf(not eu.EVENTLET_AVAILABLE, 'eventlet is not available')
+    def test_a(self):
+        ex = self.assertRaises(ImportError, f)
+        self.assertEqual(
+            "The service runs on native threads so it should not "
+            "import eventlet", str(ex))
+"#;
+    let rows = run("taskflow/tests/unit/test_a.py", src);
+    assert_eq!(at(&rows, 7), ("doc_mention", "docs", "decorator"));
+    // A part of a concatenated message is prose, even when it reads like code.
+    assert_eq!(at(&rows, 12), ("doc_mention", "docs", "message"));
+}
+
+#[test]
+fn lint_checks_stand_for_no_api() {
+    let src = r#"import re
+
+no_eventlet_re = re.compile(r'(import|from)\s+[(]?eventlet')
+
+
+def check_no_eventlet_imports(logical_line):
+    """Ban eventlet imports."""
+    if no_eventlet_re.match(logical_line):
+        yield logical_line.index('eventlet'), "O345: eventlet is banned"
+"#;
+    let rows = run("octavia/hacking/checks.py", src);
+    for line in [3, 6, 8] {
+        assert_eq!(at(&rows, line).0, "other", "line {line}");
+        assert_eq!(at(&rows, line).1, "", "line {line}");
+    }
+    assert_eq!(at(&rows, 7), ("doc_mention", "docs", "docstring"));
+}
+
+#[test]
+fn project_helpers_and_modules_named_after_eventlet() {
+    let p = Profile::eventlet();
+    let helper = "import eventlet\n\n\ndef is_patched():\n    return eventlet.patcher.is_monkey_patched('thread')\n";
+    let user = "from watcher import eventlet as eventlet_helper\nfrom cinder.wsgi import eventlet_server\n\nif eventlet_helper.is_patched():\n    pass\n";
+    let (occ, c) = classify_files(
+        &p,
+        &[
+            ("watcher/eventlet.py", helper),
+            ("watcher/common/executor.py", user),
+        ],
+    );
+    let of = |path: &str, line: u32| {
+        let i = occ
+            .iter()
+            .position(|o| o.path == path && o.line == line)
+            .unwrap();
+        p.subpatterns_of(&c.classified[i]).join(",")
+    };
+    // An import of the repository's own module named after Eventlet is what it serves.
+    assert_eq!(of("watcher/common/executor.py", 1), "monkey_patch");
+    assert_eq!(of("watcher/common/executor.py", 4), "monkey_patch");
+    // The project's module for the Eventlet WSGI server.
+    assert_eq!(of("watcher/common/executor.py", 2), "wsgi");
+    assert_eq!(of("watcher/eventlet.py", 1), "import_only");
+}
+
+#[test]
+fn wsgi_environ_keys_annotations_and_module_lookups() {
+    let src = r#"import sys
+from typing import Union
+
+_sem: Union['eventlet.semaphore.Semaphore', None] = None
+
+
+def app(env, start):
+    env['eventlet.minimum_write_chunk_size'] = 0
+    if 'eventlet.patcher' in sys.modules and sys.modules[
+            'eventlet.patcher'].is_monkey_patched('thread'):
+        pass
+"#;
+    let rows = run("svc/app.py", src);
+    assert_eq!(
+        at(&rows, 4),
+        ("sync_primitives", "green_threads", "attribute")
+    );
+    assert_eq!(at(&rows, 8), ("wsgi", "wsgi", "option"));
+    assert_eq!(at(&rows, 10), ("monkey_patch", "green_threads", "call"));
 }

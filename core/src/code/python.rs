@@ -122,6 +122,7 @@ pub fn extract_whole(
         uses: Vec::new(),
     };
     w.imports(&imports);
+    w.dynamic_imports(&calls);
     w.mocks(&calls);
     w.chains(&chains);
     w.strings_and_comments(&texts);
@@ -135,6 +136,14 @@ struct Import {
     /// Local name and the qualified name whose uses it serves: `import eventlet.wsgi` binds
     /// `eventlet` but serves only `eventlet.wsgi...`.
     locals: Vec<(String, String)>,
+}
+
+/// One thing found on a row: its role, the name it uses, and for a bare reference to an
+/// imported name (`eventlet = None`, `if eventlet:`) the local name.
+struct Hit {
+    role: Role,
+    name: Option<String>,
+    bare: Option<String>,
 }
 
 /// One use of a name bound by an import.
@@ -158,8 +167,8 @@ struct Walk<'t, 's> {
     imports: Vec<Import>,
     /// Byte ranges of mock calls whose target is the pattern's.
     mock_spans: Vec<(usize, usize)>,
-    /// Row -> (role, names) found on it.
-    hits: BTreeMap<usize, Vec<(Role, Option<String>)>>,
+    /// Row -> what was found on it.
+    hits: BTreeMap<usize, Vec<Hit>>,
     uses: Vec<Use>,
 }
 
@@ -276,8 +285,22 @@ impl<'t> Walk<'t, '_> {
     }
 
     fn hit(&mut self, rows: (usize, usize), role: Role, name: Option<String>) {
+        self.hit_bare(rows, role, name, None);
+    }
+
+    fn hit_bare(
+        &mut self,
+        rows: (usize, usize),
+        role: Role,
+        name: Option<String>,
+        bare: Option<String>,
+    ) {
         for r in rows.0..=rows.1 {
-            self.hits.entry(r).or_default().push((role, name.clone()));
+            self.hits.entry(r).or_default().push(Hit {
+                role,
+                name: name.clone(),
+                bare: bare.clone(),
+            });
         }
     }
 
@@ -349,8 +372,102 @@ impl<'t> Walk<'t, '_> {
         }
     }
 
+    /// Imports made by a call: `x = importutils.try_import('eventlet')`,
+    /// `importlib.import_module(...)`, `__import__(...)`, and a project helper that returns
+    /// the module, assigned to a name (`eventlet = utils.get_eventlet()`). They bind the
+    /// assigned name as an import statement would.
+    fn dynamic_imports(&mut self, at: &[usize]) {
+        for &i in at {
+            let n = self.nodes[i];
+            let Some(f) = n
+                .child_by_field_name("function")
+                .and_then(|f| self.plain_chain(f))
+            else {
+                continue;
+            };
+            let last = f.last().map_or("", String::as_str);
+            // The name assigned: `eventlet = ...`.
+            let target = self
+                .nodes
+                .get(self.parents[i])
+                .filter(|p| p.kind() == "assignment")
+                .and_then(|p| p.child_by_field_name("left"))
+                .filter(|l| l.kind() == "identifier")
+                .map(|l| self.text(l).to_string());
+            let module = if matches!(last, "try_import" | "import_module" | "__import__") {
+                let Some(args) = n.child_by_field_name("arguments") else {
+                    continue;
+                };
+                let mut c = args.walk();
+                let first = args.named_children(&mut c).find(|a| a.kind() != "comment");
+                match first {
+                    Some(a) if a.kind() == "string" => {
+                        let s = string_content(self.text(a)).to_string();
+                        if !(self.is_match)(&s) || s.contains(char::is_whitespace) {
+                            continue;
+                        }
+                        s
+                    }
+                    _ => continue,
+                }
+            } else if let (Some(m), Some(_)) = (self.module_getter(n), &target) {
+                m
+            } else {
+                continue;
+            };
+            let rows = self.statement_rows(i);
+            let mut imp = Import {
+                rows,
+                names: vec![module.clone()],
+                locals: Vec::new(),
+            };
+            if let Some(local) = target {
+                self.bindings.insert(local.clone(), module.clone());
+                imp.locals.push((local, module));
+            }
+            self.hit(rows, Role::Import, None);
+            self.imports.push(imp);
+        }
+    }
+
+    /// The module a call without arguments returns when the function is named after it:
+    /// `utils.get_eventlet()` gives `eventlet`, when the pattern matches exactly that word.
+    fn module_getter(&self, call: Node<'_>) -> Option<String> {
+        let args = call.child_by_field_name("arguments")?;
+        if args.named_child_count() > 0 {
+            return None;
+        }
+        let f = self.plain_chain(call.child_by_field_name("function")?)?;
+        let last = f.last()?;
+        let word = ["get_", "_get_", "import_", "_import_", "load_", "_load_"]
+            .iter()
+            .find_map(|p| last.strip_prefix(p))?;
+        self.is_exact(word).then(|| word.to_string())
+    }
+
+    /// True when the pattern matches all of `s` and no shorter part of it: `eventlet`, not
+    /// `eventlet_debug`.
+    fn is_exact(&self, s: &str) -> bool {
+        let mut chars = s.char_indices();
+        let (Some(_), Some((second, _))) = (chars.next(), chars.next()) else {
+            return false;
+        };
+        let last = s.char_indices().last().map_or(0, |(i, _)| i);
+        (self.is_match)(s) && !(self.is_match)(&s[second..]) && !(self.is_match)(&s[..last])
+    }
+
     /// The dotted text of a pure name chain (`a.b.c`), or None for anything else.
+    fn plain_chain(&self, n: Node<'_>) -> Option<Vec<String>> {
+        self.chain_through(n, false)
+    }
+
+    /// The dotted text of a name chain (`a.b.c`), or None for anything else. A call of a
+    /// module getter (`utils.get_eventlet().tpool`) stands for the module it returns.
     fn chain(&self, n: Node<'_>) -> Option<Vec<String>> {
+        self.chain_through(n, true)
+    }
+
+    fn chain_through(&self, n: Node<'_>, getters: bool) -> Option<Vec<String>> {
         let mut parts = Vec::new();
         let mut cur = n;
         loop {
@@ -363,6 +480,22 @@ impl<'t> Walk<'t, '_> {
                 "attribute" => {
                     parts.push(self.text(cur.child_by_field_name("attribute")?).to_string());
                     cur = cur.child_by_field_name("object")?;
+                }
+                "call" if getters && !parts.is_empty() => {
+                    parts.push(self.module_getter(cur)?);
+                    parts.reverse();
+                    return Some(parts);
+                }
+                // `sys.modules['eventlet.patcher'].is_monkey_patched` is the module's.
+                "subscript" if getters && !parts.is_empty() => {
+                    let value = self.plain_chain(cur.child_by_field_name("value")?)?;
+                    let key = cur.child_by_field_name("subscript")?;
+                    if value != ["sys", "modules"] || key.kind() != "string" {
+                        return None;
+                    }
+                    parts.push(string_content(self.text(key)).to_string());
+                    parts.reverse();
+                    return Some(parts);
                 }
                 _ => return None,
             }
@@ -464,6 +597,19 @@ impl<'t> Walk<'t, '_> {
             if !self.bindings.contains_key(root) && !(self.is_match)(text) {
                 continue;
             }
+            let row = n.start_position().row;
+            // A keyword or parameter named after the pattern (`fix_eventlet=False`,
+            // `def setup(use_eventlet=True)`) is a setting, not a use of the module.
+            if matches!(
+                p.kind(),
+                "keyword_argument" | "default_parameter" | "typed_default_parameter"
+            ) && p.child_by_field_name("name") == Some(n)
+            {
+                if (self.is_match)(text) {
+                    self.hit((row, row), Role::Option, Some(text.to_string()));
+                }
+                continue;
+            }
             let Some(parts) = self.chain(n) else { continue };
             let Some((name, resolved)) = self.resolve(&parts) else {
                 continue;
@@ -480,15 +626,15 @@ impl<'t> Walk<'t, '_> {
                 }
                 _ => name,
             };
-            let row = n.start_position().row;
             let called = p.kind() == "call" && p.child_by_field_name("function") == Some(n);
+            let bare = resolved && parts.len() == 1 && !called;
             if resolved {
                 self.uses.push(Use {
                     row,
                     local: parts[0].clone(),
                     name: name.clone(),
                     mocked,
-                    bare: parts.len() == 1 && !called,
+                    bare,
                 });
             }
             let role = if mocked {
@@ -508,7 +654,8 @@ impl<'t> Walk<'t, '_> {
             } else {
                 (row, n.end_position().row)
             };
-            self.hit(rows, role, Some(name));
+            let bare = bare.then(|| parts[0].clone());
+            self.hit_bare(rows, role, Some(name), bare);
         }
     }
 
@@ -532,9 +679,28 @@ impl<'t> Walk<'t, '_> {
                         self.hit((start, end), role, None);
                         continue;
                     }
+                    // A part of an implicitly concatenated string is judged with the whole:
+                    // `"... should not " "import eventlet"` is a message, not a code sample.
+                    let content = match self.nodes.get(self.parents[i]) {
+                        Some(p) if p.kind() == "concatenated_string" => {
+                            let mut c = p.walk();
+                            p.named_children(&mut c)
+                                .filter(|x| x.kind() == "string")
+                                .map(|x| string_content(self.text(x)))
+                                .collect()
+                        }
+                        _ => content,
+                    };
                     let role = self.string_role(i, &content);
-                    let name = matches!(role, Role::Option | Role::LoggerName | Role::Value)
-                        .then_some(content);
+                    let name = match role {
+                        Role::Option | Role::LoggerName | Role::Value => Some(content),
+                        Role::Attribute => {
+                            let parts: Vec<String> =
+                                content.split('.').map(str::to_string).collect();
+                            self.resolve(&parts).map(|(n, _)| n)
+                        }
+                        _ => None,
+                    };
                     self.hit((start, end), role, name);
                 }
                 _ => {}
@@ -546,11 +712,24 @@ impl<'t> Walk<'t, '_> {
         if self.is_docstring(s) {
             return Role::Docstring;
         }
+        // A type annotation written as a string (`x: 'eventlet.semaphore.Semaphore'`) is code.
+        if is_dotted_name(content)
+            && self
+                .ancestors(s)
+                .map(|a| self.nodes[a].kind())
+                .take_while(|k| !k.ends_with("_statement") && *k != "block")
+                .any(|k| k == "type")
+        {
+            return Role::Attribute;
+        }
         if is_log_level(content) {
             return Role::LoggerName;
         }
+        let spaced = content.chars().any(char::is_whitespace);
         // A code sample (fed to a lint check, say) is a value, not prose.
-        let prose = content.chars().any(char::is_whitespace) && !is_code_sample(content);
+        let prose = spaced && !is_code_sample(content);
+        // The pattern's word alone (`'eventlet'`) names a backend, executor or hub to select.
+        let exact = self.is_exact(content);
         let mut cur = self.nodes[s];
         let mut keyword: Option<String> = None;
         for pi in self.ancestors(s) {
@@ -560,6 +739,9 @@ impl<'t> Walk<'t, '_> {
                     let k = p.child_by_field_name("name").map_or("", |k| self.text(k));
                     if PROSE_KEYWORDS.contains(&k) {
                         return Role::Message;
+                    }
+                    if !prose && is_logger_setting(k) {
+                        return Role::LoggerName;
                     }
                     keyword = Some(k.to_string());
                 }
@@ -574,11 +756,15 @@ impl<'t> Walk<'t, '_> {
                     if last == "getLogger" {
                         return Role::LoggerName;
                     }
-                    // An environment variable read: a setting, as an option is.
+                    // An environment variable or configuration read: a setting, as an
+                    // option is.
                     if !prose && (last == "getenv" || f.iter().any(|p| p == "environ")) {
                         return Role::Option;
                     }
-                    if is_message_function(&f) {
+                    if !prose && is_config_read(&f) {
+                        return Role::Option;
+                    }
+                    if is_message_function(&f) || (spaced && is_text_assertion(last)) {
                         return Role::Message;
                     }
                     if last.ends_with("Opt")
@@ -592,19 +778,46 @@ impl<'t> Walk<'t, '_> {
                     {
                         return if prose { Role::Message } else { Role::Option };
                     }
+                    // `set_threadpool_model('eventlet')`, `Server(..., 'eventlet')`; not a
+                    // package or module named by its word (`version('eventlet')`,
+                    // `filterwarnings(module='eventlet')`).
+                    if exact
+                        && !is_package_lookup(last)
+                        && !is_text_search(last)
+                        && !keyword
+                            .as_deref()
+                            .is_some_and(|k| matches!(k, "module" | "name" | "package"))
+                    {
+                        return Role::Option;
+                    }
                     break;
                 }
                 "raise_statement" | "assert_statement" => return Role::Message,
+                "default_parameter" | "typed_default_parameter" if !prose => {
+                    let name = p.child_by_field_name("name").map_or("", |k| self.text(k));
+                    return if is_logger_setting(name) {
+                        Role::LoggerName
+                    } else {
+                        Role::Option
+                    };
+                }
                 // A value that selects something: `HANDLERS['eventlet'] = ...`,
-                // `backend == 'eventlet'`, `executor = 'eventlet'`.
-                "subscript" | "assignment" | "default_parameter" if !prose => return Role::Option,
-                // `'eventlet' in line` searches for the word; `== 'eventlet'` selects.
+                // `backend == 'eventlet'`, `executor = 'eventlet'`, `return 'eventlet'`.
+                "subscript" | "assignment" if !prose => return Role::Option,
+                "return_statement" if exact => return Role::Option,
+                // `'eventlet' in line` searches for the word; `== 'eventlet'` and
+                // `backend in ('eventlet', 'threading')` select.
                 "comparison_operator" if !prose => {
                     let mut c = p.walk();
                     let search = p
                         .children(&mut c)
                         .any(|o| matches!(o.kind(), "in" | "not in"));
-                    return if search { Role::Value } else { Role::Option };
+                    let choices = matches!(cur.kind(), "tuple" | "list" | "set");
+                    return if search && !choices {
+                        Role::Value
+                    } else {
+                        Role::Option
+                    };
                 }
                 // A dictionary value selects (`{"HUB_TYPE": "eventlet"}`); a key names.
                 "pair" if !prose && p.child_by_field_name("value") == Some(cur) => {
@@ -649,11 +862,12 @@ impl<'t> Walk<'t, '_> {
         for &line in &wanted {
             let row = line.saturating_sub(1) as usize;
             let hits = self.hits.get(&row).map(Vec::as_slice).unwrap_or_default();
-            let role = hits.iter().map(|h| h.0).min().unwrap_or(Role::Other);
+            let roles: BTreeSet<Role> = hits.iter().map(|h| h.role).collect();
+            let role = roles.first().copied().unwrap_or(Role::Other);
             let mut names: BTreeSet<String> = hits
                 .iter()
-                .filter(|h| !h.0.is_prose())
-                .filter_map(|h| h.1.clone())
+                .filter(|h| !h.role.is_prose())
+                .filter_map(|h| h.name.clone())
                 .collect();
             let (mut serves, mut mocked) = (BTreeSet::new(), false);
             if role == Role::Import {
@@ -665,6 +879,23 @@ impl<'t> Walk<'t, '_> {
                     names.extend(imp.names.iter().cloned());
                     mocked |= self.serve(imp, &mut serves);
                 }
+            } else if hits.iter().any(|h| h.bare.is_some())
+                && hits
+                    .iter()
+                    .all(|h| h.bare.is_some() || h.name.is_none() || h.role.is_prose())
+            {
+                // Only bare references to imported names: the fallback of an optional import
+                // (`eventlet = None`) or a guard on it (`if eventlet is None:`) serves what
+                // the import serves.
+                let locals: BTreeSet<&str> =
+                    hits.iter().filter_map(|h| h.bare.as_deref()).collect();
+                for imp in self
+                    .imports
+                    .iter()
+                    .filter(|i| i.locals.iter().any(|(l, _)| locals.contains(l.as_str())))
+                {
+                    self.serve(imp, &mut serves);
+                }
             }
             out.push(LineFacts {
                 line,
@@ -672,6 +903,7 @@ impl<'t> Walk<'t, '_> {
                 names: names.into_iter().collect(),
                 serves: serves.into_iter().collect(),
                 mocked,
+                roles: roles.into_iter().collect(),
             });
         }
         let mut related: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
@@ -775,6 +1007,95 @@ fn is_mock_function(f: &[String]) -> bool {
             | "StubOutWithMock"
     ) || (prev == "patch" && matches!(last, "object" | "dict" | "multiple"))
         || (prev == "stubs" && last == "Set")
+}
+
+/// A dotted Python name: `eventlet.semaphore.Semaphore`.
+fn is_dotted_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|p| {
+            p.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
+}
+
+/// A keyword or parameter that names a logger (`logger_name='eventlet.wsgi.server'`).
+fn is_logger_setting(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("logger") || n == "log_name"
+}
+
+/// A read of a configuration value by its key: `conf.get('eventlet_debug')`,
+/// `self.config.getboolean(...)`.
+fn is_config_read(f: &[String]) -> bool {
+    let last = f.last().map_or("", String::as_str);
+    let obj = f
+        .len()
+        .checked_sub(2)
+        .map_or(String::new(), |i| f[i].to_ascii_lowercase());
+    (obj.contains("conf") || obj == "options")
+        && matches!(
+            last,
+            "get" | "getboolean" | "getint" | "getfloat" | "getlist" | "get_bool" | "getbool"
+        )
+}
+
+/// unittest assertions whose string arguments are expected text (an error message, a log
+/// line): `self.assertIn("import eventlet", str(ex))`.
+fn is_text_assertion(last: &str) -> bool {
+    matches!(
+        last,
+        "assertIn"
+            | "assertNotIn"
+            | "assertRaisesRegex"
+            | "assertRaisesRegexp"
+            | "assertRegex"
+            | "assertRegexpMatches"
+            | "assertNotRegex"
+            | "assertWarnsRegex"
+            | "assertLogs"
+    )
+}
+
+/// String methods and regular expression functions that search text for the word
+/// (`logical_line.index('eventlet')`), as a lint check does.
+fn is_text_search(last: &str) -> bool {
+    matches!(
+        last,
+        "index"
+            | "rindex"
+            | "find"
+            | "rfind"
+            | "count"
+            | "startswith"
+            | "endswith"
+            | "split"
+            | "replace"
+            | "search"
+            | "match"
+            | "fullmatch"
+            | "findall"
+            | "compile"
+            | "sub"
+    )
+}
+
+/// Calls that look a package or module up by its name: the word there is the package, not a
+/// backend being selected.
+fn is_package_lookup(last: &str) -> bool {
+    matches!(
+        last,
+        "version"
+            | "distribution"
+            | "get_distribution"
+            | "require"
+            | "find_spec"
+            | "find_module"
+            | "try_import"
+            | "import_module"
+            | "__import__"
+    )
 }
 
 /// Calls whose string arguments are messages: logging, translation, warnings, exceptions,

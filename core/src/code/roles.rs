@@ -181,13 +181,20 @@ pub struct LineFacts {
     /// string. Sorted, without repeats.
     #[serde(default)]
     pub names: Vec<String>,
-    /// For an import: the qualified names its bindings reach elsewhere in the file outside
-    /// mocks, sorted, without repeats.
+    /// For an import, or a line that only refers to imported names without using them (the
+    /// fallback `eventlet = None` of an optional import, a guard `if eventlet is None:`): the
+    /// qualified names the import's bindings reach elsewhere in the file outside mocks,
+    /// sorted, without repeats.
     #[serde(default)]
     pub serves: Vec<String>,
     /// For an import: some use of its bindings is inside a mock.
     #[serde(default)]
     pub mocked: bool,
+    /// Every role found on the line, sorted, without repeats; `role` is the first. A line
+    /// may hold a call and a message (`skipIf(not eventlet_utils.AVAILABLE, 'needs
+    /// eventlet')`), or a name and an option (`debug = conf.get('eventlet_debug')`).
+    #[serde(default)]
+    pub roles: Vec<Role>,
 }
 
 /// A line without the pattern that reaches it through an imported name

@@ -66,6 +66,11 @@ fn file_to_wire(f: &core::FileFacts) -> v1::FileFacts {
                 names: l.names.clone(),
                 serves: l.serves.clone(),
                 mocked: l.mocked,
+                roles: l
+                    .roles
+                    .iter()
+                    .map(|&r| v1::CodeRole::from(r) as i32)
+                    .collect(),
             })
             .collect(),
         related: f
@@ -100,14 +105,22 @@ fn file_from_wire(f: v1::FileFacts) -> Result<core::FileFacts, String> {
         .lines
         .into_iter()
         .map(|l| {
-            let role = v1::CodeRole::try_from(l.role)
-                .map_err(|_| format!("{}:{}: unknown code role {}", f.path, l.line, l.role))?;
+            let role_of = |r: i32| -> Result<core::Role, String> {
+                v1::CodeRole::try_from(r)
+                    .map_err(|_| format!("{}:{}: unknown code role {r}", f.path, l.line))?
+                    .try_into()
+            };
             Ok(core::LineFacts {
                 line: l.line,
-                role: role.try_into()?,
+                role: role_of(l.role)?,
                 names: l.names,
                 serves: l.serves,
                 mocked: l.mocked,
+                roles: l
+                    .roles
+                    .iter()
+                    .map(|&r| role_of(r))
+                    .collect::<Result<_, _>>()?,
             })
         })
         .collect::<Result<_, String>>()?;
