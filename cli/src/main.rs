@@ -81,8 +81,9 @@ enum Command {
     Coordinator(fleetscan_coordinator::Args),
     /// Run a worker (same as `fleetscan-worker`).
     Worker(Box<fleetscan_worker::remote::Args>),
-    /// What changed between two scans' report directories: occurrences added and removed,
-    /// analysis changes, counts per team (Markdown, or JSON).
+    /// What changed between two scans (report directories, scan ids, or points of a history
+    /// scan): occurrences added and removed, analysis changes, counts per team (Markdown, or
+    /// JSON).
     Diff(diff::DiffCmd),
     /// Print a shell completion script (bash, zsh or fish).
     Completions(completions::CompletionsCmd),

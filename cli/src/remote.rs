@@ -527,6 +527,58 @@ async fn fetch_report(
     formats: &[String],
     out: &std::path::Path,
 ) -> Result<()> {
+    let mut w = output::Writer::new(out);
+    each_chunk(client, remote, id, formats, &mut |path, data, last| {
+        w.write(path, data);
+        if last {
+            w.end(path);
+        }
+    })
+    .await?;
+    w.finish()
+}
+
+/// The report files in `formats` the coordinator renders for scan `id`, in memory (for
+/// `fleetscan diff`, which reads them whole anyway).
+pub(crate) async fn report_files(
+    remote: &Remote,
+    id: &str,
+    formats: &[String],
+) -> Result<Vec<ReportFile>> {
+    let mut client = client_of(remote)?;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    each_chunk(
+        &mut client,
+        remote,
+        id,
+        formats,
+        &mut |path, data, _| match files.last_mut() {
+            Some((name, bytes)) if name == path => bytes.extend_from_slice(data),
+            _ => files.push((path.to_string(), data.to_vec())),
+        },
+    )
+    .await?;
+    files
+        .into_iter()
+        .map(|(path, data)| {
+            Ok(ReportFile {
+                path,
+                contents: String::from_utf8(data)?,
+            })
+        })
+        .collect()
+}
+
+/// Calls `chunk` with each piece of the report files the coordinator renders for scan `id`
+/// (the file, the bytes, whether it is the file's last piece), once it has checked that the
+/// file's name is safe and that it comes after the end of the one before.
+async fn each_chunk(
+    client: &mut Coordinator,
+    remote: &Remote,
+    id: &str,
+    formats: &[String],
+    chunk: &mut dyn FnMut(&str, &[u8], bool),
+) -> Result<()> {
     let mut stream = client
         .get_report(v1::GetReportRequest {
             scan_id: id.to_string(),
@@ -535,28 +587,29 @@ async fn fetch_report(
         .await
         .map_err(|s| call_error(remote, s))?
         .into_inner();
-    let mut w = output::Writer::new(out);
-    while let Some(chunk) = stream.message().await.map_err(|s| call_error(remote, s))? {
-        let path = chunk.name.as_str();
-        if w.current() != Some(path) {
-            if let Some(open) = w.current() {
+    let mut open: Option<String> = None;
+    while let Some(c) = stream.message().await.map_err(|s| call_error(remote, s))? {
+        let path = c.name.as_str();
+        if open.as_deref() != Some(path) {
+            if let Some(open) = &open {
                 anyhow::bail!("the coordinator sent {path:?} before the end of {open}; run `fleetscan report` again");
             }
             if path.split('/').any(|c| c == ".." || c.is_empty()) || path.starts_with('/') {
                 anyhow::bail!("the coordinator sent a report file with an unsafe name {path:?}");
             }
+            open = Some(path.to_string());
         }
-        w.write(path, &chunk.data);
-        if chunk.last {
-            w.end(path);
+        chunk(path, &c.data, c.last);
+        if c.last {
+            open = None;
         }
     }
-    if let Some(name) = w.current() {
+    if let Some(name) = open {
         anyhow::bail!(
             "the report stream ended in the middle of {name}; run `fleetscan report` again"
         );
     }
-    w.finish()
+    Ok(())
 }
 
 /// The report files rendered here from the exported results, with narratives added.
@@ -594,14 +647,16 @@ async fn render_here(
         let repo = fleetscan_core::ids::RepoName::parse(&r.repo)?;
         let occurrences = r.occurrences.into_iter().map(Into::into).collect();
         let outcome = r.outcome.unwrap_or_default();
-        let result =
+        let bad = || {
+            anyhow::anyhow!(
+                "the result of {} has no status, or its code facts or history points do not parse",
+                r.repo
+            )
+        };
+        let mut result =
             fleetscan_proto::convert::result(repo, r.url, outcome, occurrences, r.attempts)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the result of {} has no status, or its code facts do not parse",
-                        r.repo
-                    )
-                })?;
+                .ok_or_else(bad)?;
+        result.history = fleetscan_proto::convert::history::import(r.history).ok_or_else(bad)?;
         results.push(result);
     }
     let total = status.progress.unwrap_or_default().total as usize;

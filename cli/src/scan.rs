@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Result;
 use clap::Args;
 use fleetscan_core::filter::FileOptions;
+use fleetscan_core::history::{Day, Points};
 use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::MatchOptions;
 use fleetscan_core::plan::{self as defaults, ProfileSource, ScanRequest};
@@ -111,6 +112,24 @@ pub struct ScanArgs {
     /// Link to the branch (as beagle does) or pin links to the scanned commit.
     #[arg(long, value_enum, default_value = "branch", env = "FLEETSCAN_LINK_REF")]
     pub link_ref: LinkRefArg,
+    /// Also scan every repository as it was at points in time from START to END (YYYY-MM-DD),
+    /// one every --every and END itself: writes history.ndjson, history.csv, progress.md and
+    /// history/<date>/. A point is the default branch's last first-parent commit made by the
+    /// end of that day (UTC).
+    #[arg(long, value_name = "START..END", env = "FLEETSCAN_HISTORY")]
+    pub history: Option<String>,
+    /// The step of --history: month, quarter (the default) or year.
+    #[arg(
+        long,
+        value_name = "STEP",
+        requires = "history",
+        env = "FLEETSCAN_EVERY"
+    )]
+    pub every: Option<String>,
+    /// Also scan every repository as it was at the end of this day (YYYY-MM-DD, UTC); repeat
+    /// for several, with or without --history.
+    #[arg(long = "at", value_name = "DATE")]
+    pub at: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -253,7 +272,21 @@ impl ScanArgs {
         r.timeout_secs = run.timeout;
         r.connect_timeout_secs = run.connect_timeout;
         r.retries = run.retries;
+        r.points = self.points()?;
         Ok(r)
+    }
+
+    /// The history points of --history, --every and --at, checked against today's date.
+    pub fn points(&self) -> Result<Points> {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        Ok(Points::parse(
+            self.history.as_deref(),
+            self.every.as_deref(),
+            &self.at,
+            Day::of_unix(now),
+        )?)
     }
 
     /// The link options.
@@ -319,7 +352,8 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     let threads = pools.threads();
     let ctx = Arc::new(
         Context::new(&plan.job_spec.options, cache, job_opts)?
-            .with_pools(Arc::new(Pools::new(pools))),
+            .with_pools(Arc::new(Pools::new(pools)))
+            .with_points(plan.job_spec.points.clone()),
     );
     let bar = progress::Bar::new(jobs.len(), cmd.run.quiet);
     let cancel = crate::interrupt::cancel_on_ctrl_c();

@@ -184,7 +184,9 @@ pub(crate) fn render(
         outline.add(r);
         Ok(())
     })?;
-    let fleet = outline.finish();
+    let mut fleet = outline.finish();
+    // The points of a history scan are in each result, whole: rebuilt as fleets of their own.
+    fleet.history = report::moments(&fleet, parts.points.days(), &parts.governance);
     report::render_to(&fleet, &info, formats, reader, sink)
 }
 

@@ -380,6 +380,7 @@ impl Coordinator for CoordinatorService {
                         outcome: Some(fleetscan_proto::convert::outcome(&r, false)),
                         occurrences: r.occurrences.iter().map(Into::into).collect(),
                         attempts: r.attempts,
+                        history: fleetscan_proto::convert::history::export(&r),
                     };
                     tx.blocking_send(Ok(item))
                         .map_err(|_| Status::cancelled("the client stopped reading the results"))

@@ -25,6 +25,8 @@ pub mod limits {
     pub const ATTEMPTS: u32 = 20;
     /// Seconds of one attempt.
     pub const TIMEOUT_SECS: u32 = 24 * 3600;
+    /// History points per scan.
+    pub const POINTS: usize = fleetscan_core::history::MAX_POINTS;
 }
 
 fn check_len(what: &str, s: &str) -> Result<(), String> {
@@ -97,6 +99,15 @@ pub fn plan(spec: &ScanSpec) -> Result<Plan, String> {
             limits::TIMEOUT_SECS
         ));
     }
+    if spec.points.len() > limits::POINTS {
+        return Err(format!(
+            "{} history points given; the limit is {}",
+            spec.points.len(),
+            limits::POINTS
+        ));
+    }
+    fleetscan_proto::convert::history::points("points", &spec.points)
+        .map_err(|e| format!("{e}: give dates as YYYY-MM-DD"))?;
     ScanRequest::from(spec).plan().map_err(|e| e.to_string())
 }
 

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleetscan_core::ids::RepoName;
-use fleetscan_core::result::{Occurrence, RepoStatus};
+use fleetscan_core::result::{Occurrence, PointResult, RepoStatus};
+use fleetscan_proto::convert::{self, history};
 use fleetscan_proto::prost::Message;
 use fleetscan_proto::v1::{self, result_part::Part, workers_server::Workers};
-use fleetscan_proto::{convert, PROTOCOL_VERSION};
+use fleetscan_proto::PROTOCOL_VERSION;
 use tokio::sync::{watch, Notify};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -297,8 +298,11 @@ impl Workers for WorkersService {
             metrics::counter!("fleetscan_stale_results_total").increment(1);
             return reply(v1::Commit::Stale);
         }
+        // The occurrences since the last point (the limits hold for each point and for the
+        // head alike), and the points so far.
         let mut occurrences: Vec<Occurrence> = Vec::new();
         let mut bytes = 0usize;
+        let mut points: Vec<PointResult> = Vec::new();
         let end = loop {
             match stream.message().await?.and_then(|p| p.part) {
                 Some(Part::Batch(b)) => {
@@ -334,6 +338,33 @@ impl Workers for WorkersService {
                     }
                     occurrences.extend(b.occurrences.into_iter().map(Occurrence::from));
                 }
+                Some(Part::Point(p)) => {
+                    if points.len() >= crate::spec::limits::POINTS {
+                        break End::Refused(format!(
+                            "more than {} history points",
+                            crate::spec::limits::POINTS
+                        ));
+                    }
+                    if p.occurrences != occurrences.len() as u64 {
+                        return Err(bad(format!(
+                            "the point {} of {} counts {} occurrences but {} arrived",
+                            p.at,
+                            job.repo,
+                            p.occurrences,
+                            occurrences.len()
+                        )));
+                    }
+                    let at = p.at.clone();
+                    let point = history::point_result(p, std::mem::take(&mut occurrences))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "the point {at:?} of {}: its date, facts or code facts do not parse",
+                                job.repo
+                            ))
+                        })?;
+                    points.push(point);
+                    bytes = 0;
+                }
                 Some(Part::Outcome(o)) => break End::Sent(Box::new(o)),
                 Some(Part::Header(_)) => {
                     return Err(bad("a second header in one result stream".into()))
@@ -367,10 +398,13 @@ impl Workers for WorkersService {
         // blocking thread, off the runtime that serves the other calls.
         let (url, attempts) = (job.url.clone(), job.attempts);
         let (result, json) = crate::service::blocking(move || {
-            let result =
-                convert::result(repo, url, outcome, occurrences, attempts).ok_or_else(|| {
+            let mut result = convert::result(repo, url, outcome, occurrences, attempts)
+                .ok_or_else(|| {
                     bad("the outcome has no status, or its code facts do not parse".into())
                 })?;
+            if result.status == RepoStatus::Scanned {
+                result.history = points;
+            }
             let json =
                 serde_json::to_string(&result).map_err(|e| Status::internal(e.to_string()))?;
             Ok((result, json))

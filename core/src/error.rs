@@ -72,6 +72,9 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// History points (`--history`, `--every`, `--at`) that cannot be used.
+    #[error("{0}")]
+    History(String),
     /// A profile that cannot be used.
     #[error("profile {source_name}: {why}")]
     Profile {

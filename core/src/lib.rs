@@ -6,6 +6,7 @@
 //! - [`code`]: what Python code says about switching the pattern off (Eventlet's
 //!   `monkey_patch` calls, the switches that guard them, the services), parsed with tree-sitter;
 //! - [`analysis`]: verdict, migration status and complexity of one repository;
+//! - [`history`]: the points in time of a history scan, and the commit each stands for;
 //! - [`select`]: which repositories a scan covers;
 //! - [`plan`]: what every job of a scan needs, and the defaults both modes share;
 //! - [`link`]: beagle link lines;
@@ -27,6 +28,7 @@ pub mod code;
 pub mod diff;
 pub mod filter;
 pub mod governance;
+pub mod history;
 pub mod ids;
 pub mod link;
 pub mod matcher;

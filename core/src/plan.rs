@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::filter::FileOptions;
 use crate::governance::Governance;
+use crate::history::Points;
 use crate::link::LinkOptions;
 use crate::matcher::MatchOptions;
 use crate::profile::Profile;
@@ -79,6 +80,10 @@ pub struct JobSpec {
     /// Default none; the coordinator sets its own limit.
     #[serde(default)]
     pub max_result_bytes: Option<u64>,
+    /// The points of a history scan: each job scans its repository at each of them, oldest
+    /// first, then at its head. Empty: the head only.
+    #[serde(default)]
+    pub points: Points,
 }
 
 fn default_max_occurrences() -> u64 {
@@ -94,6 +99,7 @@ impl JobSpec {
             connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
             max_occurrences: DEFAULT_MAX_OCCURRENCES,
             max_result_bytes: None,
+            points: Points::default(),
         }
     }
 }
@@ -141,6 +147,9 @@ pub struct ScanRequest {
     pub connect_timeout_secs: u32,
     /// Retries after retryable failures. Default [`DEFAULT_RETRIES`].
     pub retries: u32,
+    /// Points in time to scan besides the head ([`Points::parse`] checks the flags). Default
+    /// none.
+    pub points: Points,
 }
 
 impl ScanRequest {
@@ -163,6 +172,7 @@ impl ScanRequest {
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
             retries: DEFAULT_RETRIES,
+            points: Points::default(),
         }
     }
 
@@ -182,6 +192,7 @@ impl ScanRequest {
             patterns: self.options.matching.patterns.clone(),
             options: self.options.clone(),
             git_base: self.git_base.clone(),
+            points: self.points.clone(),
         })
     }
 
@@ -207,6 +218,7 @@ impl ScanRequest {
                 connect_timeout_secs: self.connect_timeout_secs.max(1),
                 max_occurrences: DEFAULT_MAX_OCCURRENCES,
                 max_result_bytes: None,
+                points: self.points.clone(),
             },
             max_attempts: self.retries.saturating_add(1),
             render,
@@ -259,6 +271,8 @@ pub struct RenderParts {
     /// Where repositories were fetched from (the reports show it with any password
     /// redacted).
     pub git_base: String,
+    /// The points of a history scan; empty for a scan of the heads only.
+    pub points: Points,
 }
 
 impl RenderParts {
@@ -271,7 +285,8 @@ impl RenderParts {
         duration_ms: u64,
     ) -> (Fleet, ScanInfo) {
         let info = self.info(started, duration_ms);
-        let fleet = Fleet::build(results, &self.governance, self.links, self.profile);
+        let mut fleet = Fleet::build(results, &self.governance, self.links, self.profile);
+        fleet.history = crate::report::moments(&fleet, self.points.days(), &self.governance);
         (fleet, info)
     }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::code::facts::CodeFacts;
 use crate::code::roles::CodeFacts as RoleFacts;
 use crate::filter::FileOptions;
+use crate::history::Day;
 use crate::ids::RepoName;
 use crate::matcher::MatchOptions;
 
@@ -140,6 +141,77 @@ pub struct RepoResult {
     /// their switches, the services); empty when there is nothing to say.
     #[serde(default, skip_serializing_if = "CodeFacts::is_empty")]
     pub code: CodeFacts,
+    /// In a history scan, the repository at each point, oldest first (one per point of the
+    /// scan); empty otherwise, and when the repository failed or was skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<PointResult>,
+}
+
+/// One repository at one point of a history scan: what a scan of the commit the point stands
+/// for found, or nothing when the repository did not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointResult {
+    /// The point.
+    pub at: Day,
+    /// The commit it stands for; None when the branch had no commit yet (absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Committer time of that commit, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<i64>,
+    /// Occurrences, sorted by path then line.
+    #[serde(default)]
+    pub occurrences: Vec<Occurrence>,
+    /// File counters.
+    #[serde(default)]
+    pub stats: ScanStats,
+    /// What parsing the files with occurrences found.
+    #[serde(default, skip_serializing_if = "RoleFacts::is_empty")]
+    pub facts: RoleFacts,
+    /// The code facts of that commit.
+    #[serde(default, skip_serializing_if = "CodeFacts::is_empty")]
+    pub code: CodeFacts,
+    /// Where the scan stopped at the occurrence cap, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
+}
+
+impl PointResult {
+    /// The repository did not exist yet at `at`.
+    pub fn absent(at: Day) -> PointResult {
+        PointResult {
+            at,
+            commit: None,
+            commit_time: None,
+            occurrences: Vec::new(),
+            stats: ScanStats::default(),
+            facts: RoleFacts::default(),
+            code: CodeFacts::default(),
+            truncated: None,
+        }
+    }
+
+    /// True when the repository did not exist yet at this point.
+    pub fn is_absent(&self) -> bool {
+        self.commit.is_none()
+    }
+
+    /// The repository `head` (its name, URL and branch) as it was at this point, as an
+    /// ordinary result; None when it was absent.
+    pub fn as_result(&self, head: &RepoResult) -> Option<RepoResult> {
+        let commit = self.commit.clone()?;
+        let mut r = RepoResult::new(head.repo.clone(), head.url.clone());
+        r.status = RepoStatus::Scanned;
+        r.branch = head.branch.clone();
+        r.commit = Some(commit);
+        r.commit_time = self.commit_time;
+        r.occurrences = self.occurrences.clone();
+        r.stats = self.stats.clone();
+        r.facts = self.facts.clone();
+        r.code = self.code.clone();
+        r.truncated = self.truncated.clone();
+        Some(r)
+    }
 }
 
 impl RepoResult {
@@ -163,6 +235,7 @@ impl RepoResult {
             cache_repaired: None,
             truncated: None,
             code: CodeFacts::default(),
+            history: Vec::new(),
         }
     }
 
@@ -173,6 +246,7 @@ impl RepoResult {
         self.occurrences.clear();
         self.facts = RoleFacts::default();
         self.code = CodeFacts::default();
+        self.history.clear();
         self
     }
 }

@@ -1,6 +1,8 @@
 //! Conversions between the wire messages and the core's result types. Every field goes both
 //! ways, so a result that crosses the network renders the same bytes as one that did not.
 
+use fleetscan_core::code::facts::CodeFacts;
+use fleetscan_core::code::roles::CodeFacts as RoleFacts;
 use fleetscan_core::filter::FileOptions;
 use fleetscan_core::ids::RepoName;
 use fleetscan_core::link::{LinkOptions, LinkRef};
@@ -12,6 +14,7 @@ use fleetscan_core::select::Entry;
 use crate::v1;
 
 mod facts;
+pub mod history;
 
 /// A message that cannot become a core type.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -23,6 +26,14 @@ pub enum WireError {
         message: &'static str,
         /// The field.
         field: &'static str,
+    },
+    /// A field that does not read.
+    #[error("{field} is invalid: {why}")]
+    Invalid {
+        /// The message and field.
+        field: &'static str,
+        /// What is wrong.
+        why: String,
     },
 }
 
@@ -60,6 +71,7 @@ impl From<&ScanRequest> for v1::ScanSpec {
             timeout_secs: r.timeout_secs,
             connect_timeout_secs: r.connect_timeout_secs,
             max_attempts: r.retries.saturating_add(1),
+            points: history::days(&r.points),
         }
     }
 }
@@ -124,6 +136,9 @@ impl From<&v1::ScanSpec> for ScanRequest {
         r.connect_timeout_secs =
             nonzero(s.connect_timeout_secs, plan::DEFAULT_CONNECT_TIMEOUT_SECS);
         r.retries = nonzero(s.max_attempts, plan::DEFAULT_RETRIES + 1) - 1;
+        // The coordinator checks the dates when the scan is submitted (spec::plan); a stored
+        // spec has only good ones.
+        r.points = history::points("ScanSpec.points", &s.points).unwrap_or_default();
         r
     }
 }
@@ -183,6 +198,7 @@ impl From<&JobSpec> for v1::JobSpec {
             connect_timeout_secs: j.connect_timeout_secs,
             max_occurrences: j.max_occurrences,
             max_result_bytes: j.max_result_bytes.unwrap_or(0),
+            points: history::days(&j.points),
         }
     }
 }
@@ -214,6 +230,7 @@ impl TryFrom<v1::JobSpec> for JobSpec {
                 n => n,
             },
             max_result_bytes: (j.max_result_bytes != 0).then_some(j.max_result_bytes),
+            points: history::points("JobSpec.points", &j.points)?,
         })
     }
 }
@@ -298,14 +315,41 @@ pub fn outcome(r: &core::RepoResult, retryable: bool) -> v1::Outcome {
         cached: r.cached,
         occurrences: r.occurrences.len() as u64,
         retryable,
-        facts: (!r.facts.is_empty()).then(|| v1::CodeFacts::from(&r.facts)),
-        code_facts: if r.code.is_empty() {
-            Vec::new()
-        } else {
-            serde_json::to_vec(&r.code).expect("code facts serialize")
-        },
+        facts: role_facts(&r.facts),
+        code_facts: code_facts(&r.code),
         cache_repaired: r.cache_repaired.clone().unwrap_or_default(),
         truncated: r.truncated.clone().unwrap_or_default(),
+    }
+}
+
+/// The role facts as the wire carries them: absent when empty.
+fn role_facts(f: &RoleFacts) -> Option<v1::CodeFacts> {
+    (!f.is_empty()).then(|| v1::CodeFacts::from(f))
+}
+
+/// The code facts as the wire carries them: JSON, empty when there is nothing to say.
+fn code_facts(c: &CodeFacts) -> Vec<u8> {
+    if c.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(c).expect("code facts serialize")
+    }
+}
+
+/// [`role_facts`] read back; None when they do not read.
+fn role_facts_from(f: Option<v1::CodeFacts>) -> Option<RoleFacts> {
+    match f {
+        Some(f) => f.try_into().ok(),
+        None => Some(RoleFacts::default()),
+    }
+}
+
+/// [`code_facts`] read back; None when they do not read.
+fn code_facts_from(bytes: &[u8]) -> Option<CodeFacts> {
+    if bytes.is_empty() {
+        Some(CodeFacts::default())
+    } else {
+        serde_json::from_slice(bytes).ok()
     }
 }
 
@@ -324,15 +368,8 @@ pub fn result(
         v1::RepoStatus::Skipped => core::RepoStatus::Skipped,
         v1::RepoStatus::Unspecified => return None,
     };
-    let facts = match o.facts {
-        Some(f) => f.try_into().ok()?,
-        None => Default::default(),
-    };
-    let code = if o.code_facts.is_empty() {
-        Default::default()
-    } else {
-        serde_json::from_slice(&o.code_facts).ok()?
-    };
+    let facts = role_facts_from(o.facts)?;
+    let code = code_facts_from(&o.code_facts)?;
     let some = |s: String| (!s.is_empty()).then_some(s);
     Some(core::RepoResult {
         repo,
@@ -352,6 +389,7 @@ pub fn result(
         cache_repaired: some(o.cache_repaired),
         truncated: some(o.truncated),
         code,
+        history: Vec::new(),
     })
 }
 
@@ -376,7 +414,9 @@ mod tests {
         };
         r.timeout_secs = 9;
         r.retries = 0;
+        r.points = fleetscan_core::history::Points::from_days(["2025-04-01".parse().unwrap()]);
         let back = ScanRequest::from(&v1::ScanSpec::from(&r));
+        assert_eq!(back.points, r.points);
         assert_eq!(back.options, r.options);
         assert_eq!(back.governance, r.governance);
         assert_eq!(back.repos[0].text, "openstack/nova");
@@ -408,6 +448,9 @@ mod tests {
             connect_timeout_secs: 3,
             max_occurrences: 100,
             max_result_bytes: Some(5000),
+            points: fleetscan_core::history::Points::from_days(
+                ["2025-01-01", "2024-07-01"].map(|d| d.parse().unwrap()),
+            ),
         };
         let wire = v1::JobSpec::from(&spec);
         assert_eq!(JobSpec::try_from(wire.clone()).unwrap(), spec);

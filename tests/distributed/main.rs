@@ -906,3 +906,111 @@ fn a_repository_over_the_coordinators_byte_limit_is_truncated_not_refused() {
         "{r}"
     );
 }
+
+/// Every file a history scan writes besides summary.json, by path under `out`.
+fn history_files(out: &Path) -> Vec<String> {
+    let mut files: Vec<String> = ["progress.md", "history.csv", "history.ndjson", "index.md"]
+        .map(String::from)
+        .to_vec();
+    let mut points: Vec<String> = std::fs::read_dir(out.join("history"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    points.sort();
+    files.extend(
+        points
+            .iter()
+            .map(|p| format!("history/{p}/occurrences.ndjson")),
+    );
+    files
+}
+
+/// A history scan through the coordinator: one job per repository with all its points, and
+/// the same files as the embedded scan, byte for byte (the golden files of the history e2e
+/// test), also when the client renders from exported results.
+#[test]
+fn distributed_history_equals_the_embedded_one() {
+    let sb = Sandbox::history(BIN);
+    let repos_file = sb.repos_file("history", &fleetscan_tests::history::names());
+    let mut selection = sb.selection(&sb.daemon.base(), &repos_file);
+    selection.extend(["--history".into(), fleetscan_tests::history::HISTORY.into()]);
+    let embedded = sb.path("embedded");
+    let o = std::process::Command::new(BIN)
+        .arg("scan")
+        .args(&selection)
+        .arg("--cache-dir")
+        .arg(sb.path("embedded-cache"))
+        .arg("--out")
+        .arg(&embedded)
+        .args(["-q"])
+        .env("FLEETSCAN_LOG", "error")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let cluster = Cluster::start(Path::new(BIN), &sb.path("cluster"), 2, None);
+    let distributed = sb.path("distributed");
+    selection.push("-q".into());
+    submit_and_wait(&cluster, &selection, &distributed);
+    for f in ["progress.md", "history.csv", "history.ndjson"] {
+        assert_golden(&format!("history/{f}"), &read(&distributed.join(f)));
+    }
+    for f in history_files(&embedded) {
+        assert_eq!(read(&distributed.join(&f)), read(&embedded.join(&f)), "{f}");
+    }
+    let point = |dir: &Path| {
+        let mut v = timeless_summary(&dir.join("history/2025-04-01"), Path::new("/none"));
+        v["scan"]["started"] = Value::Null;
+        v
+    };
+    assert_eq!(point(&distributed), point(&embedded));
+    assert_eq!(
+        timeless_summary(&distributed, &sb.path("cluster")),
+        timeless_summary(&embedded, &sb.path("embedded-cache"))
+    );
+
+    // The client renders from the exported results, history included.
+    let list = String::from_utf8(cluster.cli(&["list".to_string()], WAIT).stdout).unwrap();
+    let id = list.split_whitespace().next().unwrap().to_string();
+
+    // `diff` takes scan ids and their points, and says what a diff of the directories says.
+    let diff = |old: &str, new: &str| {
+        let args: Vec<String> = ["diff", old, new, "--json"].map(String::from).to_vec();
+        let o = cluster.cli(&args, WAIT);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["started"] = Value::Null;
+        v
+    };
+    let (old, new) = (
+        embedded.join("history/2025-07-01"),
+        embedded.join("history/2025-10-01"),
+    );
+    assert_eq!(
+        diff(&format!("{id}@2025-07-01"), &format!("{id}@2025-10-01")),
+        diff(old.to_str().unwrap(), new.to_str().unwrap())
+    );
+    assert_eq!(diff(&id, &id)["projects"], serde_json::json!([]));
+    let stub = ModelStub::start(|_| Reply::ollama("Moving off eventlet."));
+    let rendered = sb.path("rendered");
+    let args: Vec<String> = [
+        "report",
+        &id,
+        "--out",
+        rendered.to_str().unwrap(),
+        "--llm-url",
+        &stub.url(),
+        "--llm-model",
+        "stub",
+    ]
+    .map(String::from)
+    .to_vec();
+    let o = cluster.cli(&args, WAIT);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), cluster.logs());
+    for f in history_files(&embedded)
+        .into_iter()
+        .filter(|f| f != "index.md")
+    {
+        assert_eq!(read(&rendered.join(&f)), read(&embedded.join(&f)), "{f}");
+    }
+}

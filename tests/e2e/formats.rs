@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use fleetscan_tests::{hostile, read, Sandbox};
+use fleetscan_tests::{hostile, read, target_dir, Sandbox};
 use serde_json::Value;
 
 /// The repository of the hostile corpus with hostile lines and file names.
@@ -176,22 +176,6 @@ fn commit(sb: &Sandbox, repo: &str, edit: impl FnOnce(&Path)) {
     fleetscan_tests::git(&dir, &["commit", "-q", "-m", "change"]);
 }
 
-fn diff(sb: &Sandbox, old: &str, new: &str, extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetscan"))
-        .arg("diff")
-        .arg(sb.path(old))
-        .arg(sb.path(new))
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn diff_reports_what_changed_and_nothing_for_a_rerun() {
     let sb = sandbox();
@@ -219,7 +203,7 @@ fn diff_reports_what_changed_and_nothing_for_a_rerun() {
     scan(&sb, "after", &["--format", "md,ndjson,summary"]);
     scan(&sb, "again", &["--format", "md,ndjson,summary"]);
 
-    let json: Value = serde_json::from_str(&diff(&sb, "before", "after", &["--json"])).unwrap();
+    let json: Value = serde_json::from_str(&sb.diff("before", "after", &["--json"])).unwrap();
     let projects = json["projects"].as_array().unwrap();
     let changed: Vec<&str> = projects
         .iter()
@@ -266,8 +250,7 @@ fn diff_reports_what_changed_and_nothing_for_a_rerun() {
     );
 
     // --out writes both forms; the Markdown has a golden file (scan dates masked).
-    diff(
-        &sb,
+    sb.diff(
         "before",
         "after",
         &["--out", sb.path("d").to_str().unwrap()],
@@ -298,9 +281,9 @@ fn diff_reports_what_changed_and_nothing_for_a_rerun() {
 
     // A re-run at the same commits, and a directory against itself: nothing.
     for (a, b) in [("after", "again"), ("before", "before")] {
-        let md = diff(&sb, a, b, &[]);
+        let md = sb.diff(a, b, &[]);
         assert!(md.contains("No changes"), "{a} vs {b}: {md}");
-        let json: Value = serde_json::from_str(&diff(&sb, a, b, &["--json"])).unwrap();
+        let json: Value = serde_json::from_str(&sb.diff(a, b, &["--json"])).unwrap();
         assert_eq!(json["projects"], serde_json::json!([]));
     }
 }
@@ -351,13 +334,6 @@ fn html_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
-}
-
-/// Where screenshots go: under the workspace's target directory.
-fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| fleetscan_tests::tests_dir().join("../target"))
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod cluster;
 pub mod corpus;
 mod daemon;
+pub mod history;
 pub mod hostile;
 mod http;
 mod model_stub;
@@ -24,7 +25,7 @@ pub mod wan;
 pub use daemon::GitDaemon;
 pub use http::GitHttp;
 pub use model_stub::{strip_narratives, ModelStub, Reply, Request, NARRATIVE_HEADING};
-pub use repo::{git, Content, RepoSpec};
+pub use repo::{git, git_at, Content, RepoSpec};
 pub use sandbox::{assert_failures_reported, read, report_files, summary_repo, Sandbox};
 
 use std::net::TcpListener;
@@ -59,6 +60,13 @@ pub fn cache_packs(cache: &Path) -> Vec<PathBuf> {
 /// The repository's `tests/` directory (golden files and test data live there).
 pub fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// Where screenshots and other test output go: under the workspace's target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| tests_dir().join("../target"))
 }
 
 /// Compares `actual` with the golden file `name` under `tests/golden/`, or rewrites the golden

@@ -78,6 +78,11 @@ impl RepoSpec {
 
 /// Runs git in `dir` with a fixed identity and dates, isolated from the user's config.
 pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_at(dir, args, "2026-08-01T12:00:00Z")
+}
+
+/// [`git`] with author and committer dates `date` (ISO 8601).
+pub fn git_at(dir: &Path, args: &[&str], date: &str) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -87,8 +92,8 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "fleetscan@example.org")
         .env("GIT_COMMITTER_NAME", "Fleet Scan")
         .env("GIT_COMMITTER_EMAIL", "fleetscan@example.org")
-        .env("GIT_AUTHOR_DATE", "2026-08-01T12:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-08-01T12:00:00Z")
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
         .output()
         .expect("run git");
     assert!(

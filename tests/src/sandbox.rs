@@ -21,9 +21,20 @@ pub struct Sandbox {
 impl Sandbox {
     /// Builds and serves the corpus; `bin` is the `fleetscan` binary.
     pub fn new(bin: impl Into<PathBuf>) -> Sandbox {
+        Sandbox::serving(bin, corpus::build)
+    }
+
+    /// Builds and serves the history corpus ([`crate::history`]) with the corpus's
+    /// governance.
+    pub fn history(bin: impl Into<PathBuf>) -> Sandbox {
+        Sandbox::serving(bin, crate::history::build)
+    }
+
+    /// Serves the repositories `build` makes under its root, with the corpus's governance.
+    fn serving(bin: impl Into<PathBuf>, build: fn(&Path)) -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("served");
-        corpus::build(&root);
+        build(&root);
         let daemon = GitDaemon::start(&root);
         let testdata = tests_dir().join("testdata");
         Sandbox {
@@ -112,6 +123,23 @@ impl Sandbox {
             .args(["--jobs", "3", "-q"])
             .env("FLEETSCAN_LOG", "error");
         cmd
+    }
+
+    /// `fleetscan diff OLD NEW EXTRA` run in the sandbox directory (so sides may be named
+    /// relative to it); its stdout, which it must exit 0 to give.
+    pub fn diff(&self, old: &str, new: &str, extra: &[&str]) -> String {
+        let out = Command::new(&self.bin)
+            .current_dir(self.dir.path())
+            .args(["diff", old, new])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Scans every repository of [`Sandbox::all_repos`] with `extra` arguments.

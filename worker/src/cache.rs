@@ -82,11 +82,34 @@ impl ResultCache {
 
     /// Stores an entry. Failing to cache is not an error for the scan, so this is best effort.
     pub fn store(&self, url: &str, commit: Oid, fingerprint: &str, entry: &Entry) {
-        let path = self.path(url, commit, fingerprint);
+        self.write(&self.path(url, commit, fingerprint), entry);
+    }
+
+    /// What each file of the last commit a history scan of `url` read held
+    /// ([`crate::history::Files`]), so that the next run re-reads only what changed since.
+    pub fn load_files(&self, url: &str, fingerprint: &str) -> Option<crate::history::files::Saved> {
+        let text = std::fs::read(self.files_path(url, fingerprint)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Stores [`ResultCache::load_files`]' record, replacing the one before; best effort.
+    pub fn store_files(&self, url: &str, fingerprint: &str, saved: &crate::history::files::Saved) {
+        self.write(&self.files_path(url, fingerprint), saved);
+    }
+
+    fn files_path(&self, url: &str, fingerprint: &str) -> PathBuf {
+        let key = format!("v{VERSION}\nfiles\n{url}\n{fingerprint}");
+        let id = Oid::hash_object(ObjectType::Blob, key.as_bytes()).expect("hashing cannot fail");
+        self.dir.join(format!("{id}.files.json"))
+    }
+
+    /// Writes `value` to a temporary file and renames it into place, so a reader never sees a
+    /// torn file. Failing to cache is not an error for the scan: a warning.
+    fn write(&self, path: &Path, value: &impl Serialize) {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let ok = std::fs::create_dir_all(&self.dir).is_ok()
-            && serde_json::to_vec(entry).is_ok_and(|b| std::fs::write(&tmp, b).is_ok())
-            && std::fs::rename(&tmp, &path).is_ok();
+            && serde_json::to_vec(value).is_ok_and(|b| std::fs::write(&tmp, b).is_ok())
+            && std::fs::rename(&tmp, path).is_ok();
         if !ok {
             let _ = std::fs::remove_file(&tmp);
             tracing::warn!(path = %path.display(), "could not write result cache entry");

@@ -170,34 +170,51 @@ pub fn fetch(
     opts: &GitOptions,
     budget: Budget<'_>,
 ) -> Result<Repository, RepoError> {
-    let repo = match Repository::open_bare(path) {
-        Ok(r) => r,
-        Err(_) => {
-            let _ = std::fs::remove_dir_all(path);
-            Repository::init_bare(path).map_err(|e| RepoError::from_git("init cache", &e))?
-        }
-    };
+    let repo = open_cache(path)?;
     if repo.find_commit(head.oid).is_ok() {
         return Ok(repo);
     }
-    check_refs(&repo)?;
-    {
-        let _limits = net::enter(opts, budget, "negotiating");
-        let mut remote = repo
-            .remote_anonymous(url)
-            .map_err(|e| RepoError::from_git("url", &e))?;
-        let mut fo = FetchOptions::new();
-        // No FETCH_HEAD: it would store the URL, password included, in the cache.
-        fo.depth(1)
-            .update_fetchhead(false)
-            .download_tags(AutotagOption::None)
-            .remote_callbacks(callbacks(budget));
-        let spec = format!("+{0}:{0}", head.refname);
-        remote
-            .fetch(&[spec.as_str()], Some(&mut fo), None)
-            .map_err(git_error("fetch"))?;
-    }
+    fetch_into(&repo, url, head, 1, opts, budget)?;
     Ok(repo)
+}
+
+/// The bare cache at `path`, created when missing or unreadable.
+pub fn open_cache(path: &Path) -> Result<Repository, RepoError> {
+    match Repository::open_bare(path) {
+        Ok(r) => Ok(r),
+        Err(_) => {
+            let _ = std::fs::remove_dir_all(path);
+            Repository::init_bare(path).map_err(|e| RepoError::from_git("init cache", &e))
+        }
+    }
+}
+
+/// Fetches `head`'s branch into `repo`: `depth` commits deep (counted from the head along
+/// every parent), or with `depth` 0 everything new since what the cache holds, down to its
+/// shallow boundaries. A deeper fetch into a shallow cache moves the boundaries back.
+pub fn fetch_into(
+    repo: &Repository,
+    url: &str,
+    head: &Head,
+    depth: i32,
+    opts: &GitOptions,
+    budget: Budget<'_>,
+) -> Result<(), RepoError> {
+    check_refs(repo)?;
+    let _limits = net::enter(opts, budget, "negotiating");
+    let mut remote = repo
+        .remote_anonymous(url)
+        .map_err(|e| RepoError::from_git("url", &e))?;
+    let mut fo = FetchOptions::new();
+    // No FETCH_HEAD: it would store the URL, password included, in the cache.
+    fo.depth(depth)
+        .update_fetchhead(false)
+        .download_tags(AutotagOption::None)
+        .remote_callbacks(callbacks(budget));
+    let spec = format!("+{0}:{0}", head.refname);
+    remote
+        .fetch(&[spec.as_str()], Some(&mut fo), None)
+        .map_err(git_error("fetch"))
 }
 
 /// Fails when a branch of the cache points to a commit the cache does not hold (its pack was

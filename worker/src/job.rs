@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use fleetscan_core::code::roles::CodeFacts as RoleFacts;
 use fleetscan_core::filter::FileFilter;
+use fleetscan_core::history::Points;
 use fleetscan_core::matcher::{cut_line, Matcher};
 use fleetscan_core::plan;
 use fleetscan_core::result::{Occurrence, RepoResult, RepoStatus, ScanOptions};
@@ -85,15 +86,17 @@ impl JobOptions {
 /// Everything a job needs besides the job itself; built once per scan and shared.
 #[derive(Debug)]
 pub struct Context {
-    matcher: Matcher,
-    filter: FileFilter,
-    fingerprint: String,
+    pub(crate) matcher: Matcher,
+    pub(crate) filter: FileFilter,
+    pub(crate) fingerprint: String,
     cache_root: PathBuf,
-    results: ResultCache,
-    opts: JobOptions,
+    pub(crate) results: ResultCache,
+    pub(crate) opts: JobOptions,
     /// Network and CPU slots, shared with every other context of the process; `None` runs
     /// each job straight through.
     pools: Option<Arc<Pools>>,
+    /// The points of a history scan; empty: the head only.
+    pub(crate) points: Points,
 }
 
 impl Context {
@@ -119,7 +122,15 @@ impl Context {
             cache_root,
             opts,
             pools: None,
+            points: Points::default(),
         })
+    }
+
+    /// Scans each repository at these points too, oldest first, before its head (see
+    /// [`crate::history`]). Default: none.
+    pub fn with_points(mut self, points: Points) -> Context {
+        self.points = points;
+        self
     }
 
     /// Runs the jobs' network and CPU steps in `pools`' slots. Default: no slots, each job
@@ -212,15 +223,13 @@ fn attempt_once(
         return Ok(r);
     };
     r.branch = Some(head.branch().to_string());
+    if !ctx.points.is_empty() {
+        r.fetch_ms = t0.elapsed().as_millis() as u64;
+        crate::history::attempt(job, ctx, &head, attempt, &mut stage, &mut r)?;
+        return Ok(r);
+    }
     if let Some(hit) = ctx.results.load(&r.url, head.oid, &ctx.fingerprint) {
-        r.status = RepoStatus::Scanned;
-        r.commit = Some(head.oid.to_string());
-        r.commit_time = Some(hit.commit_time);
-        r.occurrences = hit.occurrences;
-        r.stats = hit.stats;
-        r.truncated = hit.truncated;
-        r.code = hit.code;
-        r.facts = hit.facts;
+        fill(&mut r, head.oid, hit);
         r.cached = true;
         r.fetch_ms = t0.elapsed().as_millis() as u64;
         return Ok(r);
@@ -228,33 +237,49 @@ fn attempt_once(
     r.fetch_ms = t0.elapsed().as_millis() as u64;
     let path = git::cache_path(&ctx.cache_root, &job.url);
     let _lock = git::lock_cache(&path, budget)?;
-    let scanned = match fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, &mut r) {
+    let (commit, entry) = with_repair(job, &path, &mut r, |r| {
+        fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, r)
+    })?;
+    ctx.results.store(&r.url, commit, &ctx.fingerprint, &entry);
+    fill(&mut r, commit, entry);
+    Ok(r)
+}
+
+/// Runs `work` on the clone at `path`; when it finds the clone damaged (a pack cut short,
+/// deleted or corrupt), throws the clone away and runs it once more, within this attempt,
+/// and the result says so.
+pub(crate) fn with_repair<T>(
+    job: &Job,
+    path: &Path,
+    r: &mut RepoResult,
+    mut work: impl FnMut(&mut RepoResult) -> Result<T, RepoError>,
+) -> Result<T, RepoError> {
+    match work(r) {
         Err(e) if e.kind == Kind::Cache => {
-            // A damaged clone (a pack cut short, deleted or corrupt) is thrown away and fetched
-            // again once, within this attempt, and the result says so.
             tracing::warn!(repo = %job.repo, error = %e, "clone cache damaged, fetching again");
-            std::fs::remove_dir_all(&path).map_err(|io| {
+            std::fs::remove_dir_all(path).map_err(|io| {
                 RepoError::new(
                     Kind::Other,
                     format!("{e}; cannot remove {}: {io}", path.display()),
                 )
             })?;
             r.cache_repaired = Some(e.message);
-            fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, &mut r)?
+            work(r)
         }
-        other => other?,
-    };
-    ctx.results
-        .store(&r.url, scanned.0, &ctx.fingerprint, &scanned.1);
+        other => other,
+    }
+}
+
+/// Sets what the scan of `commit` found on `r`, now scanned.
+pub(crate) fn fill(r: &mut RepoResult, commit: git2::Oid, e: Entry) {
     r.status = RepoStatus::Scanned;
-    r.commit = Some(scanned.0.to_string());
-    r.commit_time = Some(scanned.1.commit_time);
-    r.occurrences = scanned.1.occurrences;
-    r.stats = scanned.1.stats;
-    r.truncated = scanned.1.truncated;
-    r.code = scanned.1.code;
-    r.facts = scanned.1.facts;
-    Ok(r)
+    r.commit = Some(commit.to_string());
+    r.commit_time = Some(e.commit_time);
+    r.occurrences = e.occurrences;
+    r.stats = e.stats;
+    r.truncated = e.truncated;
+    r.code = e.code;
+    r.facts = e.facts;
 }
 
 /// Fetches `head` into the clone at `path` if needed (in a network slot) and scans it (in a
@@ -272,12 +297,23 @@ fn fetch_and_scan(
     let t0 = Instant::now();
     let repo = git::fetch(path, &job.url, head, &ctx.opts.git, budget)?;
     let commit = git::scanned_commit(&repo, head)?;
-    let commit_time = repo
-        .find_commit(commit)
-        .map(|c| c.time().seconds())
-        .map_err(|e| RepoError::damaged_cache("read commit", &e))?;
     r.fetch_ms += t0.elapsed().as_millis() as u64;
     let budget = stage.scanning(attempt)?;
+    let t1 = Instant::now();
+    let entry = scan_entry(&repo, commit, ctx, budget)?;
+    r.scan_ms += t1.elapsed().as_millis() as u64;
+    Ok((commit, entry))
+}
+
+/// Scans `commit` of `repo` with the context's options and caps: the whole tree, then the
+/// code facts.
+pub(crate) fn scan_entry(
+    repo: &git2::Repository,
+    commit: git2::Oid,
+    ctx: &Context,
+    budget: git::Budget<'_>,
+) -> Result<Entry, RepoError> {
+    let commit_time = commit_time(repo, commit)?;
     let t1 = Instant::now();
     let (cap, max_line) = (ctx.opts.max_occurrences, ctx.opts.max_line_length);
     let max_bytes = ctx.opts.max_result_bytes;
@@ -309,7 +345,7 @@ fn fetch_and_scan(
         },
         facts: &mut |f| facts.files.push(f),
     };
-    let stats = scan_commit(&repo, commit, &ctx.matcher, &ctx.filter, budget, sinks)?;
+    let stats = scan_commit(repo, commit, &ctx.matcher, &ctx.filter, budget, sinks)?;
     // Where it stopped: the last occurrence kept, in tree order.
     let truncated = over.map(|why| {
         let last = occurrences
@@ -323,24 +359,29 @@ fn fetch_and_scan(
     occurrences.sort();
     facts.sort();
     let t2 = Instant::now();
-    let code = code_facts(&repo, commit, &occurrences, budget)?;
+    let code = code_facts(repo, commit, &occurrences, budget)?;
     // What the second pass costs, against the scan it follows (BENCHMARKS.md).
     tracing::debug!(
-        repo = %job.repo,
+        %commit,
         scan_ms = (t2 - t1).as_millis() as u64,
         facts_ms = t2.elapsed().as_millis() as u64,
         "code facts"
     );
-    r.scan_ms += t1.elapsed().as_millis() as u64;
-    let entry = Entry {
+    Ok(Entry {
         occurrences,
         stats,
         commit_time,
         truncated,
         code,
         facts,
-    };
-    Ok((commit, entry))
+    })
+}
+
+/// The committer time of `commit`, Unix seconds.
+pub(crate) fn commit_time(repo: &git2::Repository, commit: git2::Oid) -> Result<i64, RepoError> {
+    repo.find_commit(commit)
+        .map(|c| c.time().seconds())
+        .map_err(|e| RepoError::damaged_cache("read commit", &e))
 }
 
 /// Backoff before retry `attempt` (1-based): the core's [`plan::retry_backoff`],

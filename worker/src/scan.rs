@@ -99,7 +99,9 @@ pub fn scan_commit(
     Ok(stats)
 }
 
-fn scan_blob(
+/// Searches one blob as [`scan_commit`] does for each file of a tree: counts it in `stats`,
+/// pushes its occurrences and facts into `sinks`.
+pub fn scan_blob(
     odb: &git2::Odb<'_>,
     id: Oid,
     path: String,

@@ -10,11 +10,16 @@ use crate::result::Occurrence;
 
 pub(super) fn render(d: &Diff) -> String {
     let mut out = String::from("# Changes between two scans\n\n");
+    // A history point is named by its date; the scan it belongs to, by when it ran.
+    let side = |at: Option<crate::history::Day>, started: i64| match at {
+        Some(at) => format!("point {at} (of the scan of {})", date(started)),
+        None => format!("scan: {}", date(started)),
+    };
     let _ = writeln!(
         out,
-        "Old scan: {}; new scan: {}. Patterns: {}.\n",
-        date(d.started.0),
-        date(d.started.1),
+        "Old {}; new {}. Patterns: {}.\n",
+        side(d.at.0, d.started.0),
+        side(d.at.1, d.started.1),
         patterns(&d.patterns.1)
     );
     if d.patterns.0 != d.patterns.1 {

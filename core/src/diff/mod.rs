@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::history::Day;
 use crate::ids::{RepoName, TeamName};
 use crate::result::{Occurrence, RepoStatus};
 pub use snapshot::{Assessment, RepoState, Snapshot};
@@ -33,6 +34,9 @@ pub struct Diff {
     pub patterns: (Vec<String>, Vec<String>),
     /// Start of each scan, Unix seconds.
     pub started: (i64, i64),
+    /// The history point each side is, when it is one.
+    #[serde(skip_serializing_if = "both_none")]
+    pub at: (Option<Day>, Option<Day>),
     /// Projects with a change, by repository name.
     pub projects: Vec<ProjectDiff>,
     /// Every team of either side with its counts.
@@ -144,6 +148,7 @@ impl Diff {
         Diff {
             patterns: (old.patterns.clone(), new.patterns.clone()),
             started: (old.started, new.started),
+            at: (old.at, new.at),
             projects,
             teams: teams.into_values().collect(),
             moved,
@@ -167,6 +172,10 @@ impl Diff {
         s.push('\n');
         s
     }
+}
+
+fn both_none(at: &(Option<Day>, Option<Day>)) -> bool {
+    at.0.is_none() && at.1.is_none()
 }
 
 fn side(s: &RepoState) -> Side {
@@ -330,6 +339,7 @@ mod tests {
         Snapshot {
             patterns: vec!["eventlet".into()],
             started: 0,
+            at: None,
             repos: repos
                 .iter()
                 .map(|(name, status, occ, verdict)| {

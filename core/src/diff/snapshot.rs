@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::history::Day;
 use crate::ids::{RepoName, TeamName};
 use crate::result::{Occurrence, RepoStatus};
 use crate::Error;
@@ -16,6 +17,8 @@ pub struct Snapshot {
     pub patterns: Vec<String>,
     /// Start of the run, Unix seconds.
     pub started: i64,
+    /// For one point of a history scan (`history/<date>/`), the point.
+    pub at: Option<Day>,
     /// Every repository of the scan, by name.
     pub repos: BTreeMap<RepoName, RepoState>,
 }
@@ -66,6 +69,8 @@ struct ScanPart {
     patterns: Vec<String>,
     #[serde(default)]
     started: i64,
+    #[serde(default)]
+    at: Option<Day>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +146,7 @@ impl Snapshot {
         Ok(Snapshot {
             patterns: s.scan.patterns,
             started: s.scan.started,
+            at: s.scan.at,
             repos,
         })
     }

@@ -36,7 +36,7 @@ pub(super) fn render<E>(
     out.finish()
 }
 
-fn quote(s: &str) -> String {
+pub(super) fn quote(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("\"'{}\"", s.replace('"', "\"\""))
     } else if s.contains([',', '"', '\n', '\r']) {

@@ -25,6 +25,9 @@ pub struct Fleet {
     pub profile: Option<Profile>,
     /// The projects hold no occurrences (see [`FleetBuilder::outline`]).
     outline: bool,
+    /// In a history scan, the fleet at each point, oldest first ([`super::moments`]); empty
+    /// otherwise.
+    pub history: Vec<super::Moment>,
 }
 
 /// What kind of owner a team is; governance tells them apart, and the index lists them apart.
@@ -395,6 +398,7 @@ impl<'g> FleetBuilder<'g> {
             links: self.links,
             profile: self.profile,
             outline: self.outline,
+            history: Vec::new(),
         }
     }
 }

@@ -29,6 +29,15 @@ pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut out: Out<'_, E>) -> 
         plural(scanned + failed + skipped, "repository"),
         plural(occ, "occurrence")
     );
+    if let (Some(first), Some(last)) = (fleet.history.first(), fleet.history.last()) {
+        let _ = writeln!(
+            out,
+            "Over time: {} from {} to {}, in [progress.md](progress.md).\n",
+            plural(fleet.history.len(), "point"),
+            first.at,
+            last.at
+        );
+    }
     for (kind, heading, first) in [
         (TeamKind::Project, "Project teams", "Team"),
         (TeamKind::Sig, "SIGs", "SIG"),

@@ -11,11 +11,16 @@
 //! - `summary.json`: per repository its status, commit, counts and durations;
 //! - `results.sarif`: SARIF 2.1.0, one result per occurrence in production code;
 //! - `html/`: a static dashboard, `index.html` and one page per team and per project.
+//!
+//! A history scan adds `progress.md` (with md), `history.ndjson` and each point's
+//! `history/<date>/occurrences.ndjson` (with ndjson), `history.csv` (with csv), each point's
+//! `history/<date>/summary.json` (with summary), and the burndown on the dashboard.
 
 mod csv;
 pub mod escape;
 mod file_name;
 mod fleet;
+mod history;
 mod html;
 mod index;
 mod ndjson;
@@ -28,6 +33,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 pub use fleet::{date, Fleet, FleetBuilder, Project, Team, TeamKind};
+pub use history::{moments, Moment};
 pub use stream::{Held, Results, Sink};
 pub use summary::ScanInfo;
 
@@ -164,16 +170,29 @@ pub fn render_to<E>(
                     team::render(fleet, t, results, stream::Out::new(sink, &t.file))?;
                 }
                 index::render(fleet, info, stream::Out::new(sink, "index.md"))?;
+                if !fleet.history.is_empty() {
+                    stream::whole(sink, "progress.md", &history::progress(fleet))?;
+                }
             }
             Format::Links => {
                 fleet.write_link_lines(results, sink, &usage_file_name(&info.patterns))?
             }
             Format::Ndjson => {
-                ndjson::render(fleet, results, stream::Out::new(sink, "occurrences.ndjson"))?
+                ndjson::render(fleet, results, stream::Out::new(sink, "occurrences.ndjson"))?;
+                if !fleet.history.is_empty() {
+                    stream::whole(sink, "history.ndjson", &history::ndjson(fleet))?;
+                    history::point_ndjson(fleet, sink)?;
+                }
             }
-            Format::Csv => csv::render(fleet, results, stream::Out::new(sink, "occurrences.csv"))?,
+            Format::Csv => {
+                csv::render(fleet, results, stream::Out::new(sink, "occurrences.csv"))?;
+                if !fleet.history.is_empty() {
+                    stream::whole(sink, "history.csv", &history::csv(fleet))?;
+                }
+            }
             Format::Summary => {
-                summary::render(fleet, info, stream::Out::new(sink, "summary.json"))?
+                summary::render(fleet, info, stream::Out::new(sink, "summary.json"))?;
+                history::point_summaries(fleet, info, sink)?;
             }
             Format::Sarif => {
                 sarif::render(fleet, results, stream::Out::new(sink, "results.sarif"))?

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::stream::{pretty, Out};
 use super::Fleet;
+use crate::history::Day;
 use crate::result::{RepoStatus, ScanOptions};
 
 /// Facts about the run that are not per repository.
@@ -54,7 +55,18 @@ fn assessment(p: &super::Project, entry: &mut serde_json::Value) {
     entry["unparsed"] = json!(a.code.unparsed);
 }
 
-pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut out: Out<'_, E>) -> Result<(), E> {
+pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, out: Out<'_, E>) -> Result<(), E> {
+    render_at(fleet, info, None, out)
+}
+
+/// The summary of `fleet`; for a point of a history scan, `at` names the point (`scan.at`),
+/// and `fleetscan diff` shows it.
+pub(super) fn render_at<E>(
+    fleet: &Fleet,
+    info: &ScanInfo,
+    at: Option<Day>,
+    mut out: Out<'_, E>,
+) -> Result<(), E> {
     let (scanned, failed, skipped) = fleet.status_counts();
     let projects = fleet.by_repo();
     let (mut occ, mut files, mut bytes) = (0usize, 0u64, 0u64);
@@ -64,8 +76,12 @@ pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut out: Out<'_, E>) -> 
         bytes += p.result.stats.bytes_scanned;
     }
     // Written a repository at a time: the list is as long as the fleet.
+    let mut scan = json!(info);
+    if let Some(at) = at {
+        scan["at"] = json!(at);
+    }
     let doc = json!({
-        "scan": info,
+        "scan": scan,
         "totals": {
             "repos": projects.len(),
             "scanned": scanned,

@@ -95,32 +95,18 @@ async fn send_once(
         if tx.send(part(Part::Header(header))).await.is_err() {
             return;
         }
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for o in &result.occurrences {
-            bytes += o.text.len() + o.path.len();
-            batch.push(v1::Occurrence::from(o));
-            if batch.len() >= BATCH || bytes >= BATCH_BYTES {
-                let b = v1::OccurrenceBatch {
-                    occurrences: std::mem::take(&mut batch),
-                };
-                bytes = 0;
-                if tx.send(part(Part::Batch(b))).await.is_err() {
-                    return;
-                }
+        // Each point's occurrences, then the point; the head's, then the outcome.
+        for p in &result.history {
+            let point = convert::history::point_outcome(p);
+            if !send_batches(&tx, &p.occurrences).await
+                || tx.send(part(Part::Point(point))).await.is_err()
+            {
+                return;
             }
         }
-        if !batch.is_empty()
-            && tx
-                .send(part(Part::Batch(v1::OccurrenceBatch {
-                    occurrences: batch,
-                })))
-                .await
-                .is_err()
-        {
-            return;
+        if send_batches(&tx, &result.occurrences).await {
+            let _ = tx.send(part(Part::Outcome(outcome))).await;
         }
-        let _ = tx.send(part(Part::Outcome(outcome))).await;
     });
     let resp = client
         .report_results(tokio_stream::wrappers::ReceiverStream::new(rx))
@@ -128,4 +114,31 @@ async fn send_once(
     producer.abort();
     let commit = resp?.into_inner().commit;
     Ok(v1::Commit::try_from(commit).unwrap_or(v1::Commit::Unspecified))
+}
+
+/// Sends `occurrences` in batches of at most [`BATCH`] occurrences or about [`BATCH_BYTES`];
+/// false when the stream is gone.
+async fn send_batches(
+    tx: &tokio::sync::mpsc::Sender<v1::ResultPart>,
+    occurrences: &[fleetscan_core::result::Occurrence],
+) -> bool {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for (i, o) in occurrences.iter().enumerate() {
+        bytes += o.text.len() + o.path.len();
+        batch.push(v1::Occurrence::from(o));
+        if batch.len() >= BATCH || bytes >= BATCH_BYTES || i + 1 == occurrences.len() {
+            let b = v1::OccurrenceBatch {
+                occurrences: std::mem::take(&mut batch),
+            };
+            bytes = 0;
+            let part = v1::ResultPart {
+                part: Some(Part::Batch(b)),
+            };
+            if tx.send(part).await.is_err() {
+                return false;
+            }
+        }
+    }
+    true
 }

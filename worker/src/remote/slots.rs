@@ -172,7 +172,8 @@ impl Slots {
         let ctx = Arc::new(
             Context::new(&spec.options, self.cfg.cache_dir.clone(), opts)
                 .map_err(|e| e.to_string())?
-                .with_pools(self.pools.clone()),
+                .with_pools(self.pools.clone())
+                .with_points(spec.points.clone()),
         );
         if map.len() >= CONTEXTS {
             map.clear();

@@ -99,7 +99,6 @@ pub(crate) struct Point<'a> {
 /// Deliverables per state over time: one stacked column per point, `series` giving each
 /// state's label and colour bottom-up, with the numbers in a table next to it. For the fleet
 /// page when a scan has history.
-#[allow(dead_code)]
 pub(crate) fn burndown(
     id: &str,
     caption: &str,
@@ -136,12 +135,19 @@ pub(crate) fn burndown(
                 esc(label)
             );
         }
+        // A date is two lines, the year above the day, so that labels never overlap.
+        let (first, second) = match p.label.split_once('-') {
+            Some((y, rest)) if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) => (y, rest),
+            _ => (p.label, ""),
+        };
         let _ = write!(
             svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#1d2733\">{}</text>",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#1d2733\">{}<tspan x=\"{}\" dy=\"13\">{}</tspan></text>",
             x + COL_W / 2,
             H + 16,
-            esc(p.label)
+            esc(first),
+            x + COL_W / 2,
+            esc(second)
         );
     }
     svg.push_str("</svg>");

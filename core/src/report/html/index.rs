@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::chart::{bars, Bar};
+use super::chart::{self, bars, Bar, Point};
 use super::{
     badge, card, count_states, deliverables, esc, local, page_head, page_tail, project_href, state,
     team_href, team_name, State,
@@ -47,8 +47,10 @@ pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut body: Out<'_, E>) ->
 
     body.push_str("<h2>Deliverables by state</h2>\n");
     body.push_str(&state_chart("states", delivs.values().copied()));
-    // Burndown: when the scan has history, chart::burndown of the deliverables per state at
-    // each point goes here.
+    if !fleet.history.is_empty() {
+        body.push_str("<h2>Deliverables over time</h2>\n");
+        body.push_str(&burndown(fleet));
+    }
 
     if let Some(prof) = &fleet.profile {
         let mut per: BTreeMap<&str, usize> = BTreeMap::new();
@@ -88,6 +90,36 @@ pub(super) fn render<E>(fleet: &Fleet, info: &ScanInfo, mut body: Out<'_, E>) ->
     not_scanned(&mut body, fleet.projects());
     body.push_str(&page_tail());
     body.finish()
+}
+
+/// Deliverables per state at each point of a history scan, the same states as the chart
+/// above; deliverables with no occurrence are left out, or they would dwarf the rest.
+fn burndown(fleet: &Fleet) -> String {
+    let per: Vec<Vec<(State, usize)>> = fleet
+        .history
+        .iter()
+        .map(|m| count_states(deliverables(m.fleet.projects()).into_values()))
+        .collect();
+    let shown: Vec<State> = State::ALL
+        .into_iter()
+        .filter(|s| *s != State::NotAffected)
+        .filter(|s| per.iter().flatten().any(|(x, n)| x == s && *n > 0))
+        .collect();
+    let labels: Vec<String> = fleet.history.iter().map(|m| m.at.to_string()).collect();
+    let points: Vec<Point> = per
+        .iter()
+        .zip(&labels)
+        .map(|(counts, label)| Point {
+            label,
+            counts: shown
+                .iter()
+                .map(|s| counts.iter().find(|(x, _)| x == s).map_or(0, |(_, n)| *n))
+                .collect(),
+        })
+        .collect();
+    let series: Vec<(&str, &str)> = shown.iter().map(|s| (s.label(), s.style().1)).collect();
+    let caption = "Deliverables that still have occurrences, by state, at each point (the least advanced at the bottom); deliverables with none are not drawn.";
+    chart::burndown("burndown", caption, &series, &points)
 }
 
 /// The state chart of some deliverables.
