@@ -260,6 +260,10 @@ fn identifiers_that_merely_contain_the_word_are_other() {
     let src = "def _use_eventlet_pool(n):\n    return n\n";
     let rows = run("svc/a.py", src);
     assert_eq!(at(&rows, 1).0, "other");
+    // One that names Eventlet's sleep stands for it.
+    let src = "scenarios = [\n    ('green', {'use_eventlet_sleep': True}),\n]\n";
+    let rows = run("svc/tests/test_a.py", src);
+    assert_eq!(at(&rows, 2), ("other", "deferred,tests_mock", "value"));
 }
 
 #[test]
@@ -311,6 +315,15 @@ fn line_rules_for_other_files() {
     assert_eq!(
         ids("nova/values.yaml", "logger_eventlet:"),
         "logger_name config_deps"
+    );
+    // The stanza of the WSGI server's logger is about the server.
+    assert_eq!(
+        ids("etc/nova/logging_sample.conf", "[logger_eventletwsgi]"),
+        "logger_name wsgi"
+    );
+    assert_eq!(
+        ids("nova/values.yaml", "  logger_eventletwsgi:"),
+        "logger_name wsgi"
     );
     assert_eq!(
         ids("etc/svc/logging.conf", "keys = root, eventlet"),
