@@ -333,6 +333,15 @@ fn line_rules_for_other_files() {
         ids("tox.ini", "  eventlet_backdoor = 1"),
         "config_option config_deps"
     );
+    // A lint check registered in tox.ini stands for no API; a CI job name is configuration.
+    assert_eq!(
+        ids("tox.ini", "  N373 = checks:check_eventlet_primitives"),
+        "other "
+    );
+    assert_eq!(
+        ids(".zuul.yaml", "    - nova-tox-functional-eventlet"),
+        "other config_deps"
+    );
 }
 
 #[test]
