@@ -135,8 +135,7 @@ pub fn fleet(
     results: Vec<RepoResult>,
 ) -> Result<(Fleet, ScanInfo), String> {
     let (parts, info) = render_parts(spec, created_ms, finished_ms)?;
-    let fleet = Fleet::build(results, &parts.governance, parts.links, parts.profile);
-    Ok((fleet, info))
+    Ok((parts.build(results), info))
 }
 
 #[cfg(test)]
