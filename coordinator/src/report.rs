@@ -186,7 +186,7 @@ pub(crate) fn render(
     })?;
     let mut fleet = outline.finish();
     // The points of a history scan are in each result, whole: rebuilt as fleets of their own.
-    fleet.history = report::moments(&fleet, parts.points.days(), &parts.governance);
+    parts.add_history(&mut fleet);
     report::render_to(&fleet, &info, formats, reader, sink)
 }
 

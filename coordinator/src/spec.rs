@@ -135,12 +135,7 @@ pub fn fleet(
     results: Vec<RepoResult>,
 ) -> Result<(Fleet, ScanInfo), String> {
     let (parts, info) = render_parts(spec, created_ms, finished_ms)?;
-    let mut fleet = Fleet::build(results, &parts.governance, parts.links, parts.profile);
-    // A history scan's points are in each result: the same fleets per point as the
-    // coordinator's own render (`report::render`) and the embedded scan.
-    fleet.history =
-        fleetscan_core::report::moments(&fleet, parts.points.days(), &parts.governance);
-    Ok((fleet, info))
+    Ok((parts.build(results), info))
 }
 
 #[cfg(test)]

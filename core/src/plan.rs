@@ -285,9 +285,27 @@ impl RenderParts {
         duration_ms: u64,
     ) -> (Fleet, ScanInfo) {
         let info = self.info(started, duration_ms);
-        let mut fleet = Fleet::build(results, &self.governance, self.links, self.profile);
-        fleet.history = crate::report::moments(&fleet, self.points.days(), &self.governance);
-        (fleet, info)
+        (self.build(results), info)
+    }
+
+    /// The results arranged by team, analysed, with the fleet at each point of a history
+    /// scan.
+    pub fn build(self, results: Vec<RepoResult>) -> Fleet {
+        let mut fleet = Fleet::build(
+            results,
+            &self.governance,
+            self.links.clone(),
+            self.profile.clone(),
+        );
+        self.add_history(&mut fleet);
+        fleet
+    }
+
+    /// Sets the fleet at each point of a history scan, rebuilt from the points `fleet`'s
+    /// results carry ([`crate::report::moments`]); none for a scan of the heads. Every way
+    /// of rendering a scan's reports calls it, so they give the same bytes.
+    pub fn add_history(&self, fleet: &mut Fleet) {
+        fleet.history = crate::report::moments(fleet, self.points.days(), &self.governance);
     }
 
     /// The facts of the run the reports show: start (Unix seconds) and wall time.
