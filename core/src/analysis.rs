@@ -437,6 +437,62 @@ mod tests {
         assert_eq!(analyze(&p, &o, &code).verdict, Verdict::Yes);
     }
 
+    /// nova's request log asks the WSGI environ whether Eventlet's server runs
+    /// (`environ.get('eventlet.input')`): reading a key of a dict needs no Eventlet, so a
+    /// switched-off nova does not still use it there. It made nova "Maybe".
+    #[test]
+    fn reading_a_key_of_the_wsgi_environ_is_not_api_use() {
+        let p = Profile::eventlet();
+        let mut code = patch(true);
+        code.adaptive = vec!["svc/pool.py".into()];
+        let mut o = prod_patch();
+        o.push(occ(
+            "svc/api/requestlog.py",
+            59,
+            "        if req.environ.get('eventlet.input', None) is not None:",
+        ));
+        let a = analyze(&p, &o, &code);
+        assert_eq!(
+            (a.verdict, a.status),
+            (Verdict::Yes, Status::Switchable),
+            "{}",
+            a.reason
+        );
+        // An API call in that file would still count.
+        o.push(occ("svc/api/requestlog.py", 70, "eventlet.sleep(0)"));
+        assert_eq!(analyze(&p, &o, &code).verdict, Verdict::Maybe);
+    }
+
+    /// Code that asks a library for its Eventlet mode by name and imports nothing of it
+    /// (glance's `set_threadpool_model('eventlet')`) can run without Eventlet installed; the
+    /// setting is left to change.
+    #[test]
+    fn settings_alone_are_yes_and_in_progress() {
+        let p = Profile::eventlet();
+        let o = [
+            occ("doc/a.rst", 1, "eventlet"),
+            occ(
+                "svc/cmd/prefetcher.py",
+                57,
+                "    glance.async_.set_threadpool_model('eventlet')",
+            ),
+        ];
+        let a = analyze(&p, &o, &CodeFacts::default());
+        assert_eq!(
+            (a.verdict, a.status),
+            (Verdict::Yes, Status::InProgress),
+            "{}",
+            a.reason
+        );
+        assert!(a.reason.contains("only in settings"), "{}", a.reason);
+        assert_eq!(a.evidence, vec![Cite::Occurrence(1)]);
+        // With an import beside it, the package is needed.
+        let mut o = o.to_vec();
+        o.push(occ("svc/pool.py", 3, "pool = eventlet.GreenPool()"));
+        let a = analyze(&p, &o, &CodeFacts::default());
+        assert_eq!((a.verdict, a.status), (Verdict::Maybe, Status::NotStarted));
+    }
+
     #[test]
     fn some_services_switching_is_maybe_and_in_progress() {
         let p = Profile::eventlet();

@@ -70,8 +70,14 @@ struct RawRule {
     exclusive: bool,
     #[serde(default)]
     classes: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    runtime: bool,
     weight: f64,
     replacement: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What forces the runtime on.
@@ -151,6 +157,12 @@ pub struct Rule {
     pub weight: f64,
     /// Advice when found in production code.
     pub replacement: String,
+    /// Whether a line it matches needs the package at run time. `runtime = false` in the
+    /// profile marks lines that only name it: an identifier or string containing the word, a
+    /// logger's name, a key of the WSGI environ its server reads, a keyword that turns it off.
+    /// Such a line is work for the migration, but it does not keep a service on the runtime,
+    /// so the verdict and the status do not count it as use.
+    pub runtime: bool,
     pub(crate) regex: Option<Regex>,
     pub(crate) not_regex: Option<Regex>,
     pub(crate) names: Option<Regex>,
@@ -340,6 +352,7 @@ impl Profile {
                 categories: r.categories,
                 weight: r.weight,
                 replacement: r.replacement,
+                runtime: r.runtime,
                 strings: r.strings,
                 comment: r.comment,
                 exclusive: r.exclusive,

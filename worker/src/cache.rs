@@ -51,8 +51,9 @@ pub struct Entry {
 
 /// Bumped when what an entry holds changes meaning, so that older entries are not read as
 /// complete: version 2 added the code facts, 3 the role facts of each occurrence line, 4 every
-/// role of a line, dynamic imports and what an optional import's fallback serves.
-const VERSION: u32 = 4;
+/// role of a line, dynamic imports and what an optional import's fallback serves, 5 the value
+/// of a keyword that turns the pattern off (`fix_eventlet=False`).
+const VERSION: u32 = 5;
 
 /// The cache under `<root>/results`.
 #[derive(Debug, Clone)]

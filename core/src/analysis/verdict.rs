@@ -123,11 +123,9 @@ pub struct Decision {
     pub status_detail: String,
 }
 
-/// Sub-patterns that name the pattern without needing it at run time: an identifier or a
-/// string that merely contains the word (a lint check that bans it, `poison_eventlet()`, a
-/// keyword that turns a fix off) and a logger's name. Counting them as use made repositories
-/// whose migration is finished "not started", and a switchable service "Maybe".
-const NOT_USE: [&str; 2] = ["other", "logger_name"];
+/// Sub-patterns of settings: they name the package (an option, a value that selects it, an
+/// environment variable, a requirement) without importing or calling it.
+const SETTING: [&str; 4] = ["config_option", "env_switch", "greendns", "dependency"];
 
 /// The inputs, with the small questions the decision asks of a classification. These are
 /// the only places that know how the classification is expressed.
@@ -147,13 +145,27 @@ impl Facts<'_> {
         &self.profile.classes[self.classified[i].class].group
     }
 
-    /// A line that uses the pattern in code: a rule other than a documentation one, and other
-    /// than [`NOT_USE`].
+    /// A line that uses the pattern in code: a rule other than a documentation one whose
+    /// lines need the package at run time ([`crate::profile::Rule::runtime`]: an identifier or string that
+    /// merely contains the word, a logger's name, a keyword that turns it off do not).
+    /// Counting those as use made finished repositories "not started", and a switchable
+    /// service "Maybe".
     pub fn is_use(&self, i: usize) -> bool {
         self.classified[i].rules.iter().any(|&r| {
             let rule = &self.profile.rules[r];
-            !NOT_USE.contains(&rule.id.as_str()) && !rule.categories.iter().all(|c| c == "docs")
+            rule.runtime && !rule.categories.iter().all(|c| c == "docs")
         })
+    }
+
+    /// A production use that needs the package installed: more than a setting that names it.
+    fn needs_package(&self, i: usize) -> bool {
+        self.is_production_use(i)
+            && self.classified[i].rules.iter().any(|&r| {
+                let rule = &self.profile.rules[r];
+                rule.runtime
+                    && !SETTING.contains(&rule.id.as_str())
+                    && !rule.categories.iter().all(|c| c == "docs")
+            })
     }
 
     /// A production line that uses the pattern in code.
@@ -179,20 +191,14 @@ impl Facts<'_> {
 
     /// A production use of an Eventlet API, not only its import, patching, or a setting.
     fn is_api_use(&self, i: usize) -> bool {
-        const NOT_API: [&str; 8] = [
-            "import",
-            "import_only",
-            "monkey_patch",
-            "patcher",
-            "env_switch",
-            "config_option",
-            "greendns",
-            "dependency",
-        ];
-        self.is_production_use(i)
+        const NOT_API: [&str; 3] = ["import", "import_only", "monkey_patch"];
+        self.needs_package(i)
             && self.classified[i].rules.iter().any(|&r| {
                 let rule = &self.profile.rules[r];
-                !NOT_API.contains(&rule.id.as_str()) && !rule.categories.iter().all(|c| c == "docs")
+                rule.runtime
+                    && !NOT_API.contains(&rule.id.as_str())
+                    && !SETTING.contains(&rule.id.as_str())
+                    && !rule.categories.iter().all(|c| c == "docs")
             })
     }
 
@@ -321,6 +327,17 @@ pub(super) fn decide(f: &Facts) -> Decision {
             ),
             ev,
         )
+    } else if patches.is_empty() && !uses.iter().any(|&i| f.needs_package(i)) {
+        // `executor='eventlet'`, `set_threadpool_model('eventlet')`: code that asks a library
+        // for its Eventlet mode by name, and imports nothing of it itself.
+        (
+            Verdict::Yes,
+            format!(
+                "production code names it only in settings ({}: an option, or a value that selects it); nothing there imports or calls it",
+                plural(uses.len(), "line")
+            ),
+            occ_cites(&uses, 3),
+        )
     } else if !f.code.optional_imports.is_empty() && requirements.is_empty() {
         // Not installed with the package, imported only when present: whatever else uses it
         // runs only where someone installed it on purpose.
@@ -366,6 +383,11 @@ pub(super) fn decide(f: &Facts) -> Decision {
         (
             Status::InProgress,
             "production code no longer uses it; tests or configuration still do".to_string(),
+        )
+    } else if !uses.iter().any(|&i| f.needs_package(i)) {
+        (
+            Status::InProgress,
+            "production code no longer imports or calls it; settings still select it".to_string(),
         )
     } else if verdict == Verdict::Yes {
         (

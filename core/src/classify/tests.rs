@@ -417,6 +417,18 @@ def check(logical_line):
     // Searching text for the word selects nothing.
     assert_eq!(at(&rows, 15), ("other", "green_threads", "value"));
     assert_eq!(at(&rows, 16), ("other", "green_threads", "value"));
+    // Of the two keywords, the one given False turns Eventlet off: it needs nothing of it at
+    // run time; the parameter defaulting to True and the selector values do.
+    let p = Profile::eventlet();
+    let (occ, c) = classify_files(&p, &[("svc/service.py", src)]);
+    let runtime = |line: u32| {
+        let i = occ.iter().position(|o| o.line == line).unwrap();
+        c.classified[i].rules.iter().any(|&r| p.rules[r].runtime)
+    };
+    assert!(!runtime(6));
+    for line in [5, 7, 8, 10] {
+        assert!(runtime(line), "line {line}");
+    }
 }
 
 #[test]

@@ -606,7 +606,17 @@ impl<'t> Walk<'t, '_> {
             ) && p.child_by_field_name("name") == Some(n)
             {
                 if (self.is_match)(text) {
-                    self.hit((row, row), Role::Option, Some(text.to_string()));
+                    // A keyword given `False` or `None` turns the setting off: the name says
+                    // so (`fix_eventlet=False`), so that profiles can tell it from one that
+                    // turns it on.
+                    let value = p.child_by_field_name("value").map(|v| self.text(v));
+                    let name = match value {
+                        Some(v @ ("False" | "None")) if p.kind() == "keyword_argument" => {
+                            format!("{text}={v}")
+                        }
+                        _ => text.to_string(),
+                    };
+                    self.hit((row, row), Role::Option, Some(name));
                 }
                 continue;
             }
