@@ -103,6 +103,33 @@ stop_daemon() {
 # is the mirror's HEAD tree, as an orphan commit (same author date, so runs are repeatable).
 # The objects are borrowed through alternates, so nothing is copied and the mirrors are not
 # written to; the served history is one commit, whatever the mirror holds.
+# Prints the id of TREE (of the mirror SRC) as the bare repository DST can serve it: the same
+# tree when DST (borrowing SRC's objects) has every blob, else a copy in which each blob the
+# mirror lacks (large files may be absent from a fetched mirror) is an empty one, named on
+# stderr, since upload-pack cannot send a missing object.
+servable_tree() {
+  local src=$1 dst=$2 tree=$3 name=$4 missing empty path
+  missing=$(git --git-dir="$src" ls-tree -r "$tree" |
+    awk -F'\t' '$1 ~ / blob / {split($1, m, " "); print m[3] "\t" $2}' |
+    while IFS=$'\t' read -r id path; do
+      git --git-dir="$src" cat-file -e "$id" 2>/dev/null || printf '%s\n' "$path"
+    done)
+  if [[ -z $missing ]]; then
+    echo "$tree"
+    return
+  fi
+  empty=$(git --git-dir="$dst" hash-object -w --stdin </dev/null)
+  local index
+  index=$(mktemp "${TMPDIR:-/tmp}/fleetscan-index.XXXXXX")
+  GIT_INDEX_FILE=$index git --git-dir="$dst" read-tree "$tree"
+  while IFS= read -r path; do
+    echo "bench: openstack/$name: the mirror lacks the blob of '$path'; served empty" >&2
+    GIT_INDEX_FILE=$index git --git-dir="$dst" update-index --cacheinfo "100644,$empty,$path"
+  done <<<"$missing"
+  GIT_INDEX_FILE=$index git --git-dir="$dst" write-tree
+  rm -f "$index"
+}
+
 snapshot_mirrors() {
   local r d snap tree date commit
   mkdir -p "$work/snapshots"
@@ -111,7 +138,7 @@ snapshot_mirrors() {
     snap=$work/snapshots/$r.git
     git init -q --bare "$snap"
     echo "$(cd "$d" && pwd -P)/objects" >"$snap/objects/info/alternates"
-    tree=$(git --git-dir="$d" rev-parse "HEAD^{tree}")
+    tree=$(servable_tree "$d" "$snap" "$(git --git-dir="$d" rev-parse "HEAD^{tree}")" "$r")
     date=$(git --git-dir="$d" log -1 --format=%cI HEAD)
     commit=$(GIT_AUTHOR_NAME=snapshot GIT_AUTHOR_EMAIL=snapshot@localhost \
       GIT_COMMITTER_NAME=snapshot GIT_COMMITTER_EMAIL=snapshot@localhost \

@@ -52,10 +52,18 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 say "scan took $(python3 -c "print(round($end - $start, 1))") s"
 
-python3 - "$out/reports" <<'PY'
+python3 - "$out/reports" "$top/tests/testdata/real-verdicts.tsv" <<'PY'
 import json, re, sys
 
-reports = sys.argv[1]
+reports, judged_file = sys.argv[1], sys.argv[2]
+# The hand judgement (tests/testdata/real-verdicts.tsv): status and deactivable per repository.
+judged = {}
+with open(judged_file, encoding="utf-8") as f:
+    for line in f:
+        cols = line.rstrip("\n").split("\t")
+        if line.startswith("#") or cols[0] == "repo" or len(cols) < 4:
+            continue
+        judged[cols[0].split("/")[-1]] = (cols[2], cols[3])
 summary = json.load(open(f"{reports}/summary.json"))
 teams = {}
 for r in summary["repos"]:
@@ -67,8 +75,10 @@ for t in teams:
         text += open(f"{reports}/teams/{t.replace('/', '_')}.md").read()
     except OSError:
         pass
-print("| repository | status | deactivable | switch (default) | services without eventlet | complexity (raw) | production sites | occurrences |")
-print("| --- | --- | --- | --- | --- | ---: | ---: | ---: |")
+print("| repository | status | deactivable | switch (default) | services without eventlet | complexity (raw) | production sites | occurrences | by hand (status / deactivable) |")
+print("| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- |")
+agree = {"status": 0, "deactivable": 0, "judged": 0}
+differ = []
 for r in sorted(summary["repos"], key=lambda r: (-(r.get("complexity") or 0), r["repo"])):
     name = r["repo"].split("/")[-1]
     switches = ", ".join(f"{s['name']} ({s['default'] if s['default'] is not None else 'unset' if s['kind'] == 'env' else '?'})"
@@ -78,8 +88,22 @@ for r in sorted(summary["repos"], key=lambda r: (-(r.get("complexity") or 0), r[
     services = re.search(r"Services: (\d+ of \d+)", body)
     raw = re.search(r"raw score ([\d.]+)", body)
     sites = re.search(r"\((\d+) distinct call sites? in", body)
-    print(f"| {name} | {r.get('migration_status') or '-'} | {r.get('verdict') or '-'} | {switches} | "
+    status, verdict = r.get("migration_status") or "-", r.get("verdict") or "-"
+    hand = "-"
+    if name in judged:
+        js, jv = judged[name]
+        agree["judged"] += 1
+        agree["status"] += js == status
+        agree["deactivable"] += jv == verdict
+        if (js, jv) != (status, verdict):
+            differ.append(f"{name} ({status} / {verdict} here, {js} / {jv} by hand)")
+        hand = f"{js} / {jv}" if (js, jv) != (status, verdict) else "same"
+    print(f"| {name} | {status} | {verdict} | {switches} | "
           f"{services.group(1) if services else '-'} | {r.get('complexity') or '-'} ({raw.group(1) if raw else '0'}) | "
-          f"{sites.group(1) if sites else 0} | {r['occurrences']} |")
+          f"{sites.group(1) if sites else 0} | {r['occurrences']} | {hand} |")
+print()
+print(f"Against the hand judgement ({agree['judged']} judged repositories scanned): status agrees on "
+      f"{agree['status']}, deactivable on {agree['deactivable']}."
+      + (" Differ: " + "; ".join(differ) + "." if differ else ""))
 PY
 say "reports in $out/reports"
