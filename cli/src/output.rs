@@ -270,10 +270,15 @@ fn start(dir: &Path, path: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
 /// Which format wrote `path`, as far as stale files go: its top directory (`teams`, `html`;
 /// none for a top-level file) and its extension. Grouping by the top directory, not the
 /// parent, lets a dashboard page go stale when its whole directory does
-/// (`html/projects/<org>/` of an organisation no longer scanned).
+/// (`html/projects/<org>/` of an organisation no longer scanned). A history point's files
+/// (`history/<date>/occurrences.ndjson`) belong to their format's top-level file: a re-run
+/// with other points, or none, removes the points it no longer has.
 fn family(path: &str) -> (Option<String>, Option<String>) {
     let p = Path::new(path);
-    let top = path.split_once('/').map(|(top, _)| top.to_string());
+    let top = path
+        .split_once('/')
+        .map(|(top, _)| top.to_string())
+        .filter(|top| top != "history");
     (top, p.extension().map(|e| e.to_string_lossy().into_owned()))
 }
 
@@ -435,6 +440,35 @@ mod tests {
         assert!(!d.join("html/projects/mixed/z.html").exists());
         assert!(d.join("html/projects/mixed/mine.html").exists());
         assert!(d.join("html/projects/a/x.html").exists());
+    }
+
+    #[test]
+    fn history_points_a_rerun_no_longer_has_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_all(
+            d,
+            &[
+                file("occurrences.ndjson"),
+                file("history/2025-01-01/occurrences.ndjson"),
+                file("history/2025-04-01/occurrences.ndjson"),
+            ],
+        )
+        .unwrap();
+        write_all(
+            d,
+            &[
+                file("occurrences.ndjson"),
+                file("history/2025-04-01/occurrences.ndjson"),
+            ],
+        )
+        .unwrap();
+        assert!(!d.join("history/2025-01-01").exists());
+        assert!(d.join("history/2025-04-01/occurrences.ndjson").exists());
+        // A run without history removes every point, and the directory with them.
+        write_all(d, &[file("occurrences.ndjson")]).unwrap();
+        assert!(!d.join("history").exists());
+        assert!(d.join("occurrences.ndjson").exists());
     }
 
     /// Used to let `file://` through unchecked and refuse an upper-case `GIT://` that the plan
