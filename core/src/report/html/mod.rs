@@ -123,33 +123,49 @@ pub(crate) fn state(p: &Project) -> State {
         (RepoStatus::Failed, _) => State::NotScanned,
         _ if p.count == 0 => State::NotAffected,
         (_, None) => State::Found,
-        (_, Some(a)) => match a.status {
+        (_, Some(a)) => State::from(a.status),
+    }
+}
+
+impl From<Status> for State {
+    fn from(s: Status) -> State {
+        match s {
             Status::NotStarted => State::NotStarted,
             Status::InProgress => State::InProgress,
             Status::Switchable => State::Switchable,
             Status::Migrated => State::Migrated,
             Status::NotAffected => State::NotAffected,
-        },
+        }
     }
 }
 
-/// Deliverables (a repository without one counts as its own) and their state, the worst of
-/// their repositories'.
+/// Deliverables (a repository without one counts as its own) and their state: the status of
+/// all their scanned repositories together ([`Project::deliverable_status`], what `index.md`,
+/// the team pages and `progress.md` count), else the worst of their repositories' states (all
+/// failed, or found with no analysis).
 pub(crate) fn deliverables<'a>(
     projects: impl Iterator<Item = (&'a Team, &'a Project)>,
 ) -> BTreeMap<(String, String), State> {
-    let mut out: BTreeMap<(String, String), State> = BTreeMap::new();
+    let mut out: BTreeMap<(String, String), (bool, State)> = BTreeMap::new();
     for (t, p) in projects {
         let name = p
             .deliverable
             .clone()
             .unwrap_or_else(|| p.result.repo.to_string());
-        let s = state(p);
-        out.entry((t.name.0.clone(), name))
-            .and_modify(|x| *x = (*x).min(s))
-            .or_insert(s);
+        let (combined, s) = match p.deliverable_status {
+            Some(d) => (true, State::from(d)),
+            None => (false, state(p)),
+        };
+        let e = out.entry((t.name.0.clone(), name)).or_insert((combined, s));
+        // The combined status wins over a single repository's state; states alone take the
+        // worst.
+        *e = match (e.0, combined) {
+            (false, true) => (true, s),
+            (false, false) => (false, e.1.min(s)),
+            (true, _) => (true, if combined { s } else { e.1 }),
+        };
     }
-    out
+    out.into_iter().map(|(k, (_, s))| (k, s)).collect()
 }
 
 /// Counts per state, in [`State::ALL`] order, states with none left out.
@@ -382,6 +398,50 @@ mod tests {
         assert!(project
             .contents
             .contains("<code>&quot;&gt;&lt;script&gt;</code>"));
+    }
+
+    /// A deliverable of a repository that is not started and one that is migrated is in
+    /// progress, on the dashboard as in `index.md`; it used to show the worse of the two.
+    #[test]
+    fn a_deliverable_shows_the_status_index_counts() {
+        use crate::governance::Governance;
+        use crate::ids::RepoName;
+        use crate::link::LinkOptions;
+        use crate::profile::Profile;
+        use crate::result::{Occurrence, RepoResult};
+
+        let gov = "Compute:\n  deliverables:\n    nova:\n      repos: [openstack/nova, openstack/nova-docs]\n";
+        let (gov, _) = Governance::from_documents([("gov.yaml", gov)]).unwrap();
+        let repo = |name: &str, text: &str, path: &str| {
+            let mut r = RepoResult::new(RepoName::parse(name).unwrap(), "u".into());
+            r.status = RepoStatus::Scanned;
+            r.occurrences = vec![Occurrence {
+                path: path.into(),
+                line: 1,
+                text: text.into(),
+            }];
+            r
+        };
+        let fleet = Fleet::build(
+            vec![
+                repo("openstack/nova", "eventlet.spawn(f)", "nova/a.py"),
+                repo("openstack/nova-docs", "Eventlet is gone", "doc/source/a.rst"),
+            ],
+            &gov,
+            LinkOptions::default(),
+            Some(Profile::eventlet()),
+        );
+        let states: Vec<State> = fleet.projects().map(|(_, p)| state(p)).collect();
+        assert!(states.contains(&State::NotStarted), "{states:?}");
+        assert!(states.contains(&State::Migrated), "{states:?}");
+        let d = deliverables(fleet.projects());
+        assert_eq!(
+            d.values().copied().collect::<Vec<_>>(),
+            vec![State::InProgress],
+            "{d:?}"
+        );
+        let p = fleet.projects().next().unwrap().1;
+        assert_eq!(p.deliverable_status, Some(Status::InProgress));
     }
 
     #[test]
