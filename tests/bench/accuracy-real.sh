@@ -9,10 +9,11 @@
 # the labelled commit's tree (an orphan commit on `master`, objects borrowed from the mirror
 # through alternates), serves the snapshots with `git daemon` on loopback, runs
 # `fleetscan scan --ignore-comments --format ndjson` on them and compares occurrences.ndjson with
-# the labels. Prints Markdown on stdout: per split (tune, held-out) the share of rows exactly
-# right for path class, sub-pattern set, category set and category set without the tests
+# the labels. Prints Markdown on stdout: per split (tune, held-out, fresh) the share of rows
+# exactly right for path class, sub-pattern set, category set and category set without the tests
 # category, per path class; then the misses of the tune half with the line read from the mirror.
-# --show-held-out also lists the held-out misses: only for a final report, never for tuning.
+# --show-held-out also lists the held-out and fresh misses: only for a final report, never for
+# tuning (the fresh split was labelled after the rules were frozen, to measure them untuned).
 #
 # Environment knobs: FLEETSCAN_BIN (skip `cargo build`, use this binary), ACCURACY_KEEP=DIR
 # (copy occurrences.ndjson and summary.json there).

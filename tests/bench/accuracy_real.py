@@ -3,6 +3,11 @@
 
     accuracy_real.py [--show-held-out] LABELS.tsv OCCURRENCES.ndjson MIRRORS.tsv
 
+Scores each split apart: tune (rules were developed on it), held-out (scored several times while
+rules were developed, so possibly optimistic) and fresh (labelled after the rules were frozen, on
+repositories no rule was tuned on). Only the tune misses are listed unless --show-held-out asks
+for the held-out and fresh ones too (for a final report, never for tuning).
+
 MIRRORS.tsv maps each scanned repository to its mirror (repo TAB git dir); the miss list reads
 each missed line from there (the line is printed, never stored). Rows of repositories that were
 not scanned are counted apart, not scored. Prints Markdown on stdout.
@@ -17,6 +22,12 @@ from collections import defaultdict
 OLD_PATH_CLASS = {"tests": "test", "release_notes": "releasenotes", "requirements": "packaging"}
 CLASS_ORDER = ["production", "test", "docs", "releasenotes", "translations", "packaging", "ci_config"]
 TESTS_CATEGORY = "tests_mock"
+# Split -> the heading of its table.
+SPLITS = {
+    "tune": "tune half",
+    "held-out": "held-out half",
+    "fresh": "fresh half: labelled after the rules were frozen",
+}
 FIELDS = [
     ("path class", "path_class"),
     ("sub-patterns", "subpatterns"),
@@ -52,8 +63,8 @@ def read_labels(path):
                 row["line"] = int(row["line"])
             except ValueError:
                 sys.exit(f"{path}:{n}: line '{row['line']}' is not a number")
-            if row["split"] not in ("tune", "held-out"):
-                sys.exit(f"{path}:{n}: split '{row['split']}' is neither tune nor held-out")
+            if row["split"] not in SPLITS:
+                sys.exit(f"{path}:{n}: split '{row['split']}' is not one of {', '.join(SPLITS)}")
             row["subpatterns"] = parse_set(row["subpatterns"])
             row["categories"] = parse_set(row["categories"])
             row["categories_nt"] = row["categories"] - {TESTS_CATEGORY}
@@ -131,8 +142,10 @@ def main():
         print()
 
     misses = defaultdict(list)
-    for split in ("tune", "held-out"):
+    for split, heading in SPLITS.items():
         part = [r for r in scored if r["split"] == split]
+        if not part and split == "fresh":
+            continue
         ok = defaultdict(lambda: defaultdict(int))
         count = defaultdict(int)
         for r in part:
@@ -149,7 +162,7 @@ def main():
                     wrong.append(name)
             if g is None or wrong:
                 misses[split].append((r, g, wrong))
-        print(f"### {split} half: {len(part)} rows")
+        print(f"### {heading}: {len(part)} rows")
         print()
         print("| path class | rows | " + " | ".join(name for name, _ in fields) + " |")
         print("|---|---:|" + "---:|" * len(fields))
@@ -162,8 +175,10 @@ def main():
             print(f"| {label} | {count[c]} | " + " | ".join(cells) + " |")
         print()
 
-    shown = ["tune"] + (["held-out"] if show_held_out else [])
+    shown = ["tune"] + (["held-out", "fresh"] if show_held_out else [])
     for split in shown:
+        if split == "fresh" and not any(r["split"] == "fresh" for r in scored):
+            continue
         print(f"### Misses of the {split} half ({len(misses[split])})")
         print()
         for r, g, wrong in misses[split]:
@@ -184,7 +199,8 @@ def main():
             print(f"- {where}: " + "; ".join(parts) + f": {text}")
         print()
     if not show_held_out:
-        print("Held-out misses are not listed (`--show-held-out` lists them, for a final report only).")
+        print("Held-out and fresh misses are not listed (`--show-held-out` lists them, for a final "
+              "report only).")
 
 
 if __name__ == "__main__":
