@@ -135,7 +135,7 @@ pub(super) fn state_chart(id: &str, states: impl Iterator<Item = State>) -> Stri
         .collect();
     bars(
         id,
-        "A deliverable takes the worst state of its repositories.",
+        "A deliverable's repositories count together, as in index.md: all migrated is migrated, a mix of finished and unfinished is in progress.",
         "Deliverables",
         &b,
     )

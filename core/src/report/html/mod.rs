@@ -53,8 +53,8 @@ pub(super) fn render<E>(
     Ok(())
 }
 
-/// Where a deliverable stands in the migration, from the analysis of its repositories; worst
-/// first, so that a deliverable takes the worst state of its repositories.
+/// Where a deliverable stands in the migration, from the analysis of its repositories; least
+/// advanced first, so that repositories without a combined status take the worst of theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum State {
     /// A repository could not be scanned, so nothing can be said.
@@ -425,7 +425,11 @@ mod tests {
         let fleet = Fleet::build(
             vec![
                 repo("openstack/nova", "eventlet.spawn(f)", "nova/a.py"),
-                repo("openstack/nova-docs", "Eventlet is gone", "doc/source/a.rst"),
+                repo(
+                    "openstack/nova-docs",
+                    "Eventlet is gone",
+                    "doc/source/a.rst",
+                ),
             ],
             &gov,
             LinkOptions::default(),

@@ -53,7 +53,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
             badge(state(p)),
             esc(&prof.title),
             a.verdict.as_str(),
-            esc(&capitalize(&a.reason)),
+            prose(&capitalize(&a.reason)),
             evidence.join(", ")
         );
         for sw in a.code.switches() {
@@ -79,7 +79,7 @@ pub(super) fn render(fleet: &Fleet, info: &ScanInfo, t: &Team, p: &Project) -> S
             body,
             "<p>Migration status: {} ({})</p>",
             esc(a.status.as_str()),
-            esc(&a.status_detail)
+            prose(&a.status_detail)
         );
         let _ = writeln!(
             body,

@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::index::{not_scanned, projects_table, state_chart};
 use super::{
-    badge, card, cite_any, deliverables, esc, local, page_head, page_tail, project_href, state,
-    team_name, Project,
+    badge, card, cite_any, deliverables, esc, local, page_head, page_tail, project_href, prose,
+    state, team_name, Project,
 };
 use crate::analysis::level;
 use crate::report::escape::plural;
@@ -81,7 +81,7 @@ fn analysis(out: &mut String, fleet: &Fleet, p: &Project) {
             out,
             "<p><strong>Deactivable: {}</strong>: {}. Evidence: {}</p>",
             a.verdict.as_str(),
-            esc(&a.reason),
+            prose(&a.reason),
             evidence.join(", ")
         );
         let factors: Vec<String> = a
@@ -89,7 +89,7 @@ fn analysis(out: &mut String, fleet: &Fleet, p: &Project) {
             .iter()
             .filter(|f| f.contribution > 0.0)
             .take(4)
-            .map(|f| esc(&f.label))
+            .map(|f| prose(&f.label))
             .collect();
         let _ = write!(
             out,
