@@ -109,11 +109,14 @@ stop_daemon() {
 # stderr, since upload-pack cannot send a missing object.
 servable_tree() {
   local src=$1 dst=$2 tree=$3 name=$4 missing empty path
-  missing=$(git --git-dir="$src" ls-tree -r "$tree" |
-    awk -F'\t' '$1 ~ / blob / {split($1, m, " "); print m[3] "\t" $2}' |
-    while IFS=$'\t' read -r id path; do
-      git --git-dir="$src" cat-file -e "$id" 2>/dev/null || printf '%s\n' "$path"
-    done)
+  # One `cat-file --batch-check` over all blobs (not a process per blob: the fleet benchmark
+  # snapshots hundreds of repositories); it answers "<id> missing" for an absent object.
+  git --git-dir="$src" ls-tree -r "$tree" |
+    awk -F'\t' '$1 ~ / blob / {split($1, m, " "); print m[3] "\t" $2}' >"$dst/blobs"
+  missing=$(cut -f1 "$dst/blobs" |
+    git --git-dir="$src" cat-file --batch-check='%(objectname) %(objecttype)' |
+    paste -d '\t' - "$dst/blobs" | awk -F'\t' '$1 ~ / missing$/ {print $3}')
+  rm -f "$dst/blobs"
   if [[ -z $missing ]]; then
     echo "$tree"
     return
@@ -148,4 +151,32 @@ snapshot_mirrors() {
     git --git-dir="$snap" symbolic-ref HEAD refs/heads/master
     gitdir[$r]=$snap
   done
+}
+
+# Server CPU seconds so far: the git daemon's reaped children (upload-pack, pack-objects),
+# fields 16-17 of /proc/$daemon/stat. The pause lets the daemon reap the last ones.
+server_cpu() {
+  sleep 0.2
+  awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$daemon/stat"
+}
+
+# The clone-only baseline: one `git clone --bare --depth 1` of BASE/openstack/REPO into DEST
+# (arguments REPO DEST BASE), for `xargs -P` through `bash -c`.
+clone_only() { git clone -q --bare --depth 1 "$3/openstack/$1" "$2/$1.git"; }
+export -f clone_only
+
+# timed_run NET NAME ROUND CMD...: runs CMD under GNU time and appends to $res one line of
+# net, name, round, wall s, client CPU s (user + sys of CMD and its children), server CPU s
+# (the daemon's children during the run) and peak RSS KiB (of the largest single process).
+timed_run() {
+  local net=$1 name=$2 k=$3 before after wall user sys rss
+  shift 3
+  before=$(server_cpu)
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" ||
+    { cat "$work/err" >&2; die "$net $name failed"; }
+  after=$(server_cpu)
+  read -r wall user sys rss <"$work/time"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$net" "$name" "$k" "$wall" \
+    "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" \
+    "$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.2f", b - a }')" "$rss" >>"$res"
 }

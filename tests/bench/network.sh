@@ -61,29 +61,11 @@ wait_port "${wan_base##*:}" || die "the WAN proxy did not start"
 
 res=$work/results.tsv
 : >"$res"
-tck=$(getconf CLK_TCK)
-server_cpu() { sleep 0.2; awk -v t="$tck" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$daemon/stat"; }
-
 clone_grep() { # REPO DEST BASE PATTERN
   git clone -q --bare --depth 1 "$3/openstack/$1" "$2/$1.git" || return 1
   git --git-dir="$2/$1.git" grep -e "$4" HEAD >"$2/$1.out" || [[ $? -eq 1 ]]
 }
-clone_only() { git clone -q --bare --depth 1 "$3/openstack/$1" "$2/$1.git"; }
-export -f clone_grep clone_only
-
-# run NET NAME ROUND CMD...: one timed run; records wall, client CPU, server CPU, peak RSS.
-run() {
-  local net=$1 name=$2 k=$3 before after wall user sys rss
-  shift 3
-  before=$(server_cpu)
-  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" ||
-    { cat "$work/err" >&2; die "$net $name failed"; }
-  after=$(server_cpu)
-  read -r wall user sys rss <"$work/time"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$net" "$name" "$k" "$wall" \
-    "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" \
-    "$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.2f", b - a }')" "$rss" >>"$res"
-}
+export -f clone_grep
 
 contender() { # contender NET NAME ROUND
   local net=$1 name=$2 k=$3 b dir=$work/$1.$2.$3
@@ -99,19 +81,19 @@ contender() { # contender NET NAME ROUND
     esac
     local cmd=("$bin" scan --pattern "$pattern" "${repo_args[@]}" --git-base "$b/"
       --cache-dir "$dir/cache" --out "$dir/out" -q "${extra[@]}")
-    run "$net" "$name" "$k" "${cmd[@]}"
+    timed_run "$net" "$name" "$k" "${cmd[@]}"
     python3 "$here/report.py" check "$dir/out/summary.json" "${#repos[@]}" cold >/dev/null
     if [[ $name == fleetscan && $net == lo ]]; then
-      run "$net" fleetscan-warm "$k" "${cmd[@]}"
+      timed_run "$net" fleetscan-warm "$k" "${cmd[@]}"
       python3 "$here/report.py" check "$dir/out/summary.json" "${#repos[@]}" warm >/dev/null
     fi
     ;;
   naive-P2)
-    run "$net" "$name" "$k" bash -c 'printf "%s\n" "${@:3}" | xargs -P2 -I{} bash -c "clone_grep {} \"\$1\" \"\$2\" eventlet" _ "$1" "$2"' \
+    timed_run "$net" "$name" "$k" bash -c 'printf "%s\n" "${@:3}" | xargs -P2 -I{} bash -c "clone_grep {} \"\$1\" \"\$2\" eventlet" _ "$1" "$2"' \
       _ "$dir" "$b" "${repos[@]}"
     ;;
   clone-P*)
-    run "$net" "$name" "$k" bash -c 'printf "%s\n" "${@:4}" | xargs -P"$3" -I{} bash -c "clone_only {} \"\$1\" \"\$2\"" _ "$1" "$2"' \
+    timed_run "$net" "$name" "$k" bash -c 'printf "%s\n" "${@:4}" | xargs -P"$3" -I{} bash -c "clone_only {} \"\$1\" \"\$2\"" _ "$1" "$2"' \
       _ "$dir" "$b" "${name#clone-P}" "${repos[@]}"
     ;;
   esac
