@@ -7,10 +7,11 @@
 //! up the call graph, then the files that define the options read in guards and the modules
 //! of the declared services. All parsing and reasoning is in `fleetscan_core::code`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use fleetscan_core::code::facts::CodeFacts;
+use fleetscan_core::code::facts::{CodeFacts, Line};
 use fleetscan_core::code::services::{from_pyproject, from_setup_cfg};
+use fleetscan_core::code::switches::{FileCode, Read};
 use fleetscan_core::code::trace::{may_call, Tracer};
 use fleetscan_core::code::{checks_mode, is_production_python, may_import_optionally};
 use fleetscan_core::result::Occurrence;
@@ -28,11 +29,13 @@ const MAX_FILES: usize = 2000;
 /// Larger Python files are generated or vendored, not where a service decides to patch.
 const MAX_BYTES: usize = 2 << 20;
 
-/// The code facts of `commit`, from its `occurrences` (sorted or not).
+/// The code facts of `commit`, from its `occurrences` (sorted or not). `memo` holds what
+/// earlier commits of the same job learnt about their blobs (a fresh one for a single commit).
 pub fn code_facts(
     repo: &Repository,
     commit: Oid,
     occurrences: &[Occurrence],
+    memo: &mut Memo,
     budget: Budget<'_>,
 ) -> Result<CodeFacts, RepoError> {
     let prod = |o: &&Occurrence| is_production_python(&o.path);
@@ -76,21 +79,21 @@ pub fn code_facts(
     // one that does (`Tracer::add_calling`); read again when a later round asks for more.
     let none = BTreeSet::new();
     for p in &patching {
-        if let Some(src) = tree.read(repo, p)? {
-            t.add_calling(p, &src, &none);
-        }
+        tree.add_calling(repo, memo, &mut t, p, &none)?;
     }
     // A file both imports and uses it: one look at it is enough.
     for p in importing.union(&using) {
         if t.has(p) {
             continue;
         }
-        if let Some(src) = tree.read(repo, p)? {
-            if importing.contains(p) && may_import_optionally(&src) {
-                t.add_calling(p, &src, &none);
-            } else if checks_mode(&src) {
-                t.note_mode_check(p);
-            }
+        let Some(id) = tree.id(p) else { continue };
+        let Some(text) = tree.text_facts(repo, memo, id)? else {
+            continue;
+        };
+        if importing.contains(p) && text.optional_import {
+            tree.add_calling(repo, memo, &mut t, p, &none)?;
+        } else if text.checks_mode {
+            t.note_mode_check(p);
         }
     }
     let mut truncated = false;
@@ -105,23 +108,12 @@ pub fn code_facts(
                 truncated = true;
                 break;
             }
-            truncated |=
-                tree.add_mentioning(repo, &mut t, budget, Added::Calling(&names), |src| {
-                    names.iter().any(|n| may_call(src, n))
-                })?;
+            truncated |= tree.add_mentioning(repo, memo, &mut t, budget, Added::Calling(&names))?;
             t.searched(&names);
         }
         let options = t.option_names();
         if !options.is_empty() {
-            let quoted: Vec<String> = options
-                .iter()
-                .flat_map(|o| [format!("'{o}'"), format!("\"{o}\"")])
-                .collect();
-            truncated |= tree.add_mentioning(repo, &mut t, budget, Added::Whole, |src| {
-                quoted
-                    .iter()
-                    .any(|q| memchr::memmem::find(src, q.as_bytes()).is_some())
-            })?;
+            truncated |= tree.add_mentioning(repo, memo, &mut t, budget, Added::Whole(&options))?;
         }
         for (path, parse) in [
             ("setup.cfg", from_setup_cfg as fn(&str, &str) -> _),
@@ -134,9 +126,7 @@ pub fn code_facts(
         for d in &declared {
             for f in Tracer::service_files(d) {
                 if !t.has(&f) {
-                    if let Some(src) = tree.read(repo, &f)? {
-                        t.add(&f, &src);
-                    }
+                    tree.add_whole(repo, memo, &mut t, &f)?;
                 }
             }
         }
@@ -150,8 +140,9 @@ enum Added<'a> {
     /// Only the functions that matter for its calls to these names (a round of the caller
     /// search; `Tracer::add_calling`).
     Calling(&'a BTreeSet<String>),
-    /// Whole (the files that define the options read in guards).
-    Whole,
+    /// Whole, when they mention one of these option names in quotes (the files that define
+    /// the options read in guards).
+    Whole(&'a BTreeSet<String>),
 }
 
 /// The blobs of a tree the pass may read: production Python files and the package metadata.
@@ -221,17 +212,171 @@ impl Tree {
         Ok(Some(data))
     }
 
-    /// Adds every production Python file whose contents `wanted` accepts, as `how` says
-    /// (files added whole before are kept as they are). True when the file bound stopped it.
+    /// The blob at `path`, if the pass may read it.
+    fn id(&self, path: &str) -> Option<Oid> {
+        self.files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, id)| *id)
+    }
+
+    /// Adds the file at `path` to `t` for its calls to `names` (`Tracer::add_calling`), from
+    /// the memo when its blob was parsed so before.
+    fn add_calling(
+        &self,
+        repo: &Repository,
+        memo: &mut Memo,
+        t: &mut Tracer,
+        path: &str,
+        names: &BTreeSet<String>,
+    ) -> Result<(), RepoError> {
+        let Some(id) = self.id(path) else {
+            return Ok(());
+        };
+        let Some(needed) = self.calls(repo, memo, id, names)? else {
+            return Ok(());
+        };
+        self.add_needed(repo, memo, t, path, id, &needed)
+    }
+
+    /// Adds the file at `path` (blob `id`) to `t` for the calls it may make to `needed`.
+    fn add_needed(
+        &self,
+        repo: &Repository,
+        memo: &mut Memo,
+        t: &mut Tracer,
+        path: &str,
+        id: Oid,
+        needed: &[&String],
+    ) -> Result<(), RepoError> {
+        let Some(keep) = t.keep_for(path, needed.iter().copied()) else {
+            return Ok(());
+        };
+        let key = (id, path.to_string(), Some(keep.clone()));
+        let code = match memo.code(&key) {
+            Some(c) => c,
+            None => {
+                let Some(src) = self.blob(&odb(repo)?, id)? else {
+                    return Ok(());
+                };
+                let c = Tracer::calling(path, &src, &keep);
+                memo.keep_code(key, &c);
+                c
+            }
+        };
+        t.add_pruned(path, code, keep);
+        Ok(())
+    }
+
+    /// Adds the file at `path` to `t` whole (`Tracer::add`), from the memo when its blob was
+    /// parsed so before.
+    fn add_whole(
+        &self,
+        repo: &Repository,
+        memo: &mut Memo,
+        t: &mut Tracer,
+        path: &str,
+    ) -> Result<(), RepoError> {
+        let Some(id) = self.id(path) else {
+            return Ok(());
+        };
+        let key = (id, path.to_string(), None);
+        let code = match memo.code(&key) {
+            Some(c) => c,
+            None => {
+                let Some(src) = self.blob(&odb(repo)?, id)? else {
+                    return Ok(());
+                };
+                let c = Tracer::whole(path, &src);
+                memo.keep_code(key, &c);
+                c
+            }
+        };
+        t.add_whole(path, code);
+        Ok(())
+    }
+
+    /// Which of `names` blob `id` may call (`may_call`); None when it is too large to read.
+    fn calls<'n>(
+        &self,
+        repo: &Repository,
+        memo: &mut Memo,
+        id: Oid,
+        names: &'n BTreeSet<String>,
+    ) -> Result<Option<Vec<&'n String>>, RepoError> {
+        self.mentions(repo, memo, id, names, Mention::Call)
+    }
+
+    /// The names of `names` that blob `id` mentions as `how` says, from the memo where it
+    /// knows; None when the blob is too large to read.
+    fn mentions<'n>(
+        &self,
+        repo: &Repository,
+        memo: &mut Memo,
+        id: Oid,
+        names: &'n BTreeSet<String>,
+        how: Mention,
+    ) -> Result<Option<Vec<&'n String>>, RepoError> {
+        let mut src = None;
+        let mut out = Vec::new();
+        for n in names {
+            let found = match memo.mention(id, n, how) {
+                Some(f) => f,
+                None => {
+                    if src.is_none() {
+                        src = self.blob(&odb(repo)?, id)?;
+                        if src.is_none() {
+                            return Ok(None);
+                        }
+                    }
+                    let f = how.find(src.as_deref().expect("read above"), n);
+                    memo.keep_mention(id, n, how, f);
+                    f
+                }
+            };
+            if found {
+                out.push(n);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// What the text of blob `id` says (`may_import_optionally`, `checks_mode`); None when it
+    /// is too large to read.
+    fn text_facts(
+        &self,
+        repo: &Repository,
+        memo: &mut Memo,
+        id: Oid,
+    ) -> Result<Option<TextFacts>, RepoError> {
+        if let Some(f) = memo.text.get(&id).copied() {
+            memo.hits += 1;
+            return Ok(Some(f));
+        }
+        let Some(src) = self.blob(&odb(repo)?, id)? else {
+            return Ok(None);
+        };
+        let f = TextFacts {
+            optional_import: may_import_optionally(&src),
+            checks_mode: checks_mode(&src),
+        };
+        if memo.room() {
+            memo.bytes += TEXT_WEIGHT;
+            memo.text.insert(id, f);
+        }
+        Ok(Some(f))
+    }
+
+    /// Adds every production Python file that mentions what `how` asks for, as it says (files
+    /// added whole before are kept as they are). True when the file bound stopped it.
     fn add_mentioning(
         &self,
         repo: &Repository,
+        memo: &mut Memo,
         t: &mut Tracer,
         budget: Budget<'_>,
         how: Added<'_>,
-        wanted: impl Fn(&[u8]) -> bool,
     ) -> Result<bool, RepoError> {
-        let odb = odb(repo)?;
         for (path, id) in &self.files {
             let again = matches!(how, Added::Calling(_));
             if (t.has(path) && !again) || !path.ends_with(".py") {
@@ -244,17 +389,190 @@ impl Tree {
             if t.len() >= MAX_FILES {
                 return Ok(true);
             }
-            if let Some(src) = self.blob(&odb, *id)? {
-                if wanted(&src) {
-                    match how {
-                        Added::Calling(names) => t.add_calling(path, &src, names),
-                        Added::Whole => t.add(path, &src),
+            match how {
+                Added::Calling(names) => {
+                    if let Some(needed) = self.calls(repo, memo, *id, names)? {
+                        if !needed.is_empty() {
+                            self.add_needed(repo, memo, t, path, *id, &needed)?;
+                        }
+                    }
+                }
+                Added::Whole(options) => {
+                    if let Some(found) = self.mentions(repo, memo, *id, options, Mention::Quoted)? {
+                        if !found.is_empty() {
+                            self.add_whole(repo, memo, t, path)?;
+                        }
                     }
                 }
             }
         }
         Ok(false)
     }
+}
+
+/// What the second pass learnt about blobs, kept across the commits of one job: a history
+/// scan's points share most of their production files, and reading, searching and parsing
+/// each of them again at every point cost as much as the first scan. Everything kept is a pure
+/// function of the blob's contents (and its path and the names asked for), so a commit's code
+/// facts are the same with or without it. It lives as long as the job (a history scan's walk
+/// over its points) and is bounded by [`MAX_MEMO`]: past it nothing more is kept, and the
+/// rest is computed as without the memo. Each scan slot runs a job of its own, so this bound
+/// times `--scan-threads` adds to the process's memory, like [`MAX_CACHED`].
+pub struct Memo {
+    /// Whether a blob mentions a name (as [`Mention`] says).
+    mentions: HashMap<(Oid, u32, Mention), bool>,
+    /// The names of `mentions`, numbered.
+    names: HashMap<String, u32>,
+    text: HashMap<Oid, TextFacts>,
+    /// Parsed files, by blob, path and the names they were pruned for (None: whole).
+    code: HashMap<CodeKey, FileCode>,
+    /// About what all of it holds, in bytes.
+    bytes: usize,
+    /// Answers it gave, for the tests.
+    hits: usize,
+    /// The bound on `bytes`.
+    limit: usize,
+}
+
+impl Default for Memo {
+    /// A memo bounded by [`MAX_MEMO`].
+    fn default() -> Memo {
+        Memo::with_limit(MAX_MEMO)
+    }
+}
+
+type CodeKey = (Oid, String, Option<BTreeSet<String>>);
+
+/// Bytes the memo may hold, about: every production Python file of nova parsed for its calls
+/// takes a few MB.
+const MAX_MEMO: usize = 24 << 20;
+/// Bytes counted for one entry of `Memo::mentions` or `Memo::text`, with the map's overhead.
+const MENTION_WEIGHT: usize = 48;
+const TEXT_WEIGHT: usize = 48;
+
+/// How a name is looked for in a file.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Mention {
+    /// Called (`may_call`).
+    Call,
+    /// In quotes, as an option name is given.
+    Quoted,
+}
+
+impl Mention {
+    fn find(self, src: &[u8], name: &str) -> bool {
+        match self {
+            Mention::Call => may_call(src, name),
+            Mention::Quoted => [format!("'{name}'"), format!("\"{name}\"")]
+                .iter()
+                .any(|q| memchr::memmem::find(src, q.as_bytes()).is_some()),
+        }
+    }
+}
+
+/// What a file's text says, without parsing it.
+#[derive(Clone, Copy)]
+struct TextFacts {
+    optional_import: bool,
+    checks_mode: bool,
+}
+
+impl Memo {
+    /// A memo that keeps nothing: for a single commit, which has nothing to share.
+    pub fn off() -> Memo {
+        Memo::with_limit(0)
+    }
+
+    fn with_limit(limit: usize) -> Memo {
+        Memo {
+            mentions: HashMap::new(),
+            names: HashMap::new(),
+            text: HashMap::new(),
+            code: HashMap::new(),
+            bytes: 0,
+            hits: 0,
+            limit,
+        }
+    }
+
+    /// How many answers came from the memo.
+    pub fn hits(&self) -> usize {
+        self.hits
+    }
+
+    fn room(&self) -> bool {
+        self.bytes < self.limit
+    }
+
+    fn mention(&mut self, id: Oid, name: &str, how: Mention) -> Option<bool> {
+        let n = *self.names.get(name)?;
+        let found = self.mentions.get(&(id, n, how)).copied();
+        self.hits += usize::from(found.is_some());
+        found
+    }
+
+    fn keep_mention(&mut self, id: Oid, name: &str, how: Mention, found: bool) {
+        if !self.room() {
+            return;
+        }
+        let next = self.names.len() as u32;
+        let n = match self.names.get(name) {
+            Some(n) => *n,
+            None => {
+                self.bytes += MENTION_WEIGHT + name.len();
+                self.names.insert(name.to_string(), next);
+                next
+            }
+        };
+        self.bytes += MENTION_WEIGHT;
+        self.mentions.insert((id, n, how), found);
+    }
+
+    fn code(&mut self, key: &CodeKey) -> Option<FileCode> {
+        let code = self.code.get(key).cloned();
+        self.hits += usize::from(code.is_some());
+        code
+    }
+
+    fn keep_code(&mut self, key: CodeKey, code: &FileCode) {
+        if !self.room() {
+            return;
+        }
+        let names: usize = key.2.iter().flatten().map(|n| n.len() + 32).sum();
+        self.bytes += 64 + key.1.len() + names + weight(code);
+        self.code.insert(key, code.clone());
+    }
+}
+
+/// About the bytes a parsed file holds.
+fn weight(c: &FileCode) -> usize {
+    let line = |l: &Line| 48 + l.path.len() + l.text.len();
+    let read =
+        |r: &Read| 64 + r.name.len() + line(&r.at) + r.default.as_ref().map_or(0, String::len);
+    let functions: usize = c.functions.iter().map(|f| 40 + f.name.len()).sum();
+    let calls: usize = c
+        .calls
+        .iter()
+        .map(|k| {
+            let guards: usize = k
+                .guards
+                .iter()
+                .map(|g| line(&g.at) + g.reads.iter().map(read).sum::<usize>())
+                .sum();
+            96 + k.callee.len() + k.receiver.as_ref().map_or(0, String::len) + line(&k.at) + guards
+        })
+        .sum();
+    let imports: usize = c.imports.iter().map(|(a, b)| 64 + a.len() + b.len()).sum();
+    let options: usize = c
+        .options
+        .iter()
+        .map(|o| {
+            let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+            64 + o.name.len() + line(&o.at) + opt(&o.default) + opt(&o.choices)
+        })
+        .sum();
+    let optional: usize = c.optional_imports.iter().map(line).sum();
+    128 + functions + calls + imports + options + optional
 }
 
 fn odb(repo: &Repository) -> Result<git2::Odb<'_>, RepoError> {

@@ -18,7 +18,7 @@ use fleetscan_core::Error as CoreError;
 
 use crate::cache::{Entry, ResultCache};
 use crate::error::{Kind, RepoError};
-use crate::facts::code_facts;
+use crate::facts::{code_facts, Memo};
 use crate::git::{self, GitOptions};
 use crate::pools::{Pools, Stage};
 use crate::scan::{scan_commit, Sinks};
@@ -359,7 +359,7 @@ pub(crate) fn scan_entry(
     occurrences.sort();
     facts.sort();
     let t2 = Instant::now();
-    let code = code_facts(repo, commit, &occurrences, budget)?;
+    let code = code_facts(repo, commit, &occurrences, &mut Memo::off(), budget)?;
     // What the second pass costs, against the scan it follows (BENCHMARKS.md).
     tracing::debug!(
         %commit,

@@ -68,10 +68,22 @@ impl Tracer {
 
     /// Parses and keeps `src`, the Python file at `path`; a file already added is kept as is.
     pub fn add(&mut self, path: &str, src: &[u8]) {
-        if self.files.contains_key(path) {
-            return;
+        if !self.files.contains_key(path) {
+            self.add_whole(path, Tracer::whole(path, src));
         }
-        self.insert(path, extract(path, src));
+    }
+
+    /// What [`Tracer::add`] keeps of `src`: a pure function of the path and the contents,
+    /// so a caller may keep it for a file seen again.
+    pub fn whole(path: &str, src: &[u8]) -> FileCode {
+        extract(path, src)
+    }
+
+    /// Keeps `code`, from [`Tracer::whole`], for `path`; a file already added is kept as is.
+    pub fn add_whole(&mut self, path: &str, code: FileCode) {
+        if !self.files.contains_key(path) {
+            self.insert(path, code);
+        }
     }
 
     /// Adds `src`, the Python file at `path`, for its calls to `names` (a round of the search
@@ -80,26 +92,50 @@ impl Tracer {
     /// may call a name it was not pruned for; a file parsed whole stays as it is.
     pub fn add_calling(&mut self, path: &str, src: &[u8], names: &BTreeSet<String>) {
         let needed = names.iter().filter(|n| may_call(src, n));
+        if let Some(keep) = self.keep_for(path, needed) {
+            let code = Tracer::calling(path, src, &keep);
+            self.add_pruned(path, code, keep);
+        }
+    }
+
+    /// The names [`Tracer::add_calling`] parses `path` for, given the names it may call
+    /// (`may_call`); None when the file is kept as it is.
+    pub fn keep_for<'n>(
+        &self,
+        path: &str,
+        needed: impl Iterator<Item = &'n String> + Clone,
+    ) -> Option<BTreeSet<String>> {
         let mut keep = match (self.files.contains_key(path), self.pruned_for.get(path)) {
-            (true, None) => return,
+            (true, None) => return None,
             (true, Some(k)) => {
                 if needed.clone().all(|n| k.contains(n)) {
-                    return;
+                    return None;
                 }
                 k.clone()
             }
             (false, _) => BTreeSet::new(),
         };
         keep.extend(needed.cloned());
+        Some(keep)
+    }
+
+    /// What [`Tracer::add_calling`] keeps of `src` for the names `keep`: a pure function of
+    /// the path, the contents and the names, so a caller may keep it for a file seen again.
+    pub fn calling(path: &str, src: &[u8], keep: &BTreeSet<String>) -> FileCode {
         let list: Vec<&str> = keep.iter().map(String::as_str).collect();
-        let code = match super::prune::prune_for_calls(src, &list) {
+        match super::prune::prune_for_calls(src, &list) {
             Some(pruned) => FileCode {
                 // What the whole file says: a mode check in a function left out counts.
                 checks_mode: super::checks_mode(src),
                 ..extract(path, &pruned)
             },
             None => extract(path, src),
-        };
+        }
+    }
+
+    /// Keeps `code`, from [`Tracer::calling`] with the names from [`Tracer::keep_for`], for
+    /// `path` in place of what it had.
+    pub fn add_pruned(&mut self, path: &str, code: FileCode, keep: BTreeSet<String>) {
         self.remove(path);
         self.insert(path, code);
         self.pruned_for.insert(path.to_string(), keep);

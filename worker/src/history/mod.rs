@@ -2,12 +2,13 @@
 //!
 //! The history the points need is fetched into the same bare cache ([`fetch`]); each point
 //! stands for a commit of the default branch's first-parent chain
-//! ([`fleetscan_core::history::pick`]). The points are scanned oldest first and the head
-//! last, and each after the first re-reads only the blobs that changed since the one before
+//! ([`fleetscan_core::history::pick`]). The head is scanned first and the points after it,
+//! newest to oldest, each re-reading only the blobs that changed since the commit before
 //! ([`files`]). The code facts (the bounded second pass) are computed again only when a file
-//! they read changed. Every commit's result goes to the result cache under its commit, like a
-//! head scan's, and what each file held at the last commit is kept, so a later run with a
-//! moved head reads only what changed since.
+//! they read changed, and then reuse what the commits before learnt about every blob that
+//! did not ([`crate::facts::Memo`]). Every commit's result goes to the result cache under its
+//! commit, like a head scan's, and what each file held at the head is kept, so a later run
+//! with a moved head reads only what changed since.
 //!
 //! The result is the head's, as in a head scan, with one [`PointResult`] per point.
 
@@ -26,7 +27,7 @@ use git2::{Oid, Repository};
 
 use crate::cache::Entry;
 use crate::error::RepoError;
-use crate::facts::code_facts;
+use crate::facts::{code_facts, Memo};
 use crate::git::{self, Budget, Head};
 use crate::job::{commit_time, fill, scan_entry, with_repair, Context, Job};
 use crate::pools::Stage;
@@ -76,28 +77,41 @@ fn scan_points(
     let times: Vec<i64> = chain.commits.iter().map(|c| c.1).collect();
     let picks = fleetscan_core::history::pick(&times, ctx.points.days());
     let mut walk = Walk::new(ctx, repo, url, budget);
-    let mut points = Vec::new();
-    for (&at, pick) in ctx.points.days().iter().zip(picks) {
-        let Some(i) = pick else {
-            points.push(PointResult::absent(at));
-            continue;
-        };
-        let commit = chain.commits[i].0;
-        let e = walk.entry(commit)?;
-        points.push(PointResult {
-            at,
-            commit: Some(commit.to_string()),
-            commit_time: Some(e.commit_time),
-            occurrences: e.occurrences,
-            stats: e.stats,
-            facts: e.facts,
-            code: e.code,
-            truncated: e.truncated,
-        });
-    }
+    // The tip first, then the points newest to oldest: git stores the newest version of a
+    // file whole and older ones as deltas against it, so the one commit read whole costs
+    // least at the tip, and each step back reads only what changed. The files are saved at
+    // the tip, where the next run starts.
     let tip = chain.commits[0].0;
     let entry = walk.entry(tip)?;
     walk.save();
+    let mut entries = HashMap::new();
+    for &i in picks.iter().rev().flatten() {
+        let commit = chain.commits[i].0;
+        entries.insert(commit, walk.entry(commit)?);
+    }
+    let points = ctx
+        .points
+        .days()
+        .iter()
+        .zip(picks)
+        .map(|(&at, pick)| {
+            let Some(i) = pick else {
+                return PointResult::absent(at);
+            };
+            let commit = chain.commits[i].0;
+            let e = entries[&commit].clone();
+            PointResult {
+                at,
+                commit: Some(commit.to_string()),
+                commit_time: Some(e.commit_time),
+                occurrences: e.occurrences,
+                stats: e.stats,
+                facts: e.facts,
+                code: e.code,
+                truncated: e.truncated,
+            }
+        })
+        .collect();
     Ok((tip, entry, points))
 }
 
@@ -112,6 +126,8 @@ struct Walk<'a> {
     files: Option<Files>,
     /// The code facts of `files`' commit, when computed.
     code: Option<CodeFacts>,
+    /// What the code facts learnt about blobs at the commits before (`Memo` says why).
+    memo: Memo,
     /// False once a commit has more occurrences than the caps allow.
     incremental: bool,
     /// Whether `files` changed in this run, and is worth saving.
@@ -129,6 +145,7 @@ impl<'a> Walk<'a> {
             budget,
             files: None,
             code: None,
+            memo: Memo::default(),
             incremental: true,
             moved: false,
             done: HashMap::new(),
@@ -209,7 +226,13 @@ impl<'a> Walk<'a> {
         };
         let code = match (reuse, self.code.take()) {
             (true, Some(c)) => c,
-            _ => code_facts(self.repo, commit, &sums.occurrences, self.budget)?,
+            _ => code_facts(
+                self.repo,
+                commit,
+                &sums.occurrences,
+                &mut self.memo,
+                self.budget,
+            )?,
         };
         self.code = Some(code.clone());
         tracing::debug!(

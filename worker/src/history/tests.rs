@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use fleetscan_core::code::facts::CodeFacts;
 use fleetscan_core::filter::FileOptions;
 use fleetscan_core::history::{Day, Points};
 use fleetscan_core::matcher::MatchOptions;
@@ -126,11 +127,17 @@ fn same(a: &Entry, b: &Entry, what: &str) {
     assert_eq!(a.commit_time, b.commit_time, "{what}: commit time");
 }
 
-#[test]
-fn every_commit_scanned_incrementally_equals_its_head_scan() {
-    let work = tempfile::tempdir().unwrap();
-    let commits = build(work.path());
-    let repo = Repository::open(work.path()).unwrap();
+/// Each commit of the repository `build` makes in `dir`, scanned whole; checks that walking
+/// them in each of `orders` gives the same at every step, and returns how many answers each
+/// walk took from its memo.
+fn walks_equal_head_scans(
+    dir: &Path,
+    build: fn(&Path) -> Vec<Oid>,
+    orders: &[&[usize]],
+    check: impl Fn(&[Entry]),
+) -> Vec<usize> {
+    let commits = build(dir);
+    let repo = Repository::open(dir).unwrap();
     let stop = AtomicBool::new(false);
     let cache = tempfile::tempdir().unwrap();
     let ctx = context(cache.path());
@@ -138,20 +145,32 @@ fn every_commit_scanned_incrementally_equals_its_head_scan() {
         .iter()
         .map(|c| scan_entry(&repo, *c, &ctx, budget(&stop)).unwrap())
         .collect();
-    assert!(!whole[0].stats.raw_paths.is_empty() && !whole[1].stats.submodules.is_empty());
-    assert_eq!(whole[0].stats.skipped_too_large, 1);
-    assert!(
-        !whole[3].code.is_empty(),
-        "the last commit has switch facts"
-    );
-    // Forwards, backwards and skipping: each step re-reads only what changed.
-    for order in [vec![0, 1, 2, 3], vec![3, 2, 1, 0], vec![0, 3, 1]] {
+    check(&whole);
+    let mut hits = Vec::new();
+    for order in orders {
         let mut walk = Walk::new(&ctx, &repo, "u", budget(&stop));
-        for &i in &order {
+        for &i in *order {
             let e = walk.scan(commits[i]).unwrap();
             same(&e, &whole[i], &format!("commit {i} in {order:?}"));
         }
+        hits.push(walk.memo.hits());
     }
+    hits
+}
+
+#[test]
+fn every_commit_scanned_incrementally_equals_its_head_scan() {
+    let work = tempfile::tempdir().unwrap();
+    // Forwards, backwards and skipping: each step re-reads only what changed.
+    let orders: [&[usize]; 3] = [&[0, 1, 2, 3], &[3, 2, 1, 0], &[0, 3, 1]];
+    walks_equal_head_scans(work.path(), build, &orders, |whole| {
+        assert!(!whole[0].stats.raw_paths.is_empty() && !whole[1].stats.submodules.is_empty());
+        assert_eq!(whole[0].stats.skipped_too_large, 1);
+        assert!(
+            !whole[3].code.is_empty(),
+            "the last commit has switch facts"
+        );
+    });
 }
 
 #[test]
@@ -284,4 +303,117 @@ fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() 
         .count()
         - packs;
     assert_eq!(new, 2, "one pack and its index");
+}
+
+/// Code facts worth the name: patch calls guarded by an option defined in another file and by
+/// an environment variable, reached from declared services through callers in other files.
+/// Each commit changes some of those files and leaves the others as they were.
+fn build_code(dir: &Path) -> Vec<Oid> {
+    git(dir, &["init", "-q", "-b", "master"], "2024-01-01T00:00:00Z");
+    let mut commits = Vec::new();
+    let mut commit = |dir: &Path, date: &str| {
+        git(dir, &["add", "-A"], date);
+        git(dir, &["commit", "-q", "-m", date], date);
+        commits.push(Oid::from_str(git(dir, &["rev-parse", "HEAD"], date).trim()).unwrap());
+    };
+    let setup = b"[entry_points]\nconsole_scripts =\n    svc-api = svc.cmd.api:main\n    svc-worker = svc.cmd.worker:main\n";
+    write(dir, b"setup.cfg", setup);
+    write(dir, b"svc/__init__.py", b"");
+    write(dir, b"svc/cmd/__init__.py", b"");
+    write(
+        dir,
+        b"svc/opts.py",
+        b"from oslo_config import cfg\n\nopts = [\n    cfg.StrOpt('mode', default='eventlet',\n               choices=['eventlet', 'threading']),\n]\n",
+    );
+    write(
+        dir,
+        b"svc/patch.py",
+        b"import eventlet\nfrom oslo_config import cfg\n\nCONF = cfg.CONF\n\n\ndef setup():\n    if CONF.mode == 'eventlet':\n        eventlet.monkey_patch()\n",
+    );
+    write(
+        dir,
+        b"svc/cmd/api.py",
+        b"from svc import patch\n\n\ndef main():\n    patch.setup()\n",
+    );
+    write(
+        dir,
+        b"svc/cmd/worker.py",
+        b"import eventlet\n\n\ndef main():\n    eventlet.monkey_patch()\n",
+    );
+    write(dir, b"svc/util.py", b"def helper():\n    return 1\n");
+    commit(dir, "2024-02-01T12:00:00Z");
+    // The worker's call gets a guard; an unrelated file changes.
+    write(
+        dir,
+        b"svc/cmd/worker.py",
+        b"import os\n\nimport eventlet\n\n\ndef main():\n    if os.environ.get('SVC_EVENTLET'):\n        eventlet.monkey_patch()\n",
+    );
+    write(dir, b"svc/util.py", b"def helper():\n    return 2\n");
+    commit(dir, "2024-03-01T12:00:00Z");
+    // The API reaches the patching through a new caller in another file; the option's
+    // default changes.
+    write(
+        dir,
+        b"svc/service.py",
+        b"from svc import patch\n\n\ndef start():\n    patch.setup()\n",
+    );
+    // Found for its calls to `setup` in one round and to `start` in the next: each
+    // function is parsed only when its callee is asked for.
+    write(
+        dir,
+        b"svc/cmd/api.py",
+        b"from svc import patch, service\n\n\ndef main():\n    service.start()\n\n\ndef legacy():\n    patch.setup()\n",
+    );
+    write(
+        dir,
+        b"svc/opts.py",
+        b"from oslo_config import cfg\n\nopts = [\n    cfg.StrOpt('mode', default='threading',\n               choices=['eventlet', 'threading']),\n]\n",
+    );
+    commit(dir, "2024-04-01T12:00:00Z");
+    // The guard goes away.
+    write(
+        dir,
+        b"svc/patch.py",
+        b"import eventlet\n\n\ndef setup():\n    eventlet.monkey_patch()\n",
+    );
+    commit(dir, "2024-05-01T12:00:00Z");
+    commits
+}
+
+#[test]
+fn code_facts_from_the_memo_of_earlier_commits_equal_a_fresh_pass() {
+    let work = tempfile::tempdir().unwrap();
+    let orders: [&[usize]; 3] = [&[0, 1, 2, 3], &[3, 2, 1, 0], &[1, 3, 0, 2, 1]];
+    let hits = walks_equal_head_scans(work.path(), build_code, &orders, |whole| {
+        // The facts are rich enough to go wrong, and differ from commit to commit.
+        let first = &whole[0].code;
+        assert_eq!(first.patches.len(), 2, "{first:#?}");
+        assert_eq!(first.services.len(), 2, "{first:#?}");
+        let defined_apart = |c: &CodeFacts| {
+            c.switches().iter().any(|s| {
+                s.defined.as_ref().is_some_and(|d| d.path == "svc/opts.py")
+                    && s.default.as_deref() == Some("'eventlet'")
+            })
+        };
+        assert!(defined_apart(first), "{first:#?}");
+        // The API's service reaches the patching through its caller.
+        let via = |c: &CodeFacts, text: &str| {
+            c.services
+                .iter()
+                .any(|s| s.via.as_ref().is_some_and(|v| v.text == text))
+        };
+        assert!(via(first, "patch.setup()"), "{first:#?}");
+        assert!(
+            via(&whole[2].code, "service.start()"),
+            "{:#?}",
+            whole[2].code
+        );
+        for w in whole.windows(2) {
+            assert_ne!(w[0].code, w[1].code);
+        }
+    });
+    assert!(
+        hits.iter().all(|&h| h > 0),
+        "the memo answered nothing: {hits:?}"
+    );
 }
