@@ -12,6 +12,10 @@
 //! A function matters when its lines (decorators included) hold an occurrence line, or when
 //! it mentions, as a word anywhere (strings included, which only keeps more), a name that an
 //! import on an occurrence line binds. Classes and module-level statements are always kept.
+//! The names an import binds are those after its `import` that do not follow a dot (`c` and
+//! `d` in `from a.b import c as d`, `a` in `import a.b`): the words of the module path are
+//! not bound, and counting them (`compute` in `from nova.tests.unit.compute import
+//! eventlet_utils`) kept nearly all of a test module that says `self.compute` everywhere.
 //! When the lexer meets something it does not understand (an unterminated string, brackets
 //! that do not balance), it gives up and the whole file is parsed.
 //!
@@ -303,6 +307,8 @@ fn lex(src: &[u8], lines: &[u32]) -> Option<(Vec<Logical>, Vec<String>)> {
             _ => Kind::Other,
         };
         let mut idents: Vec<(usize, usize)> = Vec::new();
+        // In an import, past its `import` keyword: where the bound names are.
+        let mut binding = false;
         let mut depth: usize = 0;
         // The rest of the logical line.
         loop {
@@ -353,7 +359,11 @@ fn lex(src: &[u8], lines: &[u32]) -> Option<(Vec<Logical>, Vec<String>)> {
                         (i, row) = string(src, i + w.len(), row)?;
                     } else {
                         if kind == Kind::Import {
-                            idents.push((i, i + w.len()));
+                            if w == b"import" {
+                                binding = true;
+                            } else if binding && !follows_dot(src, i) {
+                                idents.push((i, i + w.len()));
+                            }
                         }
                         i += w.len().max(1);
                     }
@@ -373,7 +383,7 @@ fn lex(src: &[u8], lines: &[u32]) -> Option<(Vec<Logical>, Vec<String>)> {
         {
             for (a, b) in idents {
                 let w = &src[a..b];
-                if !matches!(w, b"import" | b"from" | b"as") {
+                if w != b"as" {
                     let w = String::from_utf8_lossy(w).into_owned();
                     if !names.contains(&w) {
                         names.push(w);
@@ -389,6 +399,15 @@ fn lex(src: &[u8], lines: &[u32]) -> Option<(Vec<Logical>, Vec<String>)> {
         });
     }
     Some((out, names))
+}
+
+/// Whether the word at `i` is an attribute: a dot before it, blanks apart.
+fn follows_dot(src: &[u8], i: usize) -> bool {
+    src[..i]
+        .iter()
+        .rev()
+        .find(|&&b| b != b' ' && b != b'\t')
+        .is_some_and(|&b| b == b'.')
 }
 
 /// The identifier starting at `i` (empty when none does).
@@ -472,6 +491,27 @@ mod tests {
         let out = pruned(src, &[1]).unwrap();
         assert!(out.contains("gt.sleep(0)"), "{out}");
         assert!(!out.contains("'gt2'"), "{out}");
+    }
+
+    #[test]
+    fn only_the_names_an_import_binds_keep_functions() {
+        let src = "from nova.compute import eventlet_utils as eu\nimport eventlet.green.os\n\ndef a():\n    eu.SyncPool()\n\ndef b(self):\n    return self.compute\n\ndef c():\n    return eventlet\n\ndef d():\n    os.getcwd()\n";
+        let out = pruned(src, &[1, 2]).unwrap();
+        assert!(
+            out.contains("eu.SyncPool()") && out.contains("return eventlet"),
+            "{out}"
+        );
+        // Words of the module path, and attributes, are not bound.
+        assert!(
+            !out.contains("self.compute") && !out.contains("getcwd"),
+            "{out}"
+        );
+        let m = |s: &str| s.contains("eventlet");
+        let whole = super::super::python::extract_whole("x.py", src.as_bytes(), &[1, 2], &m);
+        assert_eq!(
+            super::super::python::extract("x.py", src.as_bytes(), &[1, 2], &m),
+            whole
+        );
     }
 
     #[test]
