@@ -500,6 +500,11 @@ impl Memo {
         self.hits
     }
 
+    /// About how many bytes it holds.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     fn room(&self) -> bool {
         self.bytes < self.limit
     }

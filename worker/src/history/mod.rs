@@ -241,6 +241,8 @@ impl<'a> Walk<'a> {
             sum_ms = (t2 - t1).as_millis() as u64,
             code_ms = t2.elapsed().as_millis() as u64,
             reuse,
+            memo_kb = self.memo.bytes() >> 10,
+            memo_hits = self.memo.hits(),
             "commit scanned"
         );
         Ok(Entry {
