@@ -21,8 +21,9 @@ trap 'rm -rf "$work"' EXIT
 for d in "$mirror"/openstack+*/repo; do
   name=$(basename "$(dirname "$d")")
   mkdir -p "$work/$name"
-  # A mirror missing a blob still gives the files it has.
-  git -C "$d" grep -l -F "$pattern" HEAD -- '*.py' 2>/dev/null | sed 's/^HEAD://' |
+  # A mirror missing a blob still gives the files it has; one with no match gives none (git
+  # grep exits 1, which must not end the script under pipefail).
+  { git -C "$d" grep -l -F "$pattern" HEAD -- '*.py' 2>/dev/null || true; } | sed 's/^HEAD://' |
     while read -r f; do
       mkdir -p "$work/$name/$(dirname "$f")"
       git -C "$d" cat-file blob "HEAD:$f" >"$work/$name/$f" 2>/dev/null || rm -f "$work/$name/$f"
