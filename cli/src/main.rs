@@ -10,6 +10,7 @@ mod progress;
 mod remote;
 mod scan;
 mod select;
+mod spill;
 
 use std::process::ExitCode;
 

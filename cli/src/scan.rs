@@ -14,12 +14,13 @@ use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::MatchOptions;
 use fleetscan_core::plan::{self as defaults, ProfileSource, ScanRequest};
 use fleetscan_core::profile::Profile;
-use fleetscan_core::report::{self, Format};
-use fleetscan_core::result::{RepoStatus, ScanOptions};
+use fleetscan_core::report::{self, FleetBuilder, Format};
+use fleetscan_core::result::{RepoResult, RepoStatus, ScanOptions};
 use fleetscan_worker::job::{Context, JobOptions};
 use fleetscan_worker::pools::{PoolOptions, Pools};
 use fleetscan_worker::runner;
 
+use crate::spill::Spill;
 use crate::{output, progress, select, InputError};
 
 /// Selection, matching and output options shared by `scan` and `submit`.
@@ -357,25 +358,81 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
     );
     let bar = progress::Bar::new(jobs.len(), cmd.run.quiet);
     let cancel = crate::interrupt::cancel_on_ctrl_c();
-    let results = runner::run_all(jobs, ctx, threads, cancel, |ev| bar.event(ev));
+    // Written reports are rendered from an outline, each project's result read back from a
+    // temporary file when its turn comes, as the coordinator renders from Redis: memory does
+    // not grow with the fleet. Link lines on stdout and narratives read every occurrence at
+    // once, so they keep the results in memory.
+    let mut spill = match (&cmd.run.out, &cmd.llm.llm_url) {
+        (Some(_), None) => Some(
+            Spill::new(jobs.len())
+                .map_err(|e| anyhow::anyhow!("no temporary file for the results: {e}"))?,
+        ),
+        _ => None,
+    };
+    let mut held: Vec<Option<RepoResult>> = Vec::new();
+    if spill.is_none() {
+        held.resize(jobs.len(), None);
+    }
+    let (mut failed, mut spill_error) = (0, None);
+    runner::run_each(
+        jobs,
+        ctx,
+        threads,
+        cancel,
+        |ev| bar.event(ev),
+        |i, r| {
+            failed += usize::from(r.status == RepoStatus::Failed);
+            match &mut spill {
+                Some(s) => {
+                    if let Err(e) = s.put(i, &r) {
+                        spill_error.get_or_insert(e);
+                    }
+                }
+                None => held[i] = Some(r),
+            }
+        },
+    );
     bar.finish();
+    if let Some(e) = spill_error {
+        anyhow::bail!("could not keep a result in the temporary file: {e}");
+    }
 
-    let failed = results
-        .iter()
-        .filter(|r| r.status == RepoStatus::Failed)
-        .count();
     let started = started
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let (mut fleet, info) = plan
-        .render
-        .fleet(results, started, t0.elapsed().as_millis() as u64);
+    let duration_ms = t0.elapsed().as_millis() as u64;
+    let (mut fleet, info) = match &mut spill {
+        Some(s) => {
+            let parts = plan.render;
+            let info = parts.info(started, duration_ms);
+            let outline = FleetBuilder::new(
+                &parts.governance,
+                parts.links.clone(),
+                parts.profile.clone(),
+            )
+            .outline();
+            let mut fleet = s
+                .outline(outline)
+                .map_err(|e| anyhow::anyhow!("could not read a result back: {e}"))?;
+            parts.add_history(&mut fleet);
+            (fleet, info)
+        }
+        None => plan
+            .render
+            .fleet(held.into_iter().flatten().collect(), started, duration_ms),
+    };
     cmd.llm.narrate(&mut fleet);
     match &cmd.run.out {
         Some(out) => {
             // Each file goes to disk as it is rendered, never all of them in memory at once.
             let mut w = output::Writer::new(out);
-            let Ok(()) = report::render_to(&fleet, &info, &formats, &mut report::Held, &mut w);
+            let Ok(()) = match &mut spill {
+                Some(s) => report::render_to(&fleet, &info, &formats, s, &mut w),
+                None => report::render_to(&fleet, &info, &formats, &mut report::Held, &mut w),
+            };
+            if let Some(e) = spill.as_mut().and_then(Spill::error) {
+                anyhow::bail!("could not read a result back while writing the reports: {e}");
+            }
             w.finish()?;
         }
         None => print!("{}", fleet.link_lines()),

@@ -38,8 +38,25 @@ pub fn run_all(
     ctx: Arc<Context>,
     threads: usize,
     cancel: Arc<AtomicBool>,
-    mut on_event: impl FnMut(&Event),
+    on_event: impl FnMut(&Event),
 ) -> Vec<RepoResult> {
+    let mut results: Vec<Option<RepoResult>> = vec![None; jobs.len()];
+    run_each(jobs, ctx, threads, cancel, on_event, |i, r| {
+        results[i] = Some(r)
+    });
+    results.into_iter().flatten().collect()
+}
+
+/// Runs `jobs` as [`run_all`] does, but hands each result to `on_result` with its job index as
+/// it finishes, in the order they finish, and keeps none: the caller decides what to hold.
+pub fn run_each(
+    jobs: Vec<Job>,
+    ctx: Arc<Context>,
+    threads: usize,
+    cancel: Arc<AtomicBool>,
+    mut on_event: impl FnMut(&Event),
+    mut on_result: impl FnMut(usize, RepoResult),
+) {
     let n = jobs.len();
     let queue = Arc::new(Mutex::new(largest_first(jobs, ctx.cache_root())));
     let (tx, rx) = mpsc::sync_channel::<(usize, Event)>(threads.max(1) * 2);
@@ -60,17 +77,15 @@ pub fn run_all(
         })
         .collect();
     drop(tx);
-    let mut results: Vec<Option<RepoResult>> = vec![None; n];
     for (i, ev) in rx {
         on_event(&ev);
         if let Event::Finished(r) = ev {
-            results[i] = Some(*r);
+            on_result(i, *r);
         }
     }
     for h in handles {
         let _ = h.join();
     }
-    results.into_iter().flatten().collect()
 }
 
 /// The jobs with their index, the largest clone in `cache_root` first; jobs never fetched
