@@ -94,7 +94,7 @@ impl Results<Infallible> for Spill {
         for repo in repos {
             let got = match self.index.get(repo) {
                 Some(&i) => self.get(i),
-                None => Err(io::Error::other(format!("{repo}: no stored result"))),
+                None => Ok(None),
             };
             match got {
                 Ok(Some(r)) => f(r)?,

@@ -151,21 +151,23 @@ impl Facts<'_> {
     /// Counting those as use made finished repositories "not started", and a switchable
     /// service "Maybe".
     pub fn is_use(&self, i: usize) -> bool {
+        self.uses_by(i, &[])
+    }
+
+    /// Whether a rule of line `i` that needs the package at run time, is not a documentation
+    /// one and is none of `except` matched it.
+    fn uses_by(&self, i: usize, except: &[&[&str]]) -> bool {
         self.classified[i].rules.iter().any(|&r| {
             let rule = &self.profile.rules[r];
-            rule.runtime && !rule.categories.iter().all(|c| c == "docs")
+            rule.runtime
+                && !except.iter().any(|ids| ids.contains(&rule.id.as_str()))
+                && !rule.categories.iter().all(|c| c == "docs")
         })
     }
 
     /// A production use that needs the package installed: more than a setting that names it.
     fn needs_package(&self, i: usize) -> bool {
-        self.is_production_use(i)
-            && self.classified[i].rules.iter().any(|&r| {
-                let rule = &self.profile.rules[r];
-                rule.runtime
-                    && !SETTING.contains(&rule.id.as_str())
-                    && !rule.categories.iter().all(|c| c == "docs")
-            })
+        self.is_production_use(i) && self.uses_by(i, &[&SETTING])
     }
 
     /// A production line that uses the pattern in code.
@@ -192,14 +194,7 @@ impl Facts<'_> {
     /// A production use of an Eventlet API, not only its import, patching, or a setting.
     fn is_api_use(&self, i: usize) -> bool {
         const NOT_API: [&str; 3] = ["import", "import_only", "monkey_patch"];
-        self.needs_package(i)
-            && self.classified[i].rules.iter().any(|&r| {
-                let rule = &self.profile.rules[r];
-                rule.runtime
-                    && !NOT_API.contains(&rule.id.as_str())
-                    && !SETTING.contains(&rule.id.as_str())
-                    && !rule.categories.iter().all(|c| c == "docs")
-            })
+        self.is_production_use(i) && self.uses_by(i, &[&SETTING, &NOT_API])
     }
 
     /// Production code that branches on whether Eventlet is patched in.
