@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use fleetscan_tests::proxy::{Stall, StallServer};
+use fleetscan_tests::proxy::{SlowProxy, Stall, StallServer};
 use fleetscan_tests::{read, summary_repo, GitDaemon, GitHttp, RepoSpec};
 use serde_json::Value;
 
@@ -190,6 +190,61 @@ fn a_damaged_clone_cache_is_fetched_again_and_reported() {
             "{name}: summary.json says the cache was repaired: {r}"
         );
     }
+}
+
+/// A repository costs one connection: the probe's, kept open for the fetch (each connection
+/// is a round trip or more on a distant server, and a process on it). A re-run opens one per
+/// repository to see whether its head moved, and one more after a damaged cache is thrown
+/// away. Every run also opens one at start-up, to check that the git base is reachable.
+#[test]
+fn the_fetch_reuses_the_probes_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = RepoSpec::new("openstack/glance", &[("g.py", "import eventlet\n")]);
+    let daemon = serve(dir.path(), &[nova(), other]);
+    let proxy = SlowProxy::start(daemon.port(), Duration::ZERO);
+    let base = proxy.base();
+    let repos = ["openstack/nova", "openstack/glance"];
+    let cold = scan_expecting(dir.path(), &base, &repos, 0);
+    for r in repos {
+        assert_eq!(summary_repo(&cold, r)["status"], "scanned", "{cold}");
+    }
+    assert_eq!(summary_repo(&cold, "openstack/nova")["occurrences"], 2);
+    assert_eq!(
+        proxy.connections(),
+        1 + 2,
+        "cold: one connection a repository"
+    );
+    let warm = scan_expecting(dir.path(), &base, &repos, 0);
+    assert_eq!(summary_repo(&warm, "openstack/nova")["cached"], true);
+    assert_eq!(
+        proxy.connections(),
+        3 + 1 + 2,
+        "warm: one probe a repository"
+    );
+    // A clone whose pack is gone: the fetch over the probe's connection finds the cache
+    // damaged, and the repair fetches over a connection of its own.
+    let packs = fleetscan_tests::cache_packs(&dir.path().join("cache"));
+    let nova_pack = packs
+        .iter()
+        .find(|p| p.to_string_lossy().contains("nova"))
+        .expect("nova's pack");
+    std::fs::remove_file(nova_pack).unwrap();
+    std::fs::remove_dir_all(dir.path().join("cache/results")).unwrap();
+    let repaired = scan_expecting(dir.path(), &base, &repos, 0);
+    for r in repos {
+        assert_eq!(
+            summary_repo(&repaired, r)["status"],
+            "scanned",
+            "{repaired}"
+        );
+    }
+    assert_eq!(summary_repo(&repaired, "openstack/nova")["occurrences"], 2);
+    assert!(summary_repo(&repaired, "openstack/nova")["cache_repaired"].is_string());
+    assert_eq!(
+        proxy.connections(),
+        6 + 1 + 3,
+        "two probes and the repair's fetch"
+    );
 }
 
 /// A cache directory that cannot be written used to fail every repository, one by one.

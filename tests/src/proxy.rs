@@ -4,7 +4,7 @@
 
 use std::io::copy;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +12,29 @@ use std::time::Duration;
 pub struct SlowProxy {
     port: u16,
     stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
 }
 
 impl SlowProxy {
     /// Forwards `127.0.0.1:PORT` to `127.0.0.1:target` after `delay` per connection.
     pub fn start(target: u16, delay: Duration) -> SlowProxy {
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
         let (port, stop) = accept_loop(move |client, _| {
+            count.fetch_add(1, Ordering::SeqCst);
             client.set_nonblocking(false).unwrap();
             forward(client, target, delay)
         });
-        SlowProxy { port, stop }
+        SlowProxy {
+            port,
+            stop,
+            accepted,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// `git://127.0.0.1:PORT/`.

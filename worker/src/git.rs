@@ -2,14 +2,18 @@
 //!
 //! A probe first asks the remote for its default branch and head commit (one round trip, no
 //! objects). Only when that commit is not already in the cache is it fetched, shallow (depth 1)
-//! and for that one branch. Nothing from a repository is ever executed: libgit2 runs no hooks,
+//! and for that one branch, over the probe's connection when the caller kept it ([`connect`],
+//! [`fetch_over`]). Nothing from a repository is ever executed: libgit2 runs no hooks,
 //! and blobs are read raw from the object database, so no filter or smudge applies.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use git2::{AutotagOption, Direction, FetchOptions, Oid, Remote, RemoteCallbacks, Repository};
+use git2::{
+    AutotagOption, Direction, FetchOptions, Oid, Remote, RemoteCallbacks, RemoteConnection,
+    Repository,
+};
 
 use crate::error::{Kind, RepoError};
 use crate::net;
@@ -68,13 +72,40 @@ impl Head {
 }
 
 /// Asks `url` for its default branch. `Ok(None)` means the repository has no branches.
+/// The connection is closed afterwards; [`connect`] keeps it for a fetch.
 pub fn probe(url: &str, opts: &GitOptions, budget: Budget<'_>) -> Result<Option<Head>, RepoError> {
+    let mut remote = Remote::create_detached(url).map_err(|e| RepoError::from_git("url", &e))?;
+    let conn = connect(&mut remote, url, opts, budget)?;
+    default_head(&conn)
+}
+
+/// The remote `url` of the clone cache `repo`, for [`connect`] and [`fetch_over`].
+pub fn remote<'r>(repo: &'r Repository, url: &str) -> Result<Remote<'r>, RepoError> {
+    repo.remote_anonymous(url)
+        .map_err(|e| RepoError::from_git("url", &e))
+}
+
+/// Opens a connection to `remote` (whose URL is `url`) and reads the refs it advertises.
+/// Kept open, the same connection then serves [`fetch_over`]: a repository that must be
+/// fetched costs one connection and one ref advertisement, not two (a round trip or more on a
+/// distant server, and one process fewer on it).
+pub fn connect<'r, 'c, 'b>(
+    remote: &'c mut Remote<'r>,
+    url: &str,
+    opts: &GitOptions,
+    budget: Budget<'b>,
+) -> Result<RemoteConnection<'r, 'c, 'b>, RepoError> {
     crate::process::use_url(url);
     let _limits = net::enter(opts, budget, "listing refs");
-    let mut remote = Remote::create_detached(url).map_err(|e| RepoError::from_git("url", &e))?;
-    let conn = remote
+    remote
         .connect_auth(Direction::Fetch, Some(callbacks(budget)), None)
-        .map_err(git_error("connect"))?;
+        .map_err(git_error("connect"))
+}
+
+/// The default branch that `conn` advertises. `Ok(None)` means the repository has no
+/// branches.
+pub fn default_head(conn: &RemoteConnection<'_, '_, '_>) -> Result<Option<Head>, RepoError> {
+    // The refs were read when the connection opened: nothing here waits on the network.
     let heads = conn.list().map_err(git_error("list refs"))?;
     if heads.is_empty() {
         return Ok(None);
@@ -201,10 +232,35 @@ pub fn fetch_into(
     budget: Budget<'_>,
 ) -> Result<(), RepoError> {
     check_refs(repo)?;
+    fetch_with(&mut remote(repo, url)?, head, depth, opts, budget)
+}
+
+/// Fetches `head` (depth 1) into `repo`, the clone cache whose remote `conn` is connected,
+/// over that connection, unless the cache already holds it. The connection is closed
+/// afterwards either way.
+pub fn fetch_over(
+    repo: &Repository,
+    mut conn: RemoteConnection<'_, '_, '_>,
+    head: &Head,
+    opts: &GitOptions,
+    budget: Budget<'_>,
+) -> Result<(), RepoError> {
+    if repo.find_commit(head.oid).is_ok() {
+        return Ok(());
+    }
+    check_refs(repo)?;
+    fetch_with(conn.remote(), head, 1, opts, budget)
+}
+
+/// The fetch itself: connects `remote` unless it is connected already.
+fn fetch_with(
+    remote: &mut Remote<'_>,
+    head: &Head,
+    depth: i32,
+    opts: &GitOptions,
+    budget: Budget<'_>,
+) -> Result<(), RepoError> {
     let _limits = net::enter(opts, budget, "negotiating");
-    let mut remote = repo
-        .remote_anonymous(url)
-        .map_err(|e| RepoError::from_git("url", &e))?;
     let mut fo = FetchOptions::new();
     // No FETCH_HEAD: it would store the URL, password included, in the cache.
     fo.depth(depth)

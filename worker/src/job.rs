@@ -214,35 +214,89 @@ fn attempt_once(
     let mut stage = Stage::new(ctx.pools.as_deref(), &job.url);
     let attempt = budget;
     let budget = stage.network(attempt)?;
-    let t0 = Instant::now();
-    let probed = git::probe(&job.url, &ctx.opts.git, budget);
-    stage.opened();
-    let Some(head) = probed? else {
-        r.status = RepoStatus::Skipped;
-        r.reason = Some("empty repository (no branches)".into());
-        return Ok(r);
-    };
-    r.branch = Some(head.branch().to_string());
     if !ctx.points.is_empty() {
+        // History fetches deeper, in rounds, under its own lock: a probe of its own.
+        let t0 = Instant::now();
+        let probed = git::probe(&job.url, &ctx.opts.git, budget);
+        stage.opened();
+        let Some(head) = probed? else {
+            empty(&mut r);
+            return Ok(r);
+        };
+        r.branch = Some(head.branch().to_string());
         r.fetch_ms = t0.elapsed().as_millis() as u64;
         crate::history::attempt(job, ctx, &head, attempt, &mut stage, &mut r)?;
         return Ok(r);
     }
-    if let Some(hit) = ctx.results.load(&r.url, head.oid, &ctx.fingerprint) {
-        fill(&mut r, head.oid, hit);
-        r.cached = true;
-        r.fetch_ms = t0.elapsed().as_millis() as u64;
-        return Ok(r);
-    }
-    r.fetch_ms = t0.elapsed().as_millis() as u64;
+    // The cache is locked before the probe, so that the probe's connection, opened on the
+    // cache's repository, can carry the fetch too.
     let path = git::cache_path(&ctx.cache_root, &job.url);
     let _lock = git::lock_cache(&path, budget)?;
-    let (commit, entry) = with_repair(job, &path, &mut r, |r| {
-        fetch_and_scan(job, ctx, &path, &head, attempt, &mut stage, r)
-    })?;
+    let Some((head, first)) = first_try(job, ctx, &path, attempt, budget, &mut stage, &mut r)?
+    else {
+        return Ok(r);
+    };
+    // The first try's repository is closed by now: libgit2 shares open packs by path, and a
+    // repaired clone's new pack must not be read through the damaged one's.
+    let (commit, entry) = match first {
+        Err(e) if e.kind == Kind::Cache => repair(job, &path, &mut r, e, |r| {
+            fetch_and_scan(job, ctx, &path, &head, None, attempt, &mut stage, r)
+        })?,
+        other => other?,
+    };
     ctx.results.store(&r.url, commit, &ctx.fingerprint, &entry);
     fill(&mut r, commit, entry);
     Ok(r)
+}
+
+/// Probes over a connection opened on the clone cache at `path` and, unless `r` is complete
+/// (`Ok(None)`: no branches, or a result cached for the head), fetches over that connection
+/// and scans: the head, and how that went.
+#[allow(clippy::type_complexity)]
+fn first_try(
+    job: &Job,
+    ctx: &Context,
+    path: &Path,
+    attempt: git::Budget<'_>,
+    budget: git::Budget<'_>,
+    stage: &mut Stage<'_>,
+    r: &mut RepoResult,
+) -> Result<Option<(git::Head, Result<(git2::Oid, Entry), RepoError>)>, RepoError> {
+    let t0 = Instant::now();
+    let repo = git::open_cache(path)?;
+    let mut remote = git::remote(&repo, &job.url)?;
+    let probed = git::connect(&mut remote, &job.url, &ctx.opts.git, budget)
+        .and_then(|conn| Ok((git::default_head(&conn)?, conn)));
+    stage.opened();
+    let (head, conn) = probed?;
+    let Some(head) = head else {
+        empty(r);
+        return Ok(None);
+    };
+    r.branch = Some(head.branch().to_string());
+    r.fetch_ms = t0.elapsed().as_millis() as u64;
+    if let Some(hit) = ctx.results.load(&r.url, head.oid, &ctx.fingerprint) {
+        fill(r, head.oid, hit);
+        r.cached = true;
+        return Ok(None);
+    }
+    let scanned = fetch_and_scan(
+        job,
+        ctx,
+        path,
+        &head,
+        Some((&repo, conn)),
+        attempt,
+        stage,
+        r,
+    );
+    Ok(Some((head, scanned)))
+}
+
+/// Marks `r` as a repository with no branches: skipped, with the reason.
+fn empty(r: &mut RepoResult) {
+    r.status = RepoStatus::Skipped;
+    r.reason = Some("empty repository (no branches)".into());
 }
 
 /// Runs `work` on the clone at `path`; when it finds the clone damaged (a pack cut short,
@@ -255,19 +309,29 @@ pub(crate) fn with_repair<T>(
     mut work: impl FnMut(&mut RepoResult) -> Result<T, RepoError>,
 ) -> Result<T, RepoError> {
     match work(r) {
-        Err(e) if e.kind == Kind::Cache => {
-            tracing::warn!(repo = %job.repo, error = %e, "clone cache damaged, fetching again");
-            std::fs::remove_dir_all(path).map_err(|io| {
-                RepoError::new(
-                    Kind::Other,
-                    format!("{e}; cannot remove {}: {io}", path.display()),
-                )
-            })?;
-            r.cache_repaired = Some(e.message);
-            work(r)
-        }
+        Err(e) if e.kind == Kind::Cache => repair(job, path, r, e, work),
         other => other,
     }
+}
+
+/// After `work` found the clone at `path` damaged (`e`): throws it away and runs `work` once
+/// more, and the result says so.
+fn repair<T>(
+    job: &Job,
+    path: &Path,
+    r: &mut RepoResult,
+    e: RepoError,
+    mut work: impl FnMut(&mut RepoResult) -> Result<T, RepoError>,
+) -> Result<T, RepoError> {
+    tracing::warn!(repo = %job.repo, error = %e, "clone cache damaged, fetching again");
+    std::fs::remove_dir_all(path).map_err(|io| {
+        RepoError::new(
+            Kind::Other,
+            format!("{e}; cannot remove {}: {io}", path.display()),
+        )
+    })?;
+    r.cache_repaired = Some(e.message);
+    work(r)
 }
 
 /// Sets what the scan of `commit` found on `r`, now scanned.
@@ -282,25 +346,38 @@ pub(crate) fn fill(r: &mut RepoResult, commit: git2::Oid, e: Entry) {
     r.facts = e.facts;
 }
 
-/// Fetches `head` into the clone at `path` if needed (in a network slot) and scans it (in a
-/// CPU slot); fills in the timings. `attempt` is the attempt's budget before any wait.
+/// Fetches `head` into the clone at `path` if needed (in a network slot), over `open` (the
+/// cache's repository and the probe's connection to it) when given, and scans it (in a CPU
+/// slot); fills in the timings. `attempt` is the attempt's budget before any wait.
+#[allow(clippy::too_many_arguments)]
 fn fetch_and_scan(
     job: &Job,
     ctx: &Context,
     path: &Path,
     head: &git::Head,
+    open: Option<(&git2::Repository, git2::RemoteConnection<'_, '_, '_>)>,
     attempt: git::Budget<'_>,
     stage: &mut Stage<'_>,
     r: &mut RepoResult,
 ) -> Result<(git2::Oid, Entry), RepoError> {
     let budget = stage.network(attempt)?;
     let t0 = Instant::now();
-    let repo = git::fetch(path, &job.url, head, &ctx.opts.git, budget)?;
-    let commit = git::scanned_commit(&repo, head)?;
+    let fetched;
+    let repo = match open {
+        Some((repo, conn)) => {
+            git::fetch_over(repo, conn, head, &ctx.opts.git, budget)?;
+            repo
+        }
+        None => {
+            fetched = git::fetch(path, &job.url, head, &ctx.opts.git, budget)?;
+            &fetched
+        }
+    };
+    let commit = git::scanned_commit(repo, head)?;
     r.fetch_ms += t0.elapsed().as_millis() as u64;
     let budget = stage.scanning(attempt)?;
     let t1 = Instant::now();
-    let entry = scan_entry(&repo, commit, ctx, budget)?;
+    let entry = scan_entry(repo, commit, ctx, budget)?;
     r.scan_ms += t1.elapsed().as_millis() as u64;
     Ok((commit, entry))
 }
