@@ -141,14 +141,17 @@ pub fn run(cmd: GrepCmd) -> Result<ExitCode> {
 }
 
 /// Reads `path` into `data` unless it is over the size limit (then `data` is left empty). The
-/// size comes from the open file, so a file costs no extra `stat` by path.
+/// size comes from the open file, so a file costs no extra `stat` by path, and the read goes
+/// through `Take`: `File`'s own `read_to_end` asks the file for its size and position again
+/// (a `statx` and an `lseek` a file, a tenth of the system calls). The file is read up to the
+/// size it had when opened.
 fn read_small(path: &Path, filter: &FileFilter, data: &mut Vec<u8>) -> std::io::Result<()> {
     data.clear();
-    let mut file = std::fs::File::open(path)?;
+    let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     if filter.check_meta("", len).is_ok() {
         data.reserve(len as usize);
-        file.read_to_end(data)?;
+        (&file).take(len).read_to_end(data)?;
     }
     Ok(())
 }
