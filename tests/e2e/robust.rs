@@ -425,6 +425,9 @@ fn repositories_are_fetched_over_http() {
     let http = GitHttp::start(&root);
     let s = scan_expecting(dir.path(), &http.base(), &["openstack/nova"], 0);
     assert_eq!(summary_repo(&s, "openstack/nova")["occurrences"], 2);
+    // The start-up check's connection, then one that lists the refs and, kept alive, carries
+    // the fetch: over https that is one TLS handshake a repository, not two.
+    assert_eq!(http.connections(), 2);
 }
 
 /// HEAD naming a missing branch, with no main or master, used to read "empty repository (no

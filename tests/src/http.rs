@@ -5,24 +5,35 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A running server; stops accepting on drop.
 pub struct GitHttp {
     port: u16,
     stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
 }
 
 impl GitHttp {
     /// Serves every repository under `root` as `http://127.0.0.1:PORT/<path>`.
     pub fn start(root: &Path) -> GitHttp {
         let root = root.to_path_buf();
-        let (port, stop) = crate::proxy::accept_loop(move |client, _| {
+        let (port, stop, accepted) = crate::proxy::accept_loop(move |client, _| {
             client.set_nonblocking(false).unwrap();
             let _ = serve(client, &root);
         });
-        GitHttp { port, stop }
+        GitHttp {
+            port,
+            stop,
+            accepted,
+        }
+    }
+
+    /// Connections accepted so far (a client that keeps its connection alive makes several
+    /// requests on one).
+    pub fn connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:PORT/`.

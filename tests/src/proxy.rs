@@ -18,10 +18,7 @@ pub struct SlowProxy {
 impl SlowProxy {
     /// Forwards `127.0.0.1:PORT` to `127.0.0.1:target` after `delay` per connection.
     pub fn start(target: u16, delay: Duration) -> SlowProxy {
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        let (port, stop) = accept_loop(move |client, _| {
-            count.fetch_add(1, Ordering::SeqCst);
+        let (port, stop, accepted) = accept_loop(move |client, _| {
             client.set_nonblocking(false).unwrap();
             forward(client, target, delay)
         });
@@ -44,20 +41,23 @@ impl SlowProxy {
 }
 
 /// Accepts connections on a free loopback port until the returned flag is set, handling each
-/// on its own thread with `handle(connection, flag)`.
+/// on its own thread with `handle(connection, flag)`. Also returns the count of connections
+/// accepted so far.
 pub(crate) fn accept_loop(
     handle: impl Fn(TcpStream, Arc<AtomicBool>) + Send + Sync + 'static,
-) -> (u16, Arc<AtomicBool>) {
+) -> (u16, Arc<AtomicBool>, Arc<AtomicUsize>) {
     let handle = Arc::new(handle);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (s, count) = (stop.clone(), accepted.clone());
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
         while !s.load(Ordering::Relaxed) {
             match listener.accept() {
                 Ok((client, _)) => {
+                    count.fetch_add(1, Ordering::SeqCst);
                     let (s, handle) = (s.clone(), handle.clone());
                     std::thread::spawn(move || handle(client, s));
                 }
@@ -65,7 +65,7 @@ pub(crate) fn accept_loop(
             }
         }
     });
-    (port, stop)
+    (port, stop, accepted)
 }
 
 fn forward(client: TcpStream, target: u16, delay: Duration) {
@@ -109,7 +109,7 @@ pub struct StallServer {
 impl StallServer {
     /// Listens on a free loopback port.
     pub fn start(stall: Stall) -> StallServer {
-        let (port, stop) = accept_loop(move |client, stop| hold(client, stall, &stop));
+        let (port, stop, _) = accept_loop(move |client, stop| hold(client, stall, &stop));
         StallServer { port, stop }
     }
 
