@@ -11,12 +11,16 @@
 #   - fleetscan scan at default settings (--jobs 8), and at --jobs 2 and 16 (--per-host 16);
 #   - naive: xargs -P2 of `git clone --bare --depth 1` + `git grep HEAD`;
 #   - clone only: xargs -P2 and -P8 of `git clone --bare --depth 1`;
+#   - distributed-2w: the distributed mode (tests/bench/distributed-scan.sh: Redis, a
+#     coordinator and 2 workers at default settings, `submit --wait`; their start-up is timed
+#     too); distributed-2w-cN gives the workers --concurrency N;
 # then, on loopback, a warm re-run of the default scan. With BENCH_BEFORE_BIN set, that
 # binary's default scan runs too, as "before" (an older build to compare with). Ratios are taken within each round
 # and their median printed. Markdown on stdout, progress on stderr.
 #
 # Knobs: FLEETSCAN_BIN, WAN_PROXY_BIN (skip the builds), BENCH_BEFORE_BIN, BENCH_ROUNDS, BENCH_NETS ("wan lo"),
-# BENCH_DELAY_MS (50), BENCH_RATE (2000000 bytes/s), BENCH_REPOS (space-separated names).
+# BENCH_DELAY_MS (50), BENCH_RATE (2000000 bytes/s), BENCH_REPOS (space-separated names),
+# BENCH_CONTENDERS (space-separated; default every one above but the cN variants).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,6 +92,14 @@ contender() { # contender NET NAME ROUND
       python3 "$here/report.py" check "$dir/out/summary.json" "${#repos[@]}" warm >/dev/null
     fi
     ;;
+  distributed-2w*)
+    # Redis, a coordinator and 2 workers of their own, started and stopped inside the timed run.
+    local wargs=()
+    [[ $name == distributed-2w-c* ]] && wargs=(--concurrency "${name#distributed-2w-c}")
+    timed_run "$net" "$name" "$k" bash "$here/distributed-scan.sh" "$fs" "$dir/d" "$b/" 2 \
+      "${wargs[@]}" -- --pattern "$pattern" "${repo_args[@]}" --out "$dir/out"
+    python3 "$here/report.py" check "$dir/out/summary.json" "${#repos[@]}" cold >/dev/null
+    ;;
   naive-P2)
     timed_run "$net" "$name" "$k" bash -c 'printf "%s\n" "${@:3}" | xargs -P2 -I{} bash -c "clone_grep {} \"\$1\" \"\$2\" eventlet" _ "$1" "$2"' \
       _ "$dir" "$b" "${repos[@]}"
@@ -100,7 +112,7 @@ contender() { # contender NET NAME ROUND
   rm -rf "$dir"
 }
 
-contenders=(fleetscan fleetscan-j2 fleetscan-j16 naive-P2 clone-P2 clone-P8)
+read -r -a contenders <<<"${BENCH_CONTENDERS:-fleetscan fleetscan-j2 fleetscan-j16 naive-P2 clone-P2 clone-P8 distributed-2w}"
 [[ -n ${BENCH_BEFORE_BIN:-} ]] && contenders+=(before)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((k = 0; k < rounds; k++)); do

@@ -42,8 +42,12 @@ pub struct Config {
 
 /// The defaults of [`Config`], written once: the flags show the same values.
 pub mod defaults {
-    /// Jobs at once.
-    pub const CONCURRENCY: usize = 2;
+    /// Jobs at once: as many as the network slots ([`crate::pools::PoolOptions`], 8), as in
+    /// the embedded scan. A job spends most of its time waiting on the git server, and its CPU
+    /// work waits for a CPU slot without holding a connection; behind a WAN link two workers
+    /// took 14.3 s for 13 repositories at 2 jobs each and 12.5 s at 8 (BENCHMARKS.md,
+    /// "Distributed mode behind the WAN link").
+    pub const CONCURRENCY: usize = 8;
     /// Seconds of grace on SIGTERM.
     pub const GRACE_PERIOD_SECS: u64 = 30;
     /// Seconds of a lease.
@@ -104,7 +108,7 @@ pub struct Args {
     /// The worker credential.
     #[command(flatten)]
     pub token: WorkerToken,
-    /// Jobs run in parallel.
+    /// Jobs run in parallel (each takes a network slot to fetch, then a CPU slot to scan).
     #[arg(
         long,
         default_value_t = defaults::CONCURRENCY,
