@@ -114,6 +114,10 @@ contender() { # contender NET NAME ROUND
 
 read -r -a contenders <<<"${BENCH_CONTENDERS:-fleetscan fleetscan-j2 fleetscan-j16 naive-P2 clone-P2 clone-P8 distributed-2w}"
 [[ -n ${BENCH_BEFORE_BIN:-} ]] && contenders+=(before)
+if ! command -v redis-server >/dev/null; then
+  say "no redis-server: leaving out the distributed mode (apt-get install -y redis-server)"
+  read -r -a contenders <<<"$(printf '%s ' "${contenders[@]}" | sed 's/distributed-2w[^ ]*//g')"
+fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((k = 0; k < rounds; k++)); do
   for net in $nets; do
