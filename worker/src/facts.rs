@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use fleetscan_core::code::facts::{CodeFacts, Line};
+use fleetscan_core::code::reparse::{Kept, Parses};
 use fleetscan_core::code::services::{from_pyproject, from_setup_cfg};
 use fleetscan_core::code::switches::{FileCode, Read};
 use fleetscan_core::code::trace::{may_call, Tracer};
@@ -259,7 +260,12 @@ impl Tree {
                 let Some(src) = self.blob(&odb(repo)?, id)? else {
                     return Ok(());
                 };
-                let c = Tracer::calling(path, &src, &keep);
+                let c = memo.parse(
+                    path,
+                    Purpose::Calls,
+                    || Tracer::calling(path, &src, &keep),
+                    |old| Tracer::calling_again(path, &src, &keep, old),
+                );
                 memo.keep_code(key, &c);
                 c
             }
@@ -287,7 +293,12 @@ impl Tree {
                 let Some(src) = self.blob(&odb(repo)?, id)? else {
                     return Ok(());
                 };
-                let c = Tracer::whole(path, &src);
+                let c = memo.parse(
+                    path,
+                    Purpose::Whole,
+                    || Tracer::whole(path, &src),
+                    |old| Tracer::whole_again(path, &src, old),
+                );
                 memo.keep_code(key, &c);
                 c
             }
@@ -426,6 +437,10 @@ pub struct Memo {
     text: HashMap<Oid, TextFacts>,
     /// Parsed files, by blob, path and the names they were pruned for (None: whole).
     code: HashMap<CodeKey, FileCode>,
+    /// The last parse of each file, by path and purpose, for its next version: a file read
+    /// again at a later point has changed, and parses faster from its previous tree
+    /// (`reparse` in the core). Not counted in `bytes`: bounded by [`MAX_KEPT`] apart.
+    parses: Parses<(String, Purpose)>,
     /// About what all of it holds, in bytes.
     bytes: usize,
     /// Answers it gave, for the tests.
@@ -449,6 +464,18 @@ const MAX_MEMO: usize = 24 << 20;
 /// Bytes counted for one entry of `Memo::mentions` or `Memo::text`, with the map's overhead.
 const MENTION_WEIGHT: usize = 48;
 const TEXT_WEIGHT: usize = 48;
+
+/// Bytes of parsed source [`Memo::parses`] keeps (their trees take a few times more).
+const MAX_KEPT: usize = 8 << 20;
+
+/// What a file was parsed for: each keeps its own last parse.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Purpose {
+    /// Pruned for its calls ([`Tracer::calling`]).
+    Calls,
+    /// Whole ([`Tracer::whole`]).
+    Whole,
+}
 
 /// How a name is looked for in a file.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -489,6 +516,7 @@ impl Memo {
             names: HashMap::new(),
             text: HashMap::new(),
             code: HashMap::new(),
+            parses: Parses::new(MAX_KEPT),
             bytes: 0,
             hits: 0,
             limit,
@@ -531,6 +559,26 @@ impl Memo {
         };
         self.bytes += MENTION_WEIGHT;
         self.mentions.insert((id, n, how), found);
+    }
+
+    /// Parses the file at `path` for `purpose`: `fresh` for a memo that keeps nothing (a
+    /// single commit), else `again` from the last parse of the same path and purpose, whose
+    /// parse is kept in its place while [`MAX_KEPT`] allows.
+    fn parse(
+        &mut self,
+        path: &str,
+        purpose: Purpose,
+        fresh: impl FnOnce() -> FileCode,
+        again: impl FnOnce(Option<&Kept>) -> (FileCode, Option<Kept>),
+    ) -> FileCode {
+        if self.limit == 0 {
+            return fresh();
+        }
+        let key = (path.to_string(), purpose);
+        let old = self.parses.take(&key);
+        let (code, kept) = again(old.as_ref());
+        self.parses.keep(key, kept);
+        code
     }
 
     fn code(&mut self, key: &CodeKey) -> Option<FileCode> {

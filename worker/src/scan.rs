@@ -11,6 +11,7 @@
 use std::ops::ControlFlow;
 
 use fleetscan_core::code::python;
+use fleetscan_core::code::reparse::Kept;
 use fleetscan_core::code::roles::{self, FileFacts};
 use fleetscan_core::filter::{FileFilter, Skip};
 use fleetscan_core::matcher::{line_text, Matcher};
@@ -29,6 +30,11 @@ pub struct Sinks<'a> {
     pub occurrence: &'a mut dyn FnMut(Occurrence) -> ControlFlow<()>,
     /// The facts of each Python file with an occurrence.
     pub facts: &'a mut dyn FnMut(FileFacts),
+    /// For a history scan's files (`crate::history::files`): the parse of the same path at
+    /// the commit before, if kept, to parse this version from (`reparse` in the core says
+    /// why); it is replaced by this version's, or None when this one is not parsed. Scans of a
+    /// single commit pass None and keep nothing.
+    pub kept: Option<&'a mut Option<Kept>>,
 }
 
 /// Searches every file of `commit`'s tree, pushing each matching line and the facts of each
@@ -45,6 +51,7 @@ pub fn scan_commit(
     let Sinks {
         occurrence: sink,
         facts,
+        kept: _,
     } = sinks;
     // Everything here reads the local clone, so any git error means it is damaged.
     let git = |what: &'static str| move |e: git2::Error| RepoError::damaged_cache(what, &e);
@@ -84,6 +91,7 @@ pub fn scan_commit(
                             sink(o)
                         },
                         facts: &mut *facts,
+                        kept: None,
                     },
                 )?;
                 // Links to a file whose name is not UTF-8 need its real bytes.
@@ -133,10 +141,18 @@ pub fn scan_blob(
             text: line_text(raw),
         })
     });
-    if flow.is_continue() && !lines.is_empty() && roles::is_python(&path, data) {
-        (sinks.facts)(python::extract(&path, data, &lines, &|s| {
-            matcher.is_match(s)
-        }));
+    let parsed = flow.is_continue() && !lines.is_empty() && roles::is_python(&path, data);
+    let is_match = |s: &str| matcher.is_match(s);
+    match sinks.kept {
+        Some(kept) if parsed => {
+            let (facts, next) =
+                python::extract_again(&path, data, &lines, &is_match, kept.as_ref());
+            *kept = next;
+            (sinks.facts)(facts);
+        }
+        Some(kept) => *kept = None,
+        None if parsed => (sinks.facts)(python::extract(&path, data, &lines, &is_match)),
+        None => {}
     }
     Ok(flow)
 }

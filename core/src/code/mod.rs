@@ -6,11 +6,13 @@
 //! - [`trace`]: the call graph over many files, and the [`facts::CodeFacts`] it yields;
 //! - [`services`]: the console and WSGI scripts a package declares;
 //! - [`facts`]: what is carried in a repository's result;
-//! - [`python`] and [`roles`]: the syntactic role of each occurrence line, for classification.
+//! - [`python`] and [`roles`]: the syntactic role of each occurrence line, for classification;
+//! - [`reparse`]: parsing a file's next version from its previous tree, for history scans.
 
 pub mod facts;
 pub mod prune;
 pub mod python;
+pub mod reparse;
 pub mod roles;
 pub mod services;
 pub mod switches;

@@ -8,8 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use tree_sitter::{Node, Parser};
+use tree_sitter::{Node, Tree};
 
+use super::reparse::{self, Kept};
 use super::roles::{FileFacts, LineFacts, Role, Site};
 
 /// Related sites kept per file: enough for any real file, bounded for hostile ones.
@@ -82,25 +83,53 @@ pub fn extract_whole(
     lines: &[u32],
     is_match: &dyn Fn(&str) -> bool,
 ) -> FileFacts {
-    let unparsed = FileFacts {
+    match reparse::parse_new(source) {
+        Some(tree) => from_tree(path, source, &tree, lines, is_match),
+        None => unparsed(path),
+    }
+}
+
+/// [`extract`] for a file whose earlier version was parsed so: from that parse (`previous`,
+/// the same path's last one; [`reparse`] says how), with the same facts. Returns the parse
+/// to keep for the file's next version.
+pub fn extract_again(
+    path: &str,
+    source: &[u8],
+    lines: &[u32],
+    is_match: &dyn Fn(&str) -> bool,
+    previous: Option<&Kept>,
+) -> (FileFacts, Option<Kept>) {
+    let pruned = super::prune::prune(source, lines);
+    let source = pruned.as_deref().unwrap_or(source);
+    match reparse::parse(source, previous) {
+        Some(kept) => (
+            from_tree(path, source, kept.tree(), lines, is_match),
+            Some(kept),
+        ),
+        None => (unparsed(path), None),
+    }
+}
+
+fn unparsed(path: &str) -> FileFacts {
+    FileFacts {
         path: path.to_string(),
         parsed: false,
         lines: Vec::new(),
         related: Vec::new(),
-    };
-    let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return unparsed;
     }
-    let Some(tree) = parser.parse(source, None) else {
-        return unparsed;
-    };
+}
+
+/// The facts of `source`, parsed into `tree`.
+fn from_tree(
+    path: &str,
+    source: &[u8],
+    tree: &Tree,
+    lines: &[u32],
+    is_match: &dyn Fn(&str) -> bool,
+) -> FileFacts {
     let root = tree.root_node();
     if root.has_error() {
-        return unparsed;
+        return unparsed(path);
     }
     let Nodes {
         all: nodes,

@@ -18,7 +18,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use tree_sitter::{Node, Parser};
+use tree_sitter::{Node, Tree};
+
+use super::reparse::{self, Kept};
 
 use super::facts::{Line, SwitchKind};
 
@@ -119,16 +121,23 @@ pub fn module_of(path: &str) -> String {
 /// Parses `src` (the file at `path`) and extracts its facts. Never fails: a file with syntax
 /// errors gives what the parser recovered, with `clean` false.
 pub fn extract(path: &str, src: &[u8]) -> FileCode {
-    let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return FileCode::default();
+    match reparse::parse_new(src) {
+        Some(tree) => from_tree(path, src, &tree),
+        None => FileCode::default(),
     }
-    let Some(tree) = parser.parse(src, None) else {
-        return FileCode::default();
-    };
+}
+
+/// [`extract`] from the parse of the same file's earlier version (`previous`; [`reparse`]
+/// says how), with the same facts. Returns the parse to keep for the file's next version.
+pub fn extract_again(path: &str, src: &[u8], previous: Option<&Kept>) -> (FileCode, Option<Kept>) {
+    match reparse::parse(src, previous) {
+        Some(kept) => (from_tree(path, src, kept.tree()), Some(kept)),
+        None => (FileCode::default(), None),
+    }
+}
+
+/// The facts of `src`, parsed into `tree`.
+fn from_tree(path: &str, src: &[u8], tree: &Tree) -> FileCode {
     let root = tree.root_node();
     let text = String::from_utf8_lossy(src);
     let lines: Vec<&str> = text.split('\n').collect();

@@ -18,8 +18,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::facts::{CodeFacts, Line, Patch, Service, ServicePatching, Switch, SwitchKind};
+use super::reparse::Kept;
 use super::services::Declared;
-use super::switches::{extract, module_of, Call, FileCode, Guard, Read};
+use super::switches::{extract, extract_again, module_of, Call, FileCode, Guard, Read};
 
 /// How deep the search for callers goes, in functions above the one holding the call.
 pub const MAX_DEPTH: usize = 8;
@@ -122,14 +123,49 @@ impl Tracer {
     /// What [`Tracer::add_calling`] keeps of `src` for the names `keep`: a pure function of
     /// the path, the contents and the names, so a caller may keep it for a file seen again.
     pub fn calling(path: &str, src: &[u8], keep: &BTreeSet<String>) -> FileCode {
+        Tracer::calling_with(src, keep, |s| extract(path, s))
+    }
+
+    /// [`Tracer::calling`] from the parse of the same file's earlier version for the same
+    /// purpose (`previous`; `super::reparse` says how), and the parse to keep for the next.
+    pub fn calling_again(
+        path: &str,
+        src: &[u8],
+        keep: &BTreeSet<String>,
+        previous: Option<&Kept>,
+    ) -> (FileCode, Option<Kept>) {
+        let mut kept = None;
+        let code = Tracer::calling_with(src, keep, |s| {
+            let (code, k) = extract_again(path, s, previous);
+            kept = k;
+            code
+        });
+        (code, kept)
+    }
+
+    /// [`Tracer::whole`] from the parse of the same file's earlier version (`previous`), and
+    /// the parse to keep for the next.
+    pub fn whole_again(
+        path: &str,
+        src: &[u8],
+        previous: Option<&Kept>,
+    ) -> (FileCode, Option<Kept>) {
+        extract_again(path, src, previous)
+    }
+
+    fn calling_with(
+        src: &[u8],
+        keep: &BTreeSet<String>,
+        parse: impl FnOnce(&[u8]) -> FileCode,
+    ) -> FileCode {
         let list: Vec<&str> = keep.iter().map(String::as_str).collect();
         match super::prune::prune_for_calls(src, &list) {
             Some(pruned) => FileCode {
                 // What the whole file says: a mode check in a function left out counts.
                 checks_mode: super::checks_mode(src),
-                ..extract(path, &pruned)
+                ..parse(&pruned)
             },
-            None => extract(path, src),
+            None => parse(src),
         }
     }
 

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
+use fleetscan_core::code::reparse::{Kept, Parses};
 use fleetscan_core::code::roles::{CodeFacts as RoleFacts, FileFacts};
 use fleetscan_core::filter::FileFilter;
 use fleetscan_core::matcher::{cut_line, Matcher};
@@ -68,7 +69,16 @@ pub struct Files {
     /// The commit.
     pub commit: Oid,
     files: BTreeMap<Vec<u8>, File>,
+    /// The parse of each file parsed at this commit, for its next version: the files that
+    /// change between points are mostly the same busy ones, and parsing them from their
+    /// previous tree costs a fraction of a parse from scratch (`reparse` in the core).
+    /// Only the current version of a path is kept, and only while [`MAX_KEPT`] allows.
+    kept: Parses<Vec<u8>>,
 }
+
+/// Bytes of parsed source kept for the next point (their trees take a few times more).
+/// Past it, files are parsed from scratch as before.
+const MAX_KEPT: usize = 8 << 20;
 
 /// What moving to another commit changed.
 #[derive(Debug, Default)]
@@ -104,14 +114,22 @@ impl Files {
             .map_err(git("read commit"))?;
         let odb = repo.odb().map_err(git("open object database"))?;
         let mut files = BTreeMap::new();
+        let mut kept = Parses::new(MAX_KEPT);
         crate::tree::walk(repo, tree, git("read tree"), |e| {
             let blob = e.kind == Some(ObjectType::Blob);
-            if let Some(f) = scan_file(&odb, e.raw, e.mode, blob, e.id, scanner, budget)? {
+            let mut parse = None;
+            let f = scan_file(&odb, e.raw, e.mode, blob, e.id, scanner, budget, &mut parse)?;
+            if let Some(f) = f {
                 files.insert(e.raw.to_vec(), f);
             }
+            kept.keep(e.raw.to_vec(), parse);
             Ok(ControlFlow::Continue(()))
         })?;
-        Ok(Files { commit, files })
+        Ok(Files {
+            commit,
+            files,
+            kept,
+        })
     }
 
     /// Moves to `commit`, reading only the files that differ from the current commit's.
@@ -142,9 +160,12 @@ impl Files {
         let odb = repo.odb().map_err(git("open object database"))?;
         for d in diff.deltas() {
             let (o, n) = (d.old_file(), d.new_file());
+            // The old version's parse, when the path stays: the new one parses from it.
+            let mut parse = None;
             if d.status() != Delta::Added {
                 if let Some(p) = o.path_bytes() {
                     self.files.remove(p);
+                    parse = self.kept.take(p);
                     changes.paths.push(String::from_utf8_lossy(p).into_owned());
                 }
             }
@@ -154,10 +175,12 @@ impl Files {
             let Some(raw) = n.path_bytes() else { continue };
             let mode = i32::from(n.mode());
             let blob = mode != MODE_COMMIT && mode & 0o170000 != 0o040000;
-            if let Some(f) = scan_file(&odb, raw, mode, blob, n.id(), scanner, budget)? {
+            let f = scan_file(&odb, raw, mode, blob, n.id(), scanner, budget, &mut parse)?;
+            if let Some(f) = f {
                 changes.read += u64::from(matches!(f.seen, Seen::Scanned(_)));
                 self.files.insert(raw.to_vec(), f);
             }
+            self.kept.keep(raw.to_vec(), parse);
             if d.status() == Delta::Added {
                 changes
                     .paths
@@ -244,7 +267,11 @@ impl Files {
                 SavedPath::Raw(b) => (b, f),
             })
             .collect();
-        Some(Files { commit, files })
+        Some(Files {
+            commit,
+            files,
+            kept: Parses::new(MAX_KEPT),
+        })
     }
 }
 
@@ -264,7 +291,10 @@ enum SavedPath {
 }
 
 /// Scans one entry of a tree as a head scan does; None for entries a head scan does not count
-/// (trees, and anything that is neither a blob, a link nor a submodule).
+/// (trees, and anything that is neither a blob, a link nor a submodule). `parse` holds the
+/// parse of the path's previous version, if kept, and is left holding this version's
+/// ([`Sinks::kept`]).
+#[allow(clippy::too_many_arguments)]
 fn scan_file(
     odb: &git2::Odb<'_>,
     raw: &[u8],
@@ -273,6 +303,7 @@ fn scan_file(
     id: Oid,
     scanner: &Scanner<'_>,
     budget: Budget<'_>,
+    parse: &mut Option<Kept>,
 ) -> Result<Option<File>, RepoError> {
     let seen = match mode {
         MODE_LINK => Seen::Link,
@@ -308,6 +339,7 @@ fn scan_file(
                         ControlFlow::Continue(())
                     },
                     facts: &mut |f| facts = Some(f),
+                    kept: Some(parse),
                 },
             )?;
             let seen = if stats.files_scanned > 0 {
