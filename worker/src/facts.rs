@@ -39,6 +39,7 @@ pub fn code_facts(
     memo: &mut Memo,
     budget: Budget<'_>,
 ) -> Result<CodeFacts, RepoError> {
+    let handed = std::mem::take(&mut memo.handed);
     let prod = |o: &&Occurrence| is_production_python(&o.path);
     let patching: BTreeSet<&str> = occurrences
         .iter()
@@ -72,6 +73,7 @@ pub fn code_facts(
             .collect()
     };
     let tree = Tree::list(repo, commit)?;
+    tree.seed(handed);
     let mut t = Tracer::new();
     // Parsing costs more than scanning: the files that patch are parsed, those that import it
     // only when their text can hold an optional import, and those that use it are only read
@@ -190,6 +192,17 @@ impl Tree {
             return Ok(None);
         };
         Ok(self.blob(&odb(repo)?, *id)?.map(|b| b.to_vec()))
+    }
+
+    /// Puts `blobs` (blob ids and contents) in the cache while [`MAX_CACHED`] allows.
+    fn seed(&self, blobs: Vec<(Oid, Vec<u8>)>) {
+        let mut cache = self.cache.borrow_mut();
+        for (id, data) in blobs {
+            if cache.0 + data.len() <= MAX_CACHED {
+                cache.0 += data.len();
+                cache.1.insert(id, std::rc::Rc::new(data));
+            }
+        }
     }
 
     /// A blob's contents, from the cache when this pass read it already.
@@ -441,6 +454,9 @@ pub struct Memo {
     /// again at a later point has changed, and parses faster from its previous tree
     /// (`reparse` in the core). Not counted in `bytes`: bounded by [`MAX_KEPT`] apart.
     parses: Parses<(String, Purpose)>,
+    /// Blobs the scan of the next commit read already, with their contents, for the next
+    /// pass to start its cache with ([`Memo::hand`]); not kept past it.
+    handed: Vec<(Oid, Vec<u8>)>,
     /// About what all of it holds, in bytes.
     bytes: usize,
     /// Answers it gave, for the tests.
@@ -517,9 +533,18 @@ impl Memo {
             text: HashMap::new(),
             code: HashMap::new(),
             parses: Parses::new(MAX_KEPT),
+            handed: Vec::new(),
             bytes: 0,
             hits: 0,
             limit,
+        }
+    }
+
+    /// Hands the next pass `blobs` (ids and contents) that were just read: it takes them
+    /// instead of inflating them again. A memo that keeps nothing drops them.
+    pub fn hand(&mut self, blobs: Vec<(Oid, Vec<u8>)>) {
+        if self.limit > 0 {
+            self.handed = blobs;
         }
     }
 

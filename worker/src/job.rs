@@ -422,6 +422,7 @@ pub(crate) fn scan_entry(
         },
         facts: &mut |f| facts.files.push(f),
         kept: None,
+        contents: None,
     };
     let stats = scan_commit(repo, commit, &ctx.matcher, &ctx.filter, budget, sinks)?;
     // Where it stopped: the last occurrence kept, in tree order.

@@ -35,6 +35,9 @@ pub struct Sinks<'a> {
     /// why); it is replaced by this version's, or None when this one is not parsed. Scans of a
     /// single commit pass None and keep nothing.
     pub kept: Option<&'a mut Option<Kept>>,
+    /// When given, receives the blob's contents once read and searched: a history scan hands
+    /// the production Python files it read to the code facts, which would inflate them again.
+    pub contents: Option<&'a mut Option<Vec<u8>>>,
 }
 
 /// Searches every file of `commit`'s tree, pushing each matching line and the facts of each
@@ -52,6 +55,7 @@ pub fn scan_commit(
         occurrence: sink,
         facts,
         kept: _,
+        contents: _,
     } = sinks;
     // Everything here reads the local clone, so any git error means it is damaged.
     let git = |what: &'static str| move |e: git2::Error| RepoError::damaged_cache(what, &e);
@@ -92,6 +96,7 @@ pub fn scan_commit(
                         },
                         facts: &mut *facts,
                         kept: None,
+                        contents: None,
                     },
                 )?;
                 // Links to a file whose name is not UTF-8 need its real bytes.
@@ -132,6 +137,9 @@ pub fn scan_blob(
     }
     stats.files_scanned += 1;
     stats.bytes_scanned += data.len() as u64;
+    if let Some(c) = sinks.contents {
+        *c = Some(data.to_vec());
+    }
     let mut lines = Vec::new();
     let flow = matcher.scan::<()>(data, |line, raw| {
         lines.push(line);

@@ -136,8 +136,16 @@ pub fn parse(source: &[u8], previous: Option<&Kept>) -> Option<Kept> {
 pub fn edits(old: &[u8], new: &[u8]) -> Vec<InputEdit> {
     let (old_lines, new_lines) = (lines(old), lines(new));
     let (old_at, new_at) = (starts(&old_lines), starts(&new_lines));
+    // Lines as numbers (equal lines, equal numbers): the diff compares them many times.
+    let mut ids: HashMap<&[u8], u32> = HashMap::new();
+    let mut number = |line| {
+        let next = ids.len() as u32;
+        *ids.entry(line).or_insert(next)
+    };
+    let old_ids: Vec<u32> = old_lines.iter().map(|l| number(l)).collect();
+    let new_ids: Vec<u32> = new_lines.iter().map(|l| number(l)).collect();
     let mut out = Vec::new();
-    for op in capture_diff_slices(Algorithm::Myers, &old_lines, &new_lines) {
+    for op in capture_diff_slices(Algorithm::Patience, &old_ids, &new_ids) {
         let (o, n) = match op {
             DiffOp::Equal { .. } => continue,
             DiffOp::Delete {

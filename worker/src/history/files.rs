@@ -87,7 +87,14 @@ pub struct Changes {
     pub paths: Vec<String>,
     /// Blobs read again.
     pub read: u64,
+    /// The contents of the blobs read again that the code facts read too
+    /// (`super::read_by_code_facts`), up to [`MAX_HANDED`] bytes: handed to them
+    /// (`Memo::hand`), they are not inflated twice.
+    pub contents: Vec<(Oid, Vec<u8>)>,
 }
+
+/// Bytes of contents [`Changes::contents`] holds at most.
+const MAX_HANDED: usize = 16 << 20;
 
 /// The sums of [`Files::entry`].
 pub struct Sums {
@@ -118,7 +125,9 @@ impl Files {
         crate::tree::walk(repo, tree, git("read tree"), |e| {
             let blob = e.kind == Some(ObjectType::Blob);
             let mut parse = None;
-            let f = scan_file(&odb, e.raw, e.mode, blob, e.id, scanner, budget, &mut parse)?;
+            let f = scan_file(
+                &odb, e.raw, e.mode, blob, e.id, scanner, budget, &mut parse, None,
+            )?;
             if let Some(f) = f {
                 files.insert(e.raw.to_vec(), f);
             }
@@ -158,6 +167,7 @@ impl Files {
             .diff_tree_to_tree(Some(&old), Some(&new), Some(&mut opts))
             .map_err(git("compare trees"))?;
         let odb = repo.odb().map_err(git("open object database"))?;
+        let mut handed = 0;
         for d in diff.deltas() {
             let (o, n) = (d.old_file(), d.new_file());
             // The old version's parse, when the path stays: the new one parses from it.
@@ -175,7 +185,24 @@ impl Files {
             let Some(raw) = n.path_bytes() else { continue };
             let mode = i32::from(n.mode());
             let blob = mode != MODE_COMMIT && mode & 0o170000 != 0o040000;
-            let f = scan_file(&odb, raw, mode, blob, n.id(), scanner, budget, &mut parse)?;
+            let (mut contents, path) = (None, String::from_utf8_lossy(raw));
+            let want =
+                (handed < MAX_HANDED && super::read_by_code_facts(&path)).then_some(&mut contents);
+            let f = scan_file(
+                &odb,
+                raw,
+                mode,
+                blob,
+                n.id(),
+                scanner,
+                budget,
+                &mut parse,
+                want,
+            )?;
+            if let Some(c) = contents {
+                handed += c.len();
+                changes.contents.push((n.id(), c));
+            }
             if let Some(f) = f {
                 changes.read += u64::from(matches!(f.seen, Seen::Scanned(_)));
                 self.files.insert(raw.to_vec(), f);
@@ -293,7 +320,8 @@ enum SavedPath {
 /// Scans one entry of a tree as a head scan does; None for entries a head scan does not count
 /// (trees, and anything that is neither a blob, a link nor a submodule). `parse` holds the
 /// parse of the path's previous version, if kept, and is left holding this version's
-/// ([`Sinks::kept`]).
+/// ([`Sinks::kept`]); `contents`, when given, receives the blob's contents
+/// ([`Sinks::contents`]).
 #[allow(clippy::too_many_arguments)]
 fn scan_file(
     odb: &git2::Odb<'_>,
@@ -304,6 +332,7 @@ fn scan_file(
     scanner: &Scanner<'_>,
     budget: Budget<'_>,
     parse: &mut Option<Kept>,
+    contents: Option<&mut Option<Vec<u8>>>,
 ) -> Result<Option<File>, RepoError> {
     let seen = match mode {
         MODE_LINK => Seen::Link,
@@ -340,6 +369,7 @@ fn scan_file(
                     },
                     facts: &mut |f| facts = Some(f),
                     kept: Some(parse),
+                    contents,
                 },
             )?;
             let seen = if stats.files_scanned > 0 {

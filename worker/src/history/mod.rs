@@ -198,6 +198,7 @@ impl<'a> Walk<'a> {
             Some(f) => {
                 let c = f.advance(self.repo, commit, &scanner, self.budget)?;
                 tracing::debug!(%commit, changed = c.paths.len(), read = c.read, "files since the last commit");
+                self.memo.hand(c.contents);
                 Some(c.paths)
             }
             None => {
