@@ -18,7 +18,7 @@ use fleetscan_core::code::{checks_mode, is_production_python, may_import_optiona
 use fleetscan_core::result::Occurrence;
 use git2::{ObjectType, Oid, Repository};
 
-use crate::error::{Kind, RepoError};
+use crate::error::RepoError;
 use crate::git::Budget;
 
 /// Rounds of "who calls these functions".
@@ -406,10 +406,7 @@ impl Tree {
             if (t.has(path) && !again) || !path.ends_with(".py") {
                 continue;
             }
-            if budget.over() {
-                let why = format!("{} while reading callers", budget.reason());
-                return Err(RepoError::new(Kind::Timeout, why));
-            }
+            budget.check("while reading callers")?;
             if t.len() >= MAX_FILES {
                 return Ok(true);
             }

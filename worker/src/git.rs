@@ -344,13 +344,8 @@ pub fn lock_cache(path: &Path, budget: Budget<'_>) -> Result<std::fs::File, Repo
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(RepoError::new(
-                    Kind::Timeout,
-                    format!(
-                        "{} waiting for the cache of this repository, held by another process",
-                        budget.reason()
-                    ),
-                ))
+                return Err(budget
+                    .ended("waiting for the cache of this repository, held by another process"))
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(cache_err("cannot lock the cache", e))
@@ -377,17 +372,61 @@ impl Budget<'_> {
 
     /// Why it ended.
     pub fn reason(&self) -> &'static str {
-        if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.stopped() {
             "stopped: the scan was cancelled or the job's lease was lost"
         } else {
             "timed out"
         }
+    }
+
+    /// Whether a stop was requested.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The error that ends the attempt `doing` something (`"while scanning"`), of the kind
+    /// that says why: [`Kind::Cancelled`] for a stop, which is never retried in this process,
+    /// [`Kind::Timeout`] for the deadline.
+    pub fn ended(&self, doing: &str) -> RepoError {
+        let kind = if self.stopped() {
+            Kind::Cancelled
+        } else {
+            Kind::Timeout
+        };
+        RepoError::new(kind, format!("{} {doing}", self.reason()))
+    }
+
+    /// Ok while the attempt may go on, else [`Budget::ended`].
+    pub fn check(&self, doing: &str) -> Result<(), RepoError> {
+        if self.over() {
+            return Err(self.ended(doing));
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_budget_ends_with_the_kind_that_says_why() {
+        let (go, stop) = (AtomicBool::new(false), AtomicBool::new(true));
+        let later = Instant::now() + Duration::from_secs(60);
+        let past = Instant::now() - Duration::from_secs(1);
+        let budget = |deadline, stop| Budget { deadline, stop };
+        assert!(budget(later, &go).check("while scanning").is_ok());
+        let e = budget(later, &stop).check("while scanning").unwrap_err();
+        assert_eq!(e.kind, Kind::Cancelled);
+        assert!(e.message.starts_with("stopped: "), "{}", e.message);
+        assert!(e.message.ends_with(" while scanning"), "{}", e.message);
+        let e = budget(past, &go).check("while scanning").unwrap_err();
+        assert_eq!(e.kind, Kind::Timeout);
+        assert_eq!(e.message, "timed out while scanning");
+        // A stop wins over the deadline: the attempt was cancelled, whatever the clock says.
+        assert_eq!(budget(past, &stop).ended("x").kind, Kind::Cancelled);
+    }
 
     #[test]
     fn cache_paths_stay_inside_the_root() {

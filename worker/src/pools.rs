@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::error::{Kind, RepoError};
+use crate::error::RepoError;
 use crate::git::Budget;
 
 /// Sizes of the two pools.
@@ -141,8 +141,8 @@ impl Pools {
         }
         let t0 = Instant::now();
         while !ready(&used) {
-            if budget.stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(RepoError::new(Kind::Timeout, budget.reason()));
+            if budget.stopped() {
+                return Err(budget.ended("waiting for a slot"));
             }
             // Woken when a slot is freed; the timeout only serves to notice a stop request.
             used = self
@@ -430,5 +430,7 @@ mod tests {
             .scanning(budget(&stopped))
             .unwrap_err();
         assert!(err.message.contains("stopped"), "{}", err.message);
+        // A stop is a cancellation, not a time-out that the retries would try again.
+        assert_eq!(err.kind, crate::error::Kind::Cancelled);
     }
 }

@@ -18,7 +18,7 @@ use fleetscan_core::matcher::{line_text, Matcher};
 use fleetscan_core::result::{Occurrence, ScanStats};
 use git2::{ObjectType, Oid, Repository};
 
-use crate::error::{Kind, RepoError};
+use crate::error::RepoError;
 use crate::git::Budget;
 
 const MODE_LINK: i32 = 0o120000;
@@ -72,15 +72,7 @@ pub fn scan_commit(
             (MODE_LINK, _) => stats.symlinks += 1,
             (MODE_COMMIT, _) => stats.submodules.push(path),
             (_, Some(ObjectType::Blob)) => {
-                if budget.over() {
-                    let kind = if budget.stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        Kind::Cancelled
-                    } else {
-                        Kind::Timeout
-                    };
-                    let why = format!("{} while scanning", budget.reason());
-                    return Err(RepoError::new(kind, why));
-                }
+                budget.check("while scanning")?;
                 let found = &mut false;
                 let flow = scan_blob(
                     &odb,

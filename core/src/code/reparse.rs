@@ -82,14 +82,21 @@ impl<K: Eq + Hash> Parses<K> {
         Some(k)
     }
 
-    /// Keeps `kept` for `key`, if given and the bound allows.
+    /// Keeps `kept` for `key`, if given and the bound allows, in place of what `key` held.
     pub fn keep(&mut self, key: K, kept: Option<Kept>) {
-        if let Some(k) = kept {
-            if self.bytes + k.len() <= self.limit {
-                self.bytes += k.len();
-                self.by_key.insert(key, k);
-            }
+        let Some(k) = kept else { return };
+        if let Some(old) = self.by_key.remove(&key) {
+            self.bytes -= old.len();
         }
+        if self.bytes + k.len() <= self.limit {
+            self.bytes += k.len();
+            self.by_key.insert(key, k);
+        }
+    }
+
+    /// Bytes of source kept.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 

@@ -236,3 +236,23 @@ fn edits_rebuild_the_new_text() {
         assert_eq!(text, new, "{}", w[1].0);
     }
 }
+
+#[test]
+fn a_parse_kept_again_under_its_key_replaces_the_one_before_and_its_bytes() {
+    let (a, b) = ("import eventlet\n", "import eventlet\nx = 1\n");
+    let mut kept = Parses::new(a.len() + b.len());
+    kept.keep("f.py", parse(a.as_bytes(), None));
+    kept.keep("f.py", parse(b.as_bytes(), None));
+    assert_eq!(
+        kept.bytes(),
+        b.len(),
+        "the first parse's bytes are no longer counted"
+    );
+    // Room is left for another file of the first one's size, which the bound would refuse
+    // had the replaced parse still been counted.
+    kept.keep("g.py", parse(a.as_bytes(), None));
+    assert_eq!(kept.bytes(), a.len() + b.len());
+    assert_eq!(kept.take("f.py").map(|k| k.len()), Some(b.len()));
+    assert_eq!(kept.take("f.py").map(|k| k.len()), None);
+    assert_eq!(kept.bytes(), a.len());
+}

@@ -18,7 +18,7 @@ use fleetscan_core::result::{Occurrence, ScanStats};
 use git2::{Delta, DiffOptions, ObjectType, Oid, Repository};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Kind, RepoError};
+use crate::error::RepoError;
 use crate::git::Budget;
 use crate::scan::{scan_blob, Sinks};
 
@@ -338,17 +338,7 @@ fn scan_file(
         MODE_LINK => Seen::Link,
         MODE_COMMIT => Seen::Submodule,
         _ if blob => {
-            if budget.over() {
-                let kind = if budget.stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    Kind::Cancelled
-                } else {
-                    Kind::Timeout
-                };
-                return Err(RepoError::new(
-                    kind,
-                    format!("{} while scanning", budget.reason()),
-                ));
-            }
+            budget.check("while scanning")?;
             let path = String::from_utf8_lossy(raw).into_owned();
             let mut stats = ScanStats::default();
             let mut occurrences = Vec::new();
