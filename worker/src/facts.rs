@@ -449,7 +449,8 @@ pub struct Memo {
     code: HashMap<CodeKey, FileCode>,
     /// The last parse of each file, by path and purpose, for its next version: a file read
     /// again at a later point has changed, and parses faster from its previous tree
-    /// (`reparse` in the core). Not counted in `bytes`: bounded by [`MAX_KEPT`] apart.
+    /// (`reparse` in the core). Not counted in `bytes`: bounded by [`MAX_KEPT`] apart, and
+    /// by the process's bound ([`crate::history::KEPT`]).
     parses: Parses<(String, Purpose)>,
     /// Blobs the scan of the next commit read already, with their contents, for the next
     /// pass to start its cache with ([`Memo::hand`]); not kept past it.
@@ -478,7 +479,8 @@ const MAX_MEMO: usize = 24 << 20;
 const MENTION_WEIGHT: usize = 48;
 const TEXT_WEIGHT: usize = 48;
 
-/// Bytes of parsed source [`Memo::parses`] keeps (their trees take a few times more).
+/// What the parses [`Memo::parses`] keeps may cost, source and trees (`Kept::cost` in the
+/// core).
 const MAX_KEPT: usize = 8 << 20;
 
 /// What a file was parsed for: each keeps its own last parse.
@@ -529,7 +531,7 @@ impl Memo {
             names: HashMap::new(),
             text: HashMap::new(),
             code: HashMap::new(),
-            parses: Parses::new(MAX_KEPT),
+            parses: Parses::new(MAX_KEPT, crate::history::KEPT.clone()),
             handed: Vec::new(),
             bytes: 0,
             hits: 0,

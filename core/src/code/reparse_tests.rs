@@ -238,21 +238,48 @@ fn edits_rebuild_the_new_text() {
 }
 
 #[test]
-fn a_parse_kept_again_under_its_key_replaces_the_one_before_and_its_bytes() {
+fn a_parse_kept_again_under_its_key_replaces_the_one_before_and_its_cost() {
     let (a, b) = ("import eventlet\n", "import eventlet\nx = 1\n");
-    let mut kept = Parses::new(a.len() + b.len());
-    kept.keep("f.py", parse(a.as_bytes(), None));
-    kept.keep("f.py", parse(b.as_bytes(), None));
-    assert_eq!(
-        kept.bytes(),
-        b.len(),
-        "the first parse's bytes are no longer counted"
-    );
-    // Room is left for another file of the first one's size, which the bound would refuse
+    let (pa, pb) = (parse(a.as_bytes(), None), parse(b.as_bytes(), None));
+    let (ca, cb) = (pa.as_ref().unwrap().cost(), pb.as_ref().unwrap().cost());
+    assert!(ca > a.len(), "the tree counts as well as the source");
+    let ledger = Arc::new(Ledger::new(usize::MAX));
+    let mut kept = Parses::new(ca + cb, ledger.clone());
+    kept.keep("f.py", pa.clone());
+    kept.keep("f.py", pb);
+    assert_eq!(kept.bytes(), cb, "the first parse is no longer counted");
+    // Room is left for another parse of the first one's cost, which the bound would refuse
     // had the replaced parse still been counted.
-    kept.keep("g.py", parse(a.as_bytes(), None));
-    assert_eq!(kept.bytes(), a.len() + b.len());
+    kept.keep("g.py", pa);
+    assert_eq!((kept.bytes(), ledger.used()), (ca + cb, ca + cb));
     assert_eq!(kept.take("f.py").map(|k| k.len()), Some(b.len()));
     assert_eq!(kept.take("f.py").map(|k| k.len()), None);
-    assert_eq!(kept.bytes(), a.len());
+    assert_eq!((kept.bytes(), ledger.used()), (ca, ca));
+    drop(kept);
+    assert_eq!(ledger.used(), 0, "a dropped store gives back what it drew");
+}
+
+#[test]
+fn stores_sharing_a_ledger_keep_no_more_than_it_allows_together() {
+    let src = "import eventlet\n";
+    let one = parse(src.as_bytes(), None).unwrap().cost();
+    let ledger = Arc::new(Ledger::new(3 * one));
+    let (mut a, mut b) = (
+        Parses::new(usize::MAX, ledger.clone()),
+        Parses::new(usize::MAX, ledger.clone()),
+    );
+    for i in 0..2 {
+        a.keep(i, parse(src.as_bytes(), None));
+        b.keep(i, parse(src.as_bytes(), None));
+    }
+    // The fourth parse did not fit: b's second file will parse from scratch.
+    assert_eq!(
+        (a.bytes(), b.bytes(), ledger.used()),
+        (2 * one, one, 3 * one)
+    );
+    assert!(b.take(&1).is_none());
+    // What a store drops, another can keep.
+    drop(a);
+    b.keep(1, parse(src.as_bytes(), None));
+    assert_eq!((b.bytes(), ledger.used()), (2 * one, 2 * one));
 }

@@ -64,7 +64,7 @@ struct File {
 }
 
 /// Every file of one commit's tree, by path (raw bytes, so in tree order).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Files {
     /// The commit.
     pub commit: Oid,
@@ -72,13 +72,14 @@ pub struct Files {
     /// The parse of each file parsed at this commit, for its next version: the files that
     /// change between points are mostly the same busy ones, and parsing them from their
     /// previous tree costs a fraction of a parse from scratch (`reparse` in the core).
-    /// Only the current version of a path is kept, and only while [`MAX_KEPT`] allows.
+    /// Only the current version of a path is kept, and only while [`MAX_KEPT`] and the
+    /// process's bound ([`super::KEPT`]) allow.
     kept: Parses<Vec<u8>>,
 }
 
-/// Bytes of parsed source kept for the next point (their trees take a few times more).
-/// Past it, files are parsed from scratch as before.
-const MAX_KEPT: usize = 8 << 20;
+/// What the parses kept for the next point may cost, source and trees (`Kept::cost` in the
+/// core). Past it, files are parsed from scratch as before.
+const MAX_KEPT: usize = 24 << 20;
 
 /// What moving to another commit changed.
 #[derive(Debug, Default)]
@@ -121,7 +122,7 @@ impl Files {
             .map_err(git("read commit"))?;
         let odb = repo.odb().map_err(git("open object database"))?;
         let mut files = BTreeMap::new();
-        let mut kept = Parses::new(MAX_KEPT);
+        let mut kept = Parses::new(MAX_KEPT, super::KEPT.clone());
         crate::tree::walk(repo, tree, git("read tree"), |e| {
             let blob = e.kind == Some(ObjectType::Blob);
             let mut parse = None;
@@ -297,7 +298,7 @@ impl Files {
         Some(Files {
             commit,
             files,
-            kept: Parses::new(MAX_KEPT),
+            kept: Parses::new(MAX_KEPT, super::KEPT.clone()),
         })
     }
 }

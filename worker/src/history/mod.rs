@@ -18,10 +18,12 @@ pub mod files;
 mod tests;
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use fleetscan_core::code::facts::CodeFacts;
 use fleetscan_core::code::is_production_python;
+use fleetscan_core::code::reparse::Ledger;
 use fleetscan_core::result::{PointResult, RepoResult};
 use git2::{Oid, Repository};
 
@@ -34,6 +36,13 @@ use crate::pools::Stage;
 
 pub use fetch::{fetch_history, first_parents, Chain, End};
 pub use files::{Files, Scanner};
+
+/// What the parses kept between points (`reparse` in the core) may cost in all, in this
+/// process: each scan slot runs a history walk of its own, and each walk's own bounds
+/// (`files::MAX_KEPT`, `facts::MAX_KEPT`) times the slots let a worker's memory grow with its
+/// CPUs. Past it, a walk parses from scratch, which gives the same result. Trees cost about
+/// twenty times their source, so this keeps about 1.5 MB of (pruned) source.
+pub(crate) static KEPT: LazyLock<Arc<Ledger>> = LazyLock::new(|| Arc::new(Ledger::new(32 << 20)));
 
 /// Scans `job` at every point of `ctx` and at `head`; fills `r` (already probed) as a head
 /// scan would, plus its per-point results.
