@@ -204,14 +204,29 @@ pub fn parse(source: &[u8], previous: Option<&Kept>) -> Option<Kept> {
 pub fn edits(old: &[u8], new: &[u8]) -> Vec<InputEdit> {
     let (old_lines, new_lines) = (lines(old), lines(new));
     let (old_at, new_at) = (starts(&old_lines), starts(&new_lines));
+    // The lines both share at the start and at the end, most of a file between two points,
+    // are compared once here and left out of the diff.
+    let head = old_lines
+        .iter()
+        .zip(&new_lines)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let tail = old_lines[head..]
+        .iter()
+        .rev()
+        .zip(new_lines[head..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let old_mid = &old_lines[head..old_lines.len() - tail];
+    let new_mid = &new_lines[head..new_lines.len() - tail];
     // Lines as numbers (equal lines, equal numbers): the diff compares them many times.
-    let mut ids: HashMap<&[u8], u32> = HashMap::new();
+    let mut ids: foldhash::HashMap<&[u8], u32> = foldhash::HashMap::default();
     let mut number = |line| {
         let next = ids.len() as u32;
         *ids.entry(line).or_insert(next)
     };
-    let old_ids: Vec<u32> = old_lines.iter().map(|l| number(l)).collect();
-    let new_ids: Vec<u32> = new_lines.iter().map(|l| number(l)).collect();
+    let old_ids: Vec<u32> = old_mid.iter().map(|l| number(l)).collect();
+    let new_ids: Vec<u32> = new_mid.iter().map(|l| number(l)).collect();
     let mut out = Vec::new();
     for op in capture_diff_slices(Algorithm::Patience, &old_ids, &new_ids) {
         let (o, n) = match op {
@@ -236,6 +251,7 @@ pub fn edits(old: &[u8], new: &[u8]) -> Vec<InputEdit> {
                 new_index..new_index + new_len,
             ),
         };
+        let (o, n) = (o.start + head..o.end + head, n.start + head..n.end + head);
         let start_byte = old_at[o.start];
         let (old_end_byte, new_len) = (old_at[o.end], new_at[n.end] - new_at[n.start]);
         let start_position = Point::new(o.start, 0);
