@@ -88,7 +88,7 @@ impl Ledger {
     fn draw(&self, n: usize) -> bool {
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
-                (u + n <= self.limit).then_some(u + n)
+                u.checked_add(n).filter(|&t| t <= self.limit)
             })
             .is_ok()
     }
