@@ -6,10 +6,13 @@
 //! commit older than the oldest point (or the root). A depth counts generations along every
 //! parent, and in a repository of merged changes the second parents reach far back: in
 //! neutron, depth 64 reaches two years back along first parents and depth 128 seven, so
-//! doubling from a small depth overshoots by one round at most, where a depth estimated from
-//! the number of first-parent commits would fetch nearly the whole history. A cache that
-//! already holds the branch fetches only what is new (depth 0: down to what it has), so later
-//! runs transfer only the commits made since.
+//! doubling overshoots by one round at most, where a depth estimated from the number of
+//! first-parent commits would fetch nearly the whole history. Each round costs the server a
+//! pack and the client an index, so the first depth follows how far back the oldest point is
+//! ([`first_depth`]): 64 for a point more than a year back, where starting at 16 took three or
+//! four rounds for nova, neutron, cinder and glance and twice the time. A cache that already
+//! holds the branch fetches only what is new (depth 0: down to what it has), so later runs
+//! transfer only the commits made since.
 //!
 //! (`deepen-since`, which libgit2 cannot send, was tried by rewriting the request: git's
 //! server cuts the first-parent chain early in such repositories, where a change merged late
@@ -22,8 +25,11 @@ use git2::{Oid, Repository};
 use crate::error::RepoError;
 use crate::git::{self, Budget, GitOptions, Head};
 
-/// The depth of the first fetch of a repository not in the cache yet, in commits.
-const FIRST_DEPTH: i32 = 16;
+/// The smallest depth asked for, in commits: the first fetch of a recent point, and the
+/// deepening after a fetch of what is new.
+const MIN_DEPTH: i32 = 16;
+/// The first depth for a point more than a year back ([`first_depth`]).
+const FAR_DEPTH: i32 = 64;
 /// Past this depth, the whole history is fetched instead.
 const MAX_DEPTH: i32 = 4096;
 /// libgit2's `GIT_FETCH_DEPTH_UNSHALLOW`: the whole history.
@@ -75,7 +81,7 @@ pub fn fetch_history(
         let depth = match tip {
             // Not here yet: only what is new when the cache holds this branch already.
             None if repo.refname_to_id(&head.refname).is_ok() => 0,
-            None => FIRST_DEPTH,
+            None => first_depth(cut, now_unix()),
             Some(tip) => {
                 let chain = first_parents(&repo, tip, cut)?;
                 if chain.end != End::Shallow {
@@ -95,11 +101,33 @@ pub fn fetch_history(
     }
 }
 
+/// The depth of the first fetch of a repository not in the cache yet, for a cut at `cut`
+/// seen at `now` (Unix seconds): the farther back, the deeper, so that the usual history of a
+/// few years takes one or two rounds. Measured cold over loopback (BENCHMARKS.md, "Fetching
+/// the history, cold"), 11 quarterly points from 2024-04: nova 3 rounds and 22.5 s from 16,
+/// 1 round and 11.8 s from 64; neutron 4 rounds and 14.1 s, 2 and 10.0 s. A point a few
+/// months back keeps the small depth, whose pack is a fraction of the deep one's.
+fn first_depth(cut: i64, now: i64) -> i32 {
+    let days = (now - cut) / 86_400;
+    match days {
+        d if d <= 120 => MIN_DEPTH,
+        d if d <= 400 => 2 * MIN_DEPTH,
+        _ => FAR_DEPTH,
+    }
+}
+
+/// Now, in Unix seconds.
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The depth to ask for after `asked`: twice as deep, and past [`MAX_DEPTH`] the whole
 /// history. (`asked` 0 was a fetch of what is new, whose depth is unknown.)
 fn deeper(asked: i32) -> i32 {
     match asked {
-        0 => FIRST_DEPTH,
+        0 => MIN_DEPTH,
         d if d >= MAX_DEPTH => UNSHALLOW,
         d => d.saturating_mul(2),
     }
@@ -152,8 +180,19 @@ mod tests {
 
     #[test]
     fn deepening_doubles_then_takes_everything() {
-        assert_eq!(deeper(0), FIRST_DEPTH);
-        assert_eq!(deeper(FIRST_DEPTH), 2 * FIRST_DEPTH);
+        assert_eq!(deeper(0), MIN_DEPTH);
+        assert_eq!(deeper(MIN_DEPTH), 2 * MIN_DEPTH);
         assert_eq!(deeper(MAX_DEPTH), UNSHALLOW);
+    }
+
+    #[test]
+    fn the_first_depth_grows_with_how_far_back_the_oldest_point_is() {
+        let now = 1_800_000_000;
+        let back = |days: i64| first_depth(now - days * 86_400, now);
+        assert_eq!((back(0), back(30), back(120)), (16, 16, 16));
+        assert_eq!((back(121), back(365)), (32, 32));
+        assert_eq!((back(401), back(900), back(5000)), (64, 64, 64));
+        // A cut in the future (a clock set wrong) is the nearest case, not an error.
+        assert_eq!(first_depth(now + 86_400, now), 16);
     }
 }

@@ -235,7 +235,9 @@ fn points_pick_their_commits_and_a_rerun_reads_only_the_new_head() {
 
 #[test]
 fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() {
-    // 100 commits, one a day from 2024-01-01, served by a real git daemon.
+    // 100 commits, one a day up to a day ago, served by a real git daemon. The dates are
+    // recent so that the first fetch is shallow (its depth grows with how far back the oldest
+    // point is, from now) and the deepening is exercised.
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("openstack/long");
     std::fs::create_dir_all(&dir).unwrap();
@@ -244,10 +246,12 @@ fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() 
         &["init", "-q", "-b", "master"],
         "2024-01-01T00:00:00Z",
     );
-    let day = |i: u32| {
-        let d: Day = "2024-01-01".parse().unwrap();
-        Day::of_unix(d.end() - 86_400 + i64::from(i) * 86_400)
-    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let first = Day::of_unix(now - 101 * 86_400);
+    let day = |i: u32| Day::of_unix(first.end() - 86_400 + i64::from(i) * 86_400);
     for i in 0..100 {
         write(&dir, b"f.txt", format!("eventlet {i}\n").as_bytes());
         let date = format!("{}T12:00:00Z", day(i));
@@ -263,7 +267,8 @@ fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() 
         .unwrap();
     let cache = tempfile::tempdir().unwrap();
     let path = cache.path().join("long.git");
-    // The oldest point is 40 days back: more than the first fetch's depth.
+    // The oldest point is 40 commits back: more than the first fetch's depth (16 for a point
+    // 41 days ago), so the cache is deepened.
     let cut = day(60).end();
     let (repo, chain) = fetch_history(&path, &url, &head, cut, &opts, budget(&stop)).unwrap();
     assert_eq!(chain.end, End::Reached);
@@ -274,6 +279,17 @@ fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() 
     );
     assert_eq!(Day::of_unix(chain.commits[39].1), day(60));
     assert!(repo.is_shallow(), "not the whole history");
+    let packs = |path: &std::path::Path| {
+        std::fs::read_dir(path.join("objects/pack"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("pack".as_ref()))
+            .count()
+    };
+    assert_eq!(
+        packs(&path),
+        3,
+        "fetched at depth 16, then deepened to 32 and 64"
+    );
     // A point before the first commit: the whole history, down to the root.
     let (_, chain) = fetch_history(
         &path,
@@ -293,16 +309,10 @@ fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() 
     let head = crate::git::probe(&url, &opts, budget(&stop))
         .unwrap()
         .unwrap();
-    let packs = std::fs::read_dir(path.join("objects/pack"))
-        .unwrap()
-        .count();
+    let before = packs(&path);
     let (_, chain) = fetch_history(&path, &url, &head, cut, &opts, budget(&stop)).unwrap();
     assert_eq!((chain.end, chain.commits.len()), (End::Reached, 41));
-    let new = std::fs::read_dir(path.join("objects/pack"))
-        .unwrap()
-        .count()
-        - packs;
-    assert_eq!(new, 2, "one pack and its index");
+    assert_eq!(packs(&path) - before, 1, "one pack, of what is new");
 }
 
 /// Code facts worth the name: patch calls guarded by an option defined in another file and by
