@@ -209,8 +209,20 @@ pub fn fetch(
     Ok(repo)
 }
 
-/// The bare cache at `path`, created when missing or unreadable.
+/// Packs a clone cache may hold before it is fetched again from scratch. Every run that
+/// fetches what is new adds a pack, and nothing repacks: each pack costs a lookup for every
+/// object read, and in a history walk a delta-base cache of libgit2's own (16 MiB at most).
+/// A cache fetched again costs one cold fetch, once every this many runs with something new.
+pub const MAX_PACKS: usize = 32;
+
+/// The bare cache at `path`, created when missing or unreadable, and created again when it
+/// holds more than [`MAX_PACKS`] packs. The caller holds its lock ([`lock_cache`]).
 pub fn open_cache(path: &Path) -> Result<Repository, RepoError> {
+    let packs = pack_count(path);
+    if packs > MAX_PACKS {
+        tracing::info!(path = %path.display(), packs, "clone cache holds too many packs: fetching it again");
+        let _ = std::fs::remove_dir_all(path);
+    }
     match Repository::open_bare(path) {
         Ok(r) => Ok(r),
         Err(_) => {
@@ -218,6 +230,15 @@ pub fn open_cache(path: &Path) -> Result<Repository, RepoError> {
             Repository::init_bare(path).map_err(|e| RepoError::from_git("init cache", &e))
         }
     }
+}
+
+/// The packs in the bare repository at `path` (none when it has no pack directory).
+fn pack_count(path: &Path) -> usize {
+    std::fs::read_dir(path.join("objects").join("pack")).map_or(0, |dir| {
+        dir.filter_map(Result::ok)
+            .filter(|e| e.path().extension() == Some("pack".as_ref()))
+            .count()
+    })
 }
 
 /// Fetches `head`'s branch into `repo`: `depth` commits deep (counted from the head along
@@ -409,6 +430,33 @@ impl Budget<'_> {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_cache_with_too_many_packs_is_made_again() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("r.git");
+        let fill = |packs: usize| {
+            let _ = std::fs::remove_dir_all(&path);
+            Repository::init_bare(&path).unwrap();
+            std::fs::write(path.join("marker"), "old").unwrap();
+            for i in 0..packs {
+                let pack = path.join(format!("objects/pack/pack-{i:040}.pack"));
+                std::fs::write(pack, "").unwrap();
+            }
+        };
+        fill(MAX_PACKS);
+        open_cache(&path).unwrap();
+        assert!(path.join("marker").exists(), "at the limit the cache stays");
+        assert_eq!(pack_count(&path), MAX_PACKS);
+        fill(MAX_PACKS + 1);
+        let repo = open_cache(&path).unwrap();
+        assert!(repo.is_bare());
+        assert!(
+            !path.join("marker").exists(),
+            "past it the cache is made again"
+        );
+        assert_eq!(pack_count(&path), 0);
+    }
 
     #[test]
     fn a_budget_ends_with_the_kind_that_says_why() {
