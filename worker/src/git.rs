@@ -233,7 +233,7 @@ pub fn open_cache(path: &Path) -> Result<Repository, RepoError> {
 }
 
 /// The packs in the bare repository at `path` (none when it has no pack directory).
-fn pack_count(path: &Path) -> usize {
+pub(crate) fn pack_count(path: &Path) -> usize {
     std::fs::read_dir(path.join("objects").join("pack")).map_or(0, |dir| {
         dir.filter_map(Result::ok)
             .filter(|e| e.path().extension() == Some("pack".as_ref()))

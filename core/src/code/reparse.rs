@@ -138,10 +138,7 @@ impl<K: Eq + Hash> Parses<K> {
     /// Keeps `kept` for `key`, if given and both bounds allow, in place of what `key` held.
     pub fn keep(&mut self, key: K, kept: Option<Kept>) {
         let Some(k) = kept else { return };
-        if let Some(old) = self.by_key.remove(&key) {
-            self.bytes -= old.cost();
-            self.ledger.give(old.cost());
-        }
+        self.take(&key);
         let cost = k.cost();
         if self.bytes + cost <= self.limit && self.ledger.draw(cost) {
             self.bytes += cost;

@@ -117,7 +117,7 @@ fn first_depth(cut: i64, now: i64) -> i32 {
 }
 
 /// Now, in Unix seconds.
-fn now_unix() -> i64 {
+pub(super) fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -246,11 +246,7 @@ fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() 
         &["init", "-q", "-b", "master"],
         "2024-01-01T00:00:00Z",
     );
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let first = Day::of_unix(now - 101 * 86_400);
+    let first = Day::of_unix(super::fetch::now_unix() - 101 * 86_400);
     let day = |i: u32| Day::of_unix(first.end() - 86_400 + i64::from(i) * 86_400);
     for i in 0..100 {
         write(&dir, b"f.txt", format!("eventlet {i}\n").as_bytes());
@@ -279,12 +275,7 @@ fn fetching_deepens_until_the_oldest_point_and_later_fetches_only_what_is_new() 
     );
     assert_eq!(Day::of_unix(chain.commits[39].1), day(60));
     assert!(repo.is_shallow(), "not the whole history");
-    let packs = |path: &std::path::Path| {
-        std::fs::read_dir(path.join("objects/pack"))
-            .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension() == Some("pack".as_ref()))
-            .count()
-    };
+    let packs = crate::git::pack_count;
     assert_eq!(
         packs(&path),
         3,
