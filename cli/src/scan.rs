@@ -14,7 +14,7 @@ use fleetscan_core::link::{LinkOptions, LinkRef};
 use fleetscan_core::matcher::MatchOptions;
 use fleetscan_core::plan::{self as defaults, ProfileSource, ScanRequest};
 use fleetscan_core::profile::Profile;
-use fleetscan_core::report::{self, FleetBuilder, Format};
+use fleetscan_core::report::{self, Format};
 use fleetscan_core::result::{RepoResult, RepoStatus, ScanOptions};
 use fleetscan_worker::job::{Context, JobOptions};
 use fleetscan_worker::pools::{PoolOptions, Pools};
@@ -384,7 +384,7 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
             failed += usize::from(r.status == RepoStatus::Failed);
             match &mut spill {
                 Some(s) => {
-                    if let Err(e) = s.put(i, &r) {
+                    if let Err(e) = s.put(i, r) {
                         spill_error.get_or_insert(e);
                     }
                 }
@@ -405,16 +405,9 @@ pub fn run(cmd: ScanCmd) -> Result<ExitCode> {
         Some(s) => {
             let parts = plan.render;
             let info = parts.info(started, duration_ms);
-            let outline = FleetBuilder::new(
-                &parts.governance,
-                parts.links.clone(),
-                parts.profile.clone(),
-            )
-            .outline();
-            let mut fleet = s
-                .outline(outline)
+            let fleet = s
+                .outline(parts.builder().outline())
                 .map_err(|e| anyhow::anyhow!("could not read a result back: {e}"))?;
-            parts.add_history(&mut fleet);
             (fleet, info)
         }
         None => plan

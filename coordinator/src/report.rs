@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use fleetscan_core::ids::RepoName;
-use fleetscan_core::report::{self, FleetBuilder, Format, Results, Sink};
+use fleetscan_core::report::{self, Format, Results, Sink};
 use fleetscan_core::result::RepoResult;
 use fleetscan_proto::v1;
 use tokio::runtime::Handle;
@@ -174,19 +174,13 @@ pub(crate) fn render(
     let spec = rec.spec.as_ref().expect("read with its spec");
     let (parts, info) =
         spec::render_parts(spec, rec.created_ms, rec.finished_ms).map_err(Status::internal)?;
-    let mut outline = FleetBuilder::new(
-        &parts.governance,
-        parts.links.clone(),
-        parts.profile.clone(),
-    )
-    .outline();
+    // With a history scan's points, each as an outline of its own.
+    let mut outline = parts.builder().outline();
     reader.all(rec.progress.total, &mut |r| {
         outline.add(r);
         Ok(())
     })?;
-    let mut fleet = outline.finish();
-    // The points of a history scan are in each result, whole: rebuilt as fleets of their own.
-    parts.add_history(&mut fleet);
+    let fleet = outline.finish();
     report::render_to(&fleet, &info, formats, reader, sink)
 }
 

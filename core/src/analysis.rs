@@ -76,6 +76,9 @@ pub struct Analysis {
     pub groups: BTreeMap<String, usize>,
     /// Occurrence counts per category id.
     pub categories: BTreeMap<String, usize>,
+    /// Occurrence counts per path class id: with `categories`, what a history row counts,
+    /// kept when an outline drops `classified`.
+    pub classes: BTreeMap<String, usize>,
 }
 
 /// Analyses the occurrences of one project (sorted by path and line) with its code facts.
@@ -117,9 +120,13 @@ pub fn analyze_with(
         .len();
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     let mut categories: BTreeMap<String, usize> = BTreeMap::new();
+    let mut classes: BTreeMap<String, usize> = BTreeMap::new();
     for c in &classified {
         *groups
             .entry(profile.classes[c.class].group.clone())
+            .or_default() += 1;
+        *classes
+            .entry(profile.classes[c.class].id.clone())
             .or_default() += 1;
         for cat in profile.categories_of(c) {
             *categories.entry(cat.to_string()).or_default() += 1;
@@ -141,6 +148,7 @@ pub fn analyze_with(
         production_sites: score.production_sites,
         groups,
         categories,
+        classes,
     }
 }
 

@@ -25,7 +25,7 @@ use crate::history::Points;
 use crate::link::LinkOptions;
 use crate::matcher::MatchOptions;
 use crate::profile::Profile;
-use crate::report::{Fleet, ScanInfo};
+use crate::report::{Fleet, FleetBuilder, ScanInfo};
 use crate::result::{RepoResult, ScanOptions};
 use crate::select::{self, Entry, Target};
 use crate::Error;
@@ -291,21 +291,19 @@ impl RenderParts {
     /// The results arranged by team, analysed, with the fleet at each point of a history
     /// scan.
     pub fn build(self, results: Vec<RepoResult>) -> Fleet {
-        let mut fleet = Fleet::build(
-            results,
-            &self.governance,
-            self.links.clone(),
-            self.profile.clone(),
-        );
-        self.add_history(&mut fleet);
-        fleet
+        let mut b = self.builder();
+        for r in results {
+            b.add(r);
+        }
+        b.finish()
     }
 
-    /// Sets the fleet at each point of a history scan, rebuilt from the points `fleet`'s
-    /// results carry ([`crate::report::moments`]); none for a scan of the heads. Every way
-    /// of rendering a scan's reports calls it, so they give the same bytes.
-    pub fn add_history(&self, fleet: &mut Fleet) {
-        fleet.history = crate::report::moments(fleet, self.points.days(), &self.governance);
+    /// A builder of the fleet, with the fleet at each point of a history scan
+    /// ([`FleetBuilder::with_points`]). Every way of rendering a scan's reports builds with
+    /// it, so they give the same bytes.
+    pub fn builder(&self) -> FleetBuilder<'_> {
+        FleetBuilder::new(&self.governance, self.links.clone(), self.profile.clone())
+            .with_points(self.points.days())
     }
 
     /// The facts of the run the reports show: start (Unix seconds) and wall time.

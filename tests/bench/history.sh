@@ -19,6 +19,9 @@
 # 2. Scan cost, interleaved: with the clones kept and the result cache emptied, the head scan
 #    and the history scan take turns for BENCH_ROUNDS rounds; the medians of scan_ms
 #    (summary.json, which covers reading and analysing, not fetching) and of CPU are compared.
+#    In the same rounds, both again with a pattern found nowhere (FLOOR_PATTERN): nothing is
+#    parsed or analysed, so what is left is reading and searching the blobs, the floor that no
+#    reuse of the analysis can go below.
 # 3. Warm: the history scan again on its cache: nothing fetched, nothing scanned.
 # 4. The migration: `scan --history SHOW_POINTS` of HISTORY_SHOW, its progress table, the
 #    dashboard's burndown numbers, and `fleetscan diff` between two points.
@@ -48,8 +51,10 @@ make_work fleetscan-history
 serve_mirrors
 [[ -z ${BENCH_KEEP:-} ]] || mkdir -p "$BENCH_KEEP"
 
-# run NAME CACHE REPO [ARGS...]: one scan of openstack/REPO into $work/out/NAME; appends
-# "NAME wall cpu fetch_ms scan_ms" to $work/runs.
+# run NAME CACHE REPO [ARGS...]: one scan of openstack/REPO for $pattern into $work/out/NAME;
+# appends "NAME wall cpu fetch_ms scan_ms" to $work/runs.
+pattern=eventlet
+floor_pattern=${FLOOR_PATTERN:-zq9xv8-nowhere}
 run() {
   local name=$1 cache=$2 repo=$3
   shift 3
@@ -57,7 +62,7 @@ run() {
   rm -rf "$out"
   # The history module's debug lines say how many blobs each point read again.
   FLEETSCAN_LOG=fleetscan_worker::history=debug /usr/bin/time -f "%e %U %S" -o "$work/time" \
-    "$fs" scan --pattern eventlet --ignore-comments \
+    "$fs" scan --pattern "$pattern" --ignore-comments \
     --repo "openstack/$repo" --git-base "$base/" --cache-dir "$cache" --out "$out" \
     --format summary,ndjson,csv,md,html -q "$@" 2>"$work/log" || die "scan $name failed: $(tail -3 "$work/log")"
   read -r wall user sys <"$work/time"
@@ -86,15 +91,18 @@ for r in "${cost_repos[@]}"; do
   for i in $(seq "$rounds"); do
     say "openstack/$r: round $i of $rounds"
     # Turns alternate so that neither always runs on a warmer machine.
-    if ((i % 2)); then order=(head history); else order=(history head); fi
+    if ((i % 2)); then order=(head history floor-history floor-head); else order=(history head floor-head floor-history); fi
     for kind in "${order[@]}"; do
-      rm -rf "$work/cache-$kind-$r/results"
-      if [[ $kind == head ]]; then
-        run "$r.head" "$work/cache-head-$r" "$r"
+      pattern=eventlet
+      [[ $kind != floor-* ]] || pattern=$floor_pattern
+      rm -rf "$work/cache-${kind#floor-}-$r/results"
+      if [[ ${kind#floor-} == head ]]; then
+        run "$r.$kind" "$work/cache-head-$r" "$r"
       else
-        run "$r.history" "$work/cache-history-$r" "$r" --history "$cost_points" --every quarter
+        run "$r.$kind" "$work/cache-history-$r" "$r" --history "$cost_points" --every quarter
       fi
     done
+    pattern=eventlet
   done
   say "openstack/$r: warm history scan"
   packs_before=$(find "$work/cache-history-$r/git" -name '*.pack' | sort | md5sum)
@@ -141,6 +149,17 @@ for r in repos:
     hc, yc = med([x[1] for x in h]), med([x[1] for x in y])
     files, reads, steps = h[0][4], y[0][5], max(y[0][6], 1)
     print(f"| openstack/{r} | {hs/1000:.2f} s | {ys/1000:.2f} s | {ys/hs:.2f}× | {hc:.2f} s | {yc:.2f} s | {yc/hc:.2f}× | {files} | {reads/steps:.0f} |")
+print(f"\nThe floor, from the same rounds: both scans again with a pattern found nowhere, so that nothing is parsed or "
+      "analysed and only the tree diffs, reading the blobs and searching them are left. No reuse of the analysis "
+      "makes a history cheaper than this.\n")
+print("| repository | head scan, reading only | 8 points + head, reading only | ratio | CPU ratio | analysis's share of the history |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for r in repos:
+    h, y = runs[f"{r}.floor-head"], runs[f"{r}.floor-history"]
+    hs, ys = med([x[3] for x in h]), med([x[3] for x in y])
+    hc, yc = med([x[1] for x in h]), med([x[1] for x in y])
+    full = med([x[3] for x in runs[f"{r}.history"]])
+    print(f"| openstack/{r} | {hs/1000:.2f} s | {ys/1000:.2f} s | {ys/hs:.2f}× | {yc/hc:.2f}× | {1 - ys/full:.0%} |")
 print("\n#### Fetching the history, cold\n")
 print("| repository | head: wall / fetch | history: wall / fetch (rounds) | depth-1 clone | history clone | full mirror | re-run: packs fetched |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")

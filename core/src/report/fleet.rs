@@ -7,6 +7,7 @@ use super::file_name::team_file_names;
 use crate::analysis::{analyze_with, Analysis, Cite, Status};
 use crate::code::facts::Line;
 use crate::governance::Governance;
+use crate::history::Day;
 use crate::ids::TeamName;
 use crate::link::LinkOptions;
 use crate::narrative::Narrative;
@@ -25,8 +26,8 @@ pub struct Fleet {
     pub profile: Option<Profile>,
     /// The projects hold no occurrences (see [`FleetBuilder::outline`]).
     outline: bool,
-    /// In a history scan, the fleet at each point, oldest first ([`super::moments`]); empty
-    /// otherwise.
+    /// In a history scan, the fleet at each point, oldest first
+    /// ([`FleetBuilder::with_points`]); empty otherwise. Outlines when this fleet is one.
     pub history: Vec<super::Moment>,
 }
 
@@ -262,6 +263,8 @@ pub struct FleetBuilder<'g> {
     profile: Option<Profile>,
     outline: bool,
     teams: BTreeMap<TeamName, (TeamKind, Vec<Project>)>,
+    /// In a history scan, a builder for the fleet at each point ([`FleetBuilder::with_points`]).
+    points: Vec<(Day, FleetBuilder<'g>)>,
 }
 
 impl<'g> FleetBuilder<'g> {
@@ -278,7 +281,27 @@ impl<'g> FleetBuilder<'g> {
             profile,
             outline: false,
             teams: BTreeMap::new(),
+            points: Vec::new(),
         }
+    }
+
+    /// Builds the fleet at each of `points` (a history scan's, oldest first) too, as
+    /// [`Fleet::history`]: each result's points go to the fleets of their own as the result
+    /// is added, then leave it, so that an outline holds no point longer than its outline.
+    /// A scanned repository without a result for a point (from a worker that did not scan
+    /// points) is reported failed there rather than guessed; one that did not exist yet at a
+    /// point is absent from it.
+    pub fn with_points(mut self, points: &[Day]) -> FleetBuilder<'g> {
+        self.points = points
+            .iter()
+            .map(|&at| {
+                let mut b =
+                    FleetBuilder::new(self.governance, self.links.clone(), self.profile.clone());
+                b.outline = self.outline;
+                (at, b)
+            })
+            .collect();
+        self
     }
 
     /// Keeps only an outline of each project: its result and analysis without what is per
@@ -287,11 +310,21 @@ impl<'g> FleetBuilder<'g> {
     /// [`super::Results`], when it reaches it.
     pub fn outline(mut self) -> FleetBuilder<'g> {
         self.outline = true;
+        for (_, b) in &mut self.points {
+            b.outline = true;
+        }
         self
     }
 
     /// Adds one repository's result.
     pub fn add(&mut self, mut result: RepoResult) {
+        let history = std::mem::take(&mut result.history);
+        for (i, (at, b)) in self.points.iter_mut().enumerate() {
+            if let Some(r) = super::history::at_point(&result, history.get(i), *at) {
+                b.add(r);
+            }
+        }
+        drop(history);
         normalize(&mut result);
         let owner = self.governance.owner(&result.repo);
         let (team, kind) = match owner {
@@ -393,12 +426,20 @@ impl<'g> FleetBuilder<'g> {
                 .get(&key(p))
                 .and_then(|s| Status::combine(s.iter().copied()));
         }
+        let history = self
+            .points
+            .into_iter()
+            .map(|(at, b)| super::Moment {
+                at,
+                fleet: b.finish(),
+            })
+            .collect();
         Fleet {
             teams,
             links: self.links,
             profile: self.profile,
             outline: self.outline,
-            history: Vec::new(),
+            history,
         }
     }
 }

@@ -33,7 +33,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 pub use fleet::{date, Fleet, FleetBuilder, Project, Team, TeamKind};
-pub use history::{moments, Moment};
+pub use history::{at_point, Moment};
 pub use stream::{Held, Results, Sink};
 pub use summary::ScanInfo;
 
@@ -181,7 +181,7 @@ pub fn render_to<E>(
                 ndjson::render(fleet, results, stream::Out::new(sink, "occurrences.ndjson"))?;
                 if !fleet.history.is_empty() {
                     stream::whole(sink, "history.ndjson", &history::ndjson(fleet))?;
-                    history::point_ndjson(fleet, sink)?;
+                    history::point_ndjson(fleet, results, sink)?;
                 }
             }
             Format::Csv => {

@@ -7,6 +7,7 @@
 //! occurrence (the embedded scan) renders through the same code, never asking for results,
 //! so both give the same bytes.
 
+use crate::history::Day;
 use crate::ids::RepoName;
 use crate::result::RepoResult;
 
@@ -28,6 +29,26 @@ pub trait Results<E> {
         repos: &[RepoName],
         f: &mut dyn FnMut(RepoResult) -> Result<(), E>,
     ) -> Result<(), E>;
+
+    /// Calls `f` with each of `repos` as it was at point `i` (`at`) of a history scan
+    /// ([`super::history::at_point`]), in that order, leaving out those that did not exist
+    /// then. By default from each full result; a source that keeps the points apart reads
+    /// only the one asked for.
+    fn each_at(
+        &mut self,
+        repos: &[RepoName],
+        i: usize,
+        at: Day,
+        f: &mut dyn FnMut(RepoResult) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.each(
+            repos,
+            &mut |r| match super::history::at_point(&r, r.history.get(i), at) {
+                Some(p) => f(p),
+                None => Ok(()),
+            },
+        )
+    }
 }
 
 /// The source of a fleet that holds every occurrence: never asked.
@@ -502,6 +523,24 @@ Ansible SIG:
         }
     }
 
+    /// The default formats of `outline`, its projects read back from a store of `results`;
+    /// with how many were read.
+    fn render_from_store(outline: &Fleet, results: Vec<RepoResult>) -> (Files, usize) {
+        let mut store = Store {
+            by_name: results.into_iter().map(|r| (r.repo.clone(), r)).collect(),
+            read: 0,
+        };
+        let mut files = Files::default();
+        let Ok(()) = render_to(
+            outline,
+            &info(),
+            &Format::defaults(),
+            &mut store,
+            &mut files,
+        );
+        (files, store.read)
+    }
+
     #[test]
     fn an_outline_renders_the_bytes_of_the_whole_fleet() {
         let (gov, _) = Governance::from_documents([("gov.yaml", GOV)]).unwrap();
@@ -516,18 +555,7 @@ Ansible SIG:
             assert!(outline
                 .projects()
                 .all(|(_, p)| p.result.occurrences.is_empty()));
-            let mut store = Store {
-                by_name: results().into_iter().map(|r| (r.repo.clone(), r)).collect(),
-                read: 0,
-            };
-            let mut files = Files::default();
-            let Ok(()) = render_to(
-                &outline,
-                &info(),
-                &Format::defaults(),
-                &mut store,
-                &mut files,
-            );
+            let (files, read) = render_from_store(&outline, results());
             if profile.is_some() {
                 let file = |p: &str| &files.0.iter().find(|f| f.path == p).unwrap().contents;
                 let team = file("teams/Compute.md");
@@ -545,7 +573,85 @@ Ansible SIG:
             for (got, want) in files.0.iter().zip(&expected) {
                 assert_eq!(got.contents, want.contents, "{}", got.path);
             }
-            assert!(store.read > 0, "occurrences were read back");
+            assert!(read > 0, "occurrences were read back");
         }
+    }
+
+    #[test]
+    fn an_outline_with_history_points_renders_the_bytes_of_the_whole_fleet() {
+        let (gov, _) = Governance::from_documents([("gov.yaml", GOV)]).unwrap();
+        let days: Vec<crate::history::Day> = ["2025-01-01", "2025-04-01"]
+            .map(|d| d.parse().unwrap())
+            .to_vec();
+        // Each scanned repository at two points: the first with its first occurrence only
+        // (the client did not exist yet), the second as at its head.
+        let with_points = || -> Vec<RepoResult> {
+            let mut all = results();
+            for r in &mut all {
+                if r.status != RepoStatus::Scanned {
+                    continue;
+                }
+                let at = |i: usize, commit: Option<&str>, occ: &[crate::result::Occurrence]| {
+                    let mut p = crate::result::PointResult::absent(days[i]);
+                    p.commit = commit.map(String::from);
+                    p.commit_time = commit.map(|_| 1_700_000_000 + i as i64);
+                    p.occurrences = occ.to_vec();
+                    p.code = r.code.clone();
+                    p
+                };
+                let first = if r.repo.to_string() == "openstack/nova-client" {
+                    at(0, None, &[])
+                } else {
+                    at(0, Some("old"), &r.occurrences[..r.occurrences.len().min(1)])
+                };
+                r.history = vec![first, at(1, Some("new"), &r.occurrences)];
+            }
+            all
+        };
+        let profile = Some(Profile::eventlet());
+        let mut b =
+            FleetBuilder::new(&gov, LinkOptions::default(), profile.clone()).with_points(&days);
+        for r in with_points() {
+            b.add(r);
+        }
+        let whole = b.finish();
+        let mut b = FleetBuilder::new(&gov, LinkOptions::default(), profile)
+            .outline()
+            .with_points(&days);
+        for r in with_points().into_iter().rev() {
+            b.add(r);
+        }
+        let outline = b.finish();
+        assert_eq!(outline.history.len(), 2);
+        for m in &outline.history {
+            assert!(m.fleet.is_outline());
+            assert!(m
+                .fleet
+                .projects()
+                .all(|(_, p)| p.result.occurrences.is_empty()));
+        }
+        assert!(outline.projects().all(|(_, p)| p.result.history.is_empty()));
+        let (files, _) = render_from_store(&outline, with_points());
+        let expected = render(&whole, &info(), &Format::defaults());
+        let names = |f: &[crate::report::ReportFile]| -> Vec<String> {
+            f.iter().map(|f| f.path.clone()).collect()
+        };
+        assert_eq!(names(&files.0), names(&expected));
+        assert!(names(&expected).contains(&"history/2025-01-01/occurrences.ndjson".to_string()));
+        for (got, want) in files.0.iter().zip(&expected) {
+            assert_eq!(got.contents, want.contents, "{}", got.path);
+        }
+        let first = &expected
+            .iter()
+            .find(|f| f.path == "history/2025-01-01/occurrences.ndjson")
+            .unwrap()
+            .contents;
+        // One line per repository (each has its first occurrence then), none of the client's.
+        assert_eq!(first.lines().count(), 3, "{first}");
+        assert!(
+            first.lines().all(|l| l.contains("\"commit\":\"old\"")),
+            "{first}"
+        );
+        assert!(!first.contains("nova-client"), "{first}");
     }
 }

@@ -1,8 +1,8 @@
 //! History: the fleet at several points in time, and the files that show it.
 //!
-//! - [`moments`] rebuilds, for each point, the fleet as it was then (every repository at the
-//!   commit the point stands for, analysed like a head scan; repositories that did not exist
-//!   yet are absent, not failed);
+//! - [`super::FleetBuilder::with_points`] builds, for each point, the fleet as it was then
+//!   (every repository at the commit the point stands for, analysed like a head scan;
+//!   repositories that did not exist yet are absent, not failed), with [`at_point`];
 //! - `history.ndjson` / `history.csv`: one row per point and repository with its counts per
 //!   category and per path class, its status, verdict and complexity;
 //! - `progress.md`: the fleet and each team over time, deliverables per status at each point,
@@ -17,10 +17,10 @@ pub(in crate::report) use progress::progress;
 pub(in crate::report) use rows::{csv, ndjson};
 
 use super::stream::Out;
-use super::{Fleet, Held, Project, ScanInfo, Sink};
-use crate::governance::Governance;
+use super::{Fleet, Project, Results, ScanInfo, Sink};
 use crate::history::Day;
-use crate::result::{RepoResult, RepoStatus};
+use crate::ids::RepoName;
+use crate::result::{PointResult, RepoResult, RepoStatus};
 
 /// The fleet at one point of a history scan.
 #[derive(Debug, Clone)]
@@ -32,33 +32,10 @@ pub struct Moment {
     pub fleet: Fleet,
 }
 
-/// The fleet at each of `points`, from the per-point results the head fleet's repositories
-/// carry. A scanned repository without a result for a point (from a worker that did not scan
-/// points) is reported failed there rather than guessed.
-pub fn moments(fleet: &Fleet, points: &[Day], governance: &Governance) -> Vec<Moment> {
-    points
-        .iter()
-        .enumerate()
-        .map(|(i, &at)| {
-            let results: Vec<RepoResult> = fleet
-                .projects()
-                .filter_map(|(_, p)| at_point(&p.result, i, at))
-                .collect();
-            Moment {
-                at,
-                fleet: Fleet::build(
-                    results,
-                    governance,
-                    fleet.links.clone(),
-                    fleet.profile.clone(),
-                ),
-            }
-        })
-        .collect()
-}
-
-/// Repository `r` at point `i`; None when it did not exist yet.
-fn at_point(r: &RepoResult, i: usize, at: Day) -> Option<RepoResult> {
+/// Repository `r` at the point `at`, from its result for the point; None when it did not
+/// exist yet. A scanned repository without a result for the point (from a worker that did
+/// not scan points) is failed there rather than guessed.
+pub fn at_point(r: &RepoResult, point: Option<&PointResult>, at: Day) -> Option<RepoResult> {
     if r.status != RepoStatus::Scanned {
         let mut same = RepoResult::new(r.repo.clone(), r.url.clone());
         same.status = r.status;
@@ -66,12 +43,30 @@ fn at_point(r: &RepoResult, i: usize, at: Day) -> Option<RepoResult> {
         same.branch = r.branch.clone();
         return Some(same);
     }
-    match r.history.get(i) {
+    match point {
         Some(p) if p.at == at => p.as_result(r),
         _ => Some(
             RepoResult::new(r.repo.clone(), r.url.clone())
                 .failed(format!("no result for the point {at}")),
         ),
+    }
+}
+
+/// The full results of point `i` of an outline fleet, read from the source of the head
+/// fleet ([`Results::each_at`]).
+struct AtPoint<'a, E> {
+    results: &'a mut dyn Results<E>,
+    i: usize,
+    at: Day,
+}
+
+impl<E> Results<E> for AtPoint<'_, E> {
+    fn each(
+        &mut self,
+        repos: &[RepoName],
+        f: &mut dyn FnMut(RepoResult) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.results.each_at(repos, self.i, self.at, f)
     }
 }
 
@@ -99,12 +94,22 @@ pub(super) fn point_summaries<E>(
     Ok(())
 }
 
-/// `history/<date>/occurrences.ndjson` for each point. A point's fleet holds its
-/// occurrences, so nothing is read from a source.
-pub(super) fn point_ndjson<E>(fleet: &Fleet, sink: &mut dyn Sink<E>) -> Result<(), E> {
-    for m in &fleet.history {
+/// `history/<date>/occurrences.ndjson` for each point. The points of an outline fleet are
+/// outlines too: their occurrences are read from `results`, the head fleet's source, one
+/// repository at a time.
+pub(super) fn point_ndjson<E>(
+    fleet: &Fleet,
+    results: &mut dyn Results<E>,
+    sink: &mut dyn Sink<E>,
+) -> Result<(), E> {
+    for (i, m) in fleet.history.iter().enumerate() {
         let path = format!("history/{}/occurrences.ndjson", m.at);
-        super::ndjson::render(&m.fleet, &mut Held, Out::new(sink, path))?;
+        let mut source = AtPoint {
+            results: &mut *results,
+            i,
+            at: m.at,
+        };
+        super::ndjson::render(&m.fleet, &mut source, Out::new(sink, path))?;
     }
     Ok(())
 }
@@ -112,10 +117,11 @@ pub(super) fn point_ndjson<E>(fleet: &Fleet, sink: &mut dyn Sink<E>) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::RepoName;
+    use crate::governance::Governance;
     use crate::link::LinkOptions;
     use crate::profile::Profile;
-    use crate::result::{Occurrence, PointResult};
+    use crate::report::FleetBuilder;
+    use crate::result::Occurrence;
 
     const GOV: &str = "
 'a|b <script>':
@@ -167,15 +173,12 @@ Other:
         let gone = RepoResult::new(RepoName::parse("openstack/gone").unwrap(), String::new())
             .failed("not found");
         let profile = Profile::named("eventlet", None).unwrap();
-        let mut f = Fleet::build(
-            vec![svc, later, gone],
-            &gov,
-            LinkOptions::default(),
-            profile.clone(),
-        );
         let days = ["2025-01-01", "2025-04-01"].map(|d| d.parse().unwrap());
-        f.history = moments(&f, &days, &gov);
-        f
+        let mut b = FleetBuilder::new(&gov, LinkOptions::default(), profile).with_points(&days);
+        for r in [svc, later, gone] {
+            b.add(r);
+        }
+        b.finish()
     }
 
     #[test]

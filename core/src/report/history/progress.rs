@@ -142,7 +142,7 @@ fn table(
             .filter(|(t, _)| team.is_none_or(|x| *x == t.name))
             .map(|(_, p)| p)
             .collect();
-        let occ: usize = projects.iter().map(|p| p.result.occurrences.len()).sum();
+        let occ: usize = projects.iter().map(|p| p.count).sum();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {occ} | {} |",

@@ -45,16 +45,17 @@ fn counts(fleet: &Fleet, p: Option<&Project>) -> (Vec<usize>, Vec<usize>) {
     let Some(prof) = &fleet.profile else {
         return (Vec::new(), Vec::new());
     };
-    let mut cats = vec![0; prof.categories.len()];
-    let mut classes = vec![0; prof.classes.len()];
-    if let Some(a) = p.and_then(|p| p.analysis.as_ref()) {
-        for c in &a.classified {
-            classes[c.class] += 1;
-            for &k in &c.categories {
-                cats[k] += 1;
-            }
-        }
-    }
+    // From the analysis's counts, which an outline keeps.
+    let a = p.and_then(|p| p.analysis.as_ref());
+    let count = |by_id: Option<&BTreeMap<String, usize>>, id: &str| {
+        by_id.and_then(|m| m.get(id)).copied().unwrap_or(0)
+    };
+    let cats = (prof.categories.iter())
+        .map(|c| count(a.map(|a| &a.categories), &c.id))
+        .collect();
+    let classes = (prof.classes.iter())
+        .map(|c| count(a.map(|a| &a.classes), &c.id))
+        .collect();
     (cats, classes)
 }
 
@@ -72,7 +73,7 @@ pub(in crate::report) fn ndjson(fleet: &Fleet) -> String {
             "state": state(p),
             "commit": r.and_then(|r| r.commit.as_ref()),
             "commit_date": r.and_then(|r| r.commit_time).map(crate::report::date),
-            "occurrences": r.map_or(0, |r| r.occurrences.len()),
+            "occurrences": p.map_or(0, |p| p.count),
         });
         if let Some(prof) = &fleet.profile {
             let (cats, classes) = counts(fleet, p);
@@ -147,7 +148,7 @@ pub(in crate::report) fn csv(fleet: &Fleet) -> String {
             r.and_then(|r| r.commit_time)
                 .map(crate::report::date)
                 .unwrap_or_default(),
-            r.map_or(0, |r| r.occurrences.len()).to_string(),
+            p.map_or(0, |p| p.count).to_string(),
         ];
         if fleet.profile.is_some() {
             let (cats, classes) = counts(fleet, p);
