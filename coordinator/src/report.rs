@@ -9,19 +9,22 @@
 //! chunks as the client takes them (a bounded channel), so they are never whole in memory
 //! either.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
+use fleetscan_core::history::Day;
 use fleetscan_core::ids::RepoName;
-use fleetscan_core::report::{self, Format, Results, Sink};
-use fleetscan_core::result::RepoResult;
+use fleetscan_core::report::{self, at_point, Format, Results, Sink};
+use fleetscan_core::result::{PointResult, RepoResult};
 use fleetscan_proto::v1;
+use serde_json::value::RawValue;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::Sender;
 use tonic::Status;
 
 use crate::service::status_of;
 use crate::spec;
-use crate::store::{decode_result, ScanRecord, Store};
+use crate::store::{damaged_result, decode_result, ScanRecord, Store};
 
 /// Bytes of stored results read from Redis at once; a result larger than this is read alone.
 /// Results are JSON and decode to about as much again.
@@ -55,6 +58,18 @@ impl Reader {
         repos: &[String],
         f: &mut dyn FnMut(RepoResult) -> Result<(), Status>,
     ) -> Result<(), Status> {
+        self.each_stored(repos, &mut |repo, json| {
+            f(decode_result(&self.id, repo, json).map_err(status_of)?)
+        })
+    }
+
+    /// Calls `f` with the stored result (JSON, undecoded) of each of `repos`, in that order.
+    /// At most [`BATCH_BYTES`] of stored results (or one larger result) are held.
+    fn each_stored(
+        &self,
+        repos: &[String],
+        f: &mut dyn FnMut(&str, &str) -> Result<(), Status>,
+    ) -> Result<(), Status> {
         for names in repos.chunks(NAMES) {
             let sizes = self
                 .rt
@@ -66,7 +81,7 @@ impl Reader {
                     .block_on(self.store.results(&self.id, &names[range]))
                     .map_err(status_of)?;
                 for (repo, json) in stored {
-                    f(decode_result(&self.id, &repo, &json).map_err(status_of)?)?;
+                    f(&repo, &json)?;
                 }
             }
         }
@@ -92,6 +107,10 @@ impl Reader {
     }
 }
 
+/// What the renderers read: the heads without their points, which only the outline needs
+/// (it is built from whole results, [`Reader::all`]), and each point alone. A stored result
+/// holds every point of a history scan; decoding them all for each point's files cost as many
+/// whole decodes as there are points.
 impl Results<Status> for Reader {
     fn each(
         &mut self,
@@ -99,8 +118,58 @@ impl Results<Status> for Reader {
         f: &mut dyn FnMut(RepoResult) -> Result<(), Status>,
     ) -> Result<(), Status> {
         let names: Vec<String> = repos.iter().map(ToString::to_string).collect();
-        Reader::each(self, &names, f)
+        self.each_stored(&names, &mut |repo, json| {
+            let (head, _) = split_points(json).map_err(|e| damaged(&self.id, repo, e))?;
+            f(decode_result(&self.id, repo, &head).map_err(status_of)?)
+        })
     }
+
+    fn each_at(
+        &mut self,
+        repos: &[RepoName],
+        i: usize,
+        at: Day,
+        f: &mut dyn FnMut(RepoResult) -> Result<(), Status>,
+    ) -> Result<(), Status> {
+        let names: Vec<String> = repos.iter().map(ToString::to_string).collect();
+        self.each_stored(&names, &mut |repo, json| {
+            let bad = |e: serde_json::Error| damaged(&self.id, repo, e);
+            let (head, points) = split_points(json).map_err(bad)?;
+            let head = decode_result(&self.id, repo, &head).map_err(status_of)?;
+            let point: Option<PointResult> = points
+                .get(i)
+                .map(|p| serde_json::from_str(p.get()))
+                .transpose()
+                .map_err(bad)?;
+            match at_point(&head, point.as_ref(), at) {
+                Some(r) => f(r),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+/// A stored result's JSON cut in two: the result without its points (`history` emptied), and
+/// each point's JSON, undecoded.
+fn split_points(json: &str) -> Result<(Cow<'_, str>, Vec<&RawValue>), serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Points<'a> {
+        #[serde(borrow, default)]
+        history: Option<&'a RawValue>,
+    }
+    let Some(raw) = serde_json::from_str::<Points>(json)?.history else {
+        return Ok((Cow::Borrowed(json), Vec::new()));
+    };
+    let points: Vec<&RawValue> = serde_json::from_str(raw.get())?;
+    // The raw value borrows from `json`: where it lies there, to cut it out.
+    let start = raw.get().as_ptr() as usize - json.as_ptr() as usize;
+    let end = start + raw.get().len();
+    let head = format!("{}[]{}", &json[..start], &json[end..]);
+    Ok((Cow::Owned(head), points))
+}
+
+fn damaged(id: &str, repo: &str, e: serde_json::Error) -> Status {
+    status_of(damaged_result(id, repo, e))
 }
 
 /// Consecutive ranges of `sizes` of at most `max` bytes each (a larger one alone).
@@ -186,7 +255,49 @@ pub(crate) fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::batches;
+    use super::{batches, split_points};
+    use fleetscan_core::ids::RepoName;
+    use fleetscan_core::result::{Occurrence, PointResult, RepoResult, RepoStatus};
+
+    #[test]
+    fn a_stored_result_splits_into_its_head_and_each_point() {
+        let mut r = RepoResult::new(RepoName::parse("openstack/a").unwrap(), "u".into());
+        r.status = RepoStatus::Scanned;
+        r.occurrences = vec![Occurrence {
+            path: "a.py".into(),
+            line: 1,
+            // What a repository may hold, in the text around the points.
+            text: "\"history\": [\"x\"] ]} eventlet".into(),
+        }];
+        let json = serde_json::to_string(&r).unwrap();
+        let (head, points) = split_points(&json).unwrap();
+        assert_eq!(head, json, "no points: the JSON as it is");
+        assert!(points.is_empty());
+        let mut p = PointResult::absent("2025-01-01".parse().unwrap());
+        p.commit = Some("c1".into());
+        p.occurrences = r.occurrences.clone();
+        r.history = vec![
+            p.clone(),
+            PointResult::absent("2025-04-01".parse().unwrap()),
+        ];
+        let json = serde_json::to_string(&r).unwrap();
+        let (head, points) = split_points(&json).unwrap();
+        let head: RepoResult = serde_json::from_str(&head).unwrap();
+        assert!(head.history.is_empty());
+        assert_eq!(
+            RepoResult {
+                history: r.history.clone(),
+                ..head
+            },
+            r
+        );
+        assert_eq!(points.len(), 2);
+        assert_eq!(
+            serde_json::from_str::<PointResult>(points[0].get()).unwrap(),
+            p
+        );
+        assert!(split_points("{\"history\": [").is_err());
+    }
 
     #[test]
     fn batches_hold_at_most_max_bytes_or_one_result() {

@@ -445,11 +445,14 @@ impl Store {
 
 /// Decodes one stored result of scan `id`; CPU work, for a blocking thread.
 pub fn decode_result(id: &str, repo: &str, json: &str) -> Result<RepoResult, QueueError> {
-    serde_json::from_str(json).map_err(|e| {
-        QueueError::DataLoss(format!(
-            "the stored result of {repo} in scan {id} is damaged ({e})"
-        ))
-    })
+    serde_json::from_str(json).map_err(|e| damaged_result(id, repo, e))
+}
+
+/// The error for a stored result of scan `id` that does not decode.
+pub fn damaged_result(id: &str, repo: &str, e: impl std::fmt::Display) -> QueueError {
+    QueueError::DataLoss(format!(
+        "the stored result of {repo} in scan {id} is damaged ({e})"
+    ))
 }
 
 impl Store {
