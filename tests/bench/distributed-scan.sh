@@ -7,7 +7,8 @@
 #   bash tests/bench/distributed-scan.sh FLEETSCAN WORK_DIR GIT_BASE WORKERS [WORKER_ARGS...] -- SUBMIT_ARGS...
 #
 # WORKER_ARGS go to each `fleetscan worker` (for example `--concurrency 2`); SUBMIT_ARGS to
-# `fleetscan submit` (the repositories, --pattern, --out). Used by network.sh.
+# `fleetscan submit` (the repositories, --pattern, --out). Used by network.sh and
+# history-memory.sh. Leaves the coordinator's peak resident memory in WORK_DIR/coordinator.hwm.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +42,7 @@ wait_port "$rport" || die "redis-server did not start"
 cport=$(free_port)
 "$fs" coordinator --listen "127.0.0.1:$cport" --redis "redis://127.0.0.1:$rport/0" \
   2>"$dir/coordinator.log" &
+coordinator=$!
 pids+=($!)
 wait_port "$cport" || die "the coordinator did not start"
 for ((i = 0; i < n; i++)); do
@@ -50,3 +52,5 @@ for ((i = 0; i < n; i++)); do
 done
 "$fs" submit --coordinator "http://127.0.0.1:$cport" --git-base "$base" --wait -q "$@" \
   >/dev/null 2>"$dir/submit.err" || { cat "$dir/submit.err" >&2; die "the distributed scan failed"; }
+# The coordinator's peak resident memory (kB), for scripts that measure it.
+awk '/^VmHWM/ { print $2 }' "/proc/$coordinator/status" >"$dir/coordinator.hwm"

@@ -8,7 +8,8 @@
 # Knobs: HISTORY_MEMORY_REPOS (300), HISTORY_MEMORY_LINES (the first commit's Eventlet calls per
 # file, 190; three files a repository, fewer at each later commit), BENCH_ROUNDS (3),
 # FLEETSCAN_BIN (default: a release build), FLEETSCAN_BIN_BEFORE (another build, run in the same
-# rounds, taking turns, for a before/after table).
+# rounds, taking turns, for a before/after table), DISTRIBUTED=1 (each scan through a private
+# Redis, a coordinator and one worker, `distributed-scan.sh`; the peak is the coordinator's).
 #
 # One cold scan per build fills its cache; then each round runs every build warm (every point
 # from the result cache, nothing fetched or scanned), so what is measured is gathering the
@@ -79,10 +80,18 @@ wait_port "$port" || die "git daemon did not start: $(cat "$work/daemon.log")"
 
 # run BUILD KIND: one scan with BUILD into its own cache; appends "BUILD KIND rss_kb wall".
 run() {
-  local b=$1 kind=$2
-  /usr/bin/time -f "%M %e" -o "$work/time" "${bin[$b]}" scan --pattern eventlet --ignore-comments \
-    --repos-file "$work/repos.txt" --git-base "git://127.0.0.1:$port/" --cache-dir "$work/cache-$b" \
-    --out "$work/out-$b" --history "$points" --every quarter -q 2>"$work/log" ||
+  local b=$1 kind=$2 args
+  args=(--pattern eventlet --ignore-comments --repos-file "$work/repos.txt" --out "$work/out-$b"
+    --history "$points" --every quarter)
+  if [[ -n ${DISTRIBUTED:-} ]]; then
+    /usr/bin/time -f "%M %e" -o "$work/time" bash "$here/distributed-scan.sh" "${bin[$b]}" \
+      "$work/dist-$b" "git://127.0.0.1:$port/" 1 -- "${args[@]}" 2>"$work/log" ||
+      die "$b scan failed: $(tail -3 "$work/log")"
+    echo "$b $kind $(cat "$work/dist-$b/coordinator.hwm") $(cut -d' ' -f2 "$work/time")" >>"$work/runs"
+    return
+  fi
+  /usr/bin/time -f "%M %e" -o "$work/time" "${bin[$b]}" scan "${args[@]}" \
+    --git-base "git://127.0.0.1:$port/" --cache-dir "$work/cache-$b" -q 2>"$work/log" ||
     die "$b scan failed: $(tail -3 "$work/log")"
   echo "$b $kind $(cat "$work/time")" >>"$work/runs"
 }
@@ -106,13 +115,14 @@ fi
 occ=$(cat "$work"/out-after/history/*/occurrences.ndjson | wc -l)
 
 python3 - "$work/runs" "$count" "$occ" "$rounds" <<'PY'
-import statistics, sys
+import os, statistics, sys
 path, count, occ, rounds = sys.argv[1:]
 runs = {}
 for line in open(path):
     b, kind, rss, wall = line.split()
     runs.setdefault((b, kind), []).append((int(rss) / 1024, float(wall)))
-print(f"{count} repositories, 8 quarterly points, {int(occ):,} occurrences over the points; "
+mode = "distributed (the coordinator's peak)" if os.environ.get("DISTRIBUTED") else "embedded"
+print(f"{count} repositories, 8 quarterly points, {int(occ):,} occurrences over the points, {mode}; "
       f"warm: median of {rounds} rounds taking turns.\n")
 print("| build | cold: peak RSS / wall | warm: peak RSS (min–max) | warm: wall (median) |")
 print("| --- | ---: | ---: | ---: |")
