@@ -88,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
                     retryable: false,
                     error: "",
                     result: &empty,
+                    points: &[],
                     occurrences: 0,
                     retry_delay: Duration::ZERO,
                 };

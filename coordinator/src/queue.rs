@@ -112,8 +112,11 @@ pub struct Outcome<'a> {
     pub retryable: bool,
     /// For failures: why.
     pub error: &'a str,
-    /// The repository's result, JSON (a `RepoResult`).
+    /// The repository's result, JSON (a `RepoResult`), without the points of a history scan.
     pub result: &'a str,
+    /// Each point of a history scan, JSON (a `PointResult`), in order: stored as fields of
+    /// their own, so that a report reads one point at a time.
+    pub points: &'a [String],
     /// Its number of occurrences.
     pub occurrences: u64,
     /// For retryable failures: the wait before the next attempt.
@@ -318,6 +321,9 @@ impl Queue {
                 .arg(o.result)
                 .arg(o.occurrences)
                 .arg(o.retry_delay.as_millis() as u64);
+            for p in o.points {
+                inv.arg(p);
+            }
             async move { inv.invoke_async(&mut conn).await }
         })
         .await;

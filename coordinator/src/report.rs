@@ -9,7 +9,6 @@
 //! chunks as the client takes them (a bounded channel), so they are never whole in memory
 //! either.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use fleetscan_core::history::Day;
@@ -17,7 +16,6 @@ use fleetscan_core::ids::RepoName;
 use fleetscan_core::report::{self, at_point, Format, Results, Sink};
 use fleetscan_core::result::{PointResult, RepoResult};
 use fleetscan_proto::v1;
-use serde_json::value::RawValue;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::Sender;
 use tonic::Status;
@@ -39,53 +37,97 @@ pub(crate) struct Reader {
     rt: Handle,
     store: Store,
     id: String,
+    /// The number of points of a history scan (0 for a scan of the heads).
+    points: usize,
+}
+
+/// The stored parts of one repository's result: the result without its points, and the
+/// points asked for (None where there is none).
+struct Stored {
+    repo: String,
+    head: String,
+    points: Vec<Option<String>>,
 }
 
 impl Reader {
-    /// A reader of scan `id`'s results, driving the store on runtime `rt`.
-    pub(crate) fn new(rt: Handle, store: Store, id: &str) -> Reader {
+    /// A reader of scan `id`'s results, a scan with `points` history points, driving the
+    /// store on runtime `rt`.
+    pub(crate) fn new(rt: Handle, store: Store, id: &str, points: usize) -> Reader {
         Reader {
             rt,
             store,
             id: id.to_string(),
+            points,
         }
     }
 
-    /// Calls `f` with the result of each of `repos`, in that order, each decoded when its
-    /// turn comes. At most [`BATCH_BYTES`] of stored results (or one larger result) are held.
+    /// Calls `f` with the whole result of each of `repos`, its points included, in that
+    /// order, each decoded when its turn comes. At most [`BATCH_BYTES`] of stored results (or
+    /// one larger result) are held.
     pub(crate) fn each(
         &self,
         repos: &[String],
         f: &mut dyn FnMut(RepoResult) -> Result<(), Status>,
     ) -> Result<(), Status> {
-        self.each_stored(repos, &mut |repo, json| {
-            f(decode_result(&self.id, repo, json).map_err(status_of)?)
+        let all: Vec<usize> = (0..self.points).collect();
+        self.each_stored(repos, &all, &mut |s| {
+            let mut r = self.decode(&s.repo, &s.head)?;
+            // A result stored by a coordinator that kept the points in it has them already.
+            if r.history.is_empty() {
+                r.history = (s.points.iter().flatten())
+                    .map(|p| self.decode_point(&s.repo, p))
+                    .collect::<Result<_, _>>()?;
+            }
+            f(r)
         })
     }
 
-    /// Calls `f` with the stored result (JSON, undecoded) of each of `repos`, in that order.
-    /// At most [`BATCH_BYTES`] of stored results (or one larger result) are held.
+    /// Calls `f` with the stored parts of each of `repos`, in that order: the result without
+    /// its points, and the points `points` (indices). At most [`BATCH_BYTES`] of them (or
+    /// one larger result) are held.
     fn each_stored(
         &self,
         repos: &[String],
-        f: &mut dyn FnMut(&str, &str) -> Result<(), Status>,
+        points: &[usize],
+        f: &mut dyn FnMut(Stored) -> Result<(), Status>,
     ) -> Result<(), Status> {
+        let (store, id) = (&self.store, self.id.as_str());
         for names in repos.chunks(NAMES) {
-            let sizes = self
-                .rt
-                .block_on(self.store.result_sizes(&self.id, names))
-                .map_err(status_of)?;
+            let mut sizes = self.block(store.result_sizes(id, names))?;
+            for &i in points {
+                let more = self.block(store.point_sizes(id, i, names))?;
+                sizes.iter_mut().zip(more).for_each(|(s, m)| *s += m);
+            }
             for range in batches(&sizes, BATCH_BYTES) {
-                let stored = self
-                    .rt
-                    .block_on(self.store.results(&self.id, &names[range]))
-                    .map_err(status_of)?;
-                for (repo, json) in stored {
-                    f(&repo, &json)?;
+                let batch = &names[range];
+                let heads = self.block(store.results(id, batch))?;
+                let mut got = Vec::new();
+                for &i in points {
+                    got.push(self.block(store.points(id, i, batch))?);
+                }
+                for (j, (repo, head)) in heads.into_iter().enumerate() {
+                    let points = got.iter_mut().map(|p: &mut Vec<_>| p[j].take()).collect();
+                    f(Stored { repo, head, points })?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Runs a store query to its end.
+    fn block<T>(
+        &self,
+        q: impl std::future::Future<Output = Result<T, crate::queue::QueueError>>,
+    ) -> Result<T, Status> {
+        self.rt.block_on(q).map_err(status_of)
+    }
+
+    fn decode(&self, repo: &str, json: &str) -> Result<RepoResult, Status> {
+        decode_result(&self.id, repo, json).map_err(status_of)
+    }
+
+    fn decode_point(&self, repo: &str, json: &str) -> Result<PointResult, Status> {
+        serde_json::from_str(json).map_err(|e| status_of(damaged_result(&self.id, repo, e)))
     }
 
     /// Calls `f` with every result of a scan of `total` jobs, in job order, which is
@@ -97,10 +139,7 @@ impl Reader {
     ) -> Result<(), Status> {
         for start in (0..total).step_by(NAMES) {
             let end = (start + NAMES as u32).min(total);
-            let repos = self
-                .rt
-                .block_on(self.store.repos(&self.id, start..end))
-                .map_err(status_of)?;
+            let repos = self.block(self.store.repos(&self.id, start..end))?;
             self.each(&repos, f)?;
         }
         Ok(())
@@ -108,9 +147,8 @@ impl Reader {
 }
 
 /// What the renderers read: the heads without their points, which only the outline needs
-/// (it is built from whole results, [`Reader::all`]), and each point alone. A stored result
-/// holds every point of a history scan; decoding them all for each point's files cost as many
-/// whole decodes as there are points.
+/// (it is built from whole results, [`Reader::all`]), and each point alone: the points are
+/// stored as fields of their own (`lua/commit.lua`), so a point's files read that point.
 impl Results<Status> for Reader {
     fn each(
         &mut self,
@@ -118,9 +156,10 @@ impl Results<Status> for Reader {
         f: &mut dyn FnMut(RepoResult) -> Result<(), Status>,
     ) -> Result<(), Status> {
         let names: Vec<String> = repos.iter().map(ToString::to_string).collect();
-        self.each_stored(&names, &mut |repo, json| {
-            let (head, _) = split_points(json).map_err(|e| damaged(&self.id, repo, e))?;
-            f(decode_result(&self.id, repo, &head).map_err(status_of)?)
+        self.each_stored(&names, &[], &mut |s| {
+            let mut r = self.decode(&s.repo, &s.head)?;
+            r.history = Vec::new();
+            f(r)
         })
     }
 
@@ -132,44 +171,21 @@ impl Results<Status> for Reader {
         f: &mut dyn FnMut(RepoResult) -> Result<(), Status>,
     ) -> Result<(), Status> {
         let names: Vec<String> = repos.iter().map(ToString::to_string).collect();
-        self.each_stored(&names, &mut |repo, json| {
-            let bad = |e: serde_json::Error| damaged(&self.id, repo, e);
-            let (head, points) = split_points(json).map_err(bad)?;
-            let head = decode_result(&self.id, repo, &head).map_err(status_of)?;
-            let point: Option<PointResult> = points
-                .get(i)
-                .map(|p| serde_json::from_str(p.get()))
-                .transpose()
-                .map_err(bad)?;
+        self.each_stored(&names, &[i], &mut |mut s| {
+            let mut head = self.decode(&s.repo, &s.head)?;
+            // From a coordinator that kept the points in the result, else stored apart.
+            let point = match std::mem::take(&mut head.history).into_iter().nth(i) {
+                Some(p) => Some(p),
+                None => (s.points[0].take())
+                    .map(|p| self.decode_point(&s.repo, &p))
+                    .transpose()?,
+            };
             match at_point(&head, point.as_ref(), at) {
                 Some(r) => f(r),
                 None => Ok(()),
             }
         })
     }
-}
-
-/// A stored result's JSON cut in two: the result without its points (`history` emptied), and
-/// each point's JSON, undecoded.
-fn split_points(json: &str) -> Result<(Cow<'_, str>, Vec<&RawValue>), serde_json::Error> {
-    #[derive(serde::Deserialize)]
-    struct Points<'a> {
-        #[serde(borrow, default)]
-        history: Option<&'a RawValue>,
-    }
-    let Some(raw) = serde_json::from_str::<Points>(json)?.history else {
-        return Ok((Cow::Borrowed(json), Vec::new()));
-    };
-    let points: Vec<&RawValue> = serde_json::from_str(raw.get())?;
-    // The raw value borrows from `json`: where it lies there, to cut it out.
-    let start = raw.get().as_ptr() as usize - json.as_ptr() as usize;
-    let end = start + raw.get().len();
-    let head = format!("{}[]{}", &json[..start], &json[end..]);
-    Ok((Cow::Owned(head), points))
-}
-
-fn damaged(id: &str, repo: &str, e: serde_json::Error) -> Status {
-    status_of(damaged_result(id, repo, e))
 }
 
 /// Consecutive ranges of `sizes` of at most `max` bytes each (a larger one alone).
@@ -255,49 +271,7 @@ pub(crate) fn render(
 
 #[cfg(test)]
 mod tests {
-    use super::{batches, split_points};
-    use fleetscan_core::ids::RepoName;
-    use fleetscan_core::result::{Occurrence, PointResult, RepoResult, RepoStatus};
-
-    #[test]
-    fn a_stored_result_splits_into_its_head_and_each_point() {
-        let mut r = RepoResult::new(RepoName::parse("openstack/a").unwrap(), "u".into());
-        r.status = RepoStatus::Scanned;
-        r.occurrences = vec![Occurrence {
-            path: "a.py".into(),
-            line: 1,
-            // What a repository may hold, in the text around the points.
-            text: "\"history\": [\"x\"] ]} eventlet".into(),
-        }];
-        let json = serde_json::to_string(&r).unwrap();
-        let (head, points) = split_points(&json).unwrap();
-        assert_eq!(head, json, "no points: the JSON as it is");
-        assert!(points.is_empty());
-        let mut p = PointResult::absent("2025-01-01".parse().unwrap());
-        p.commit = Some("c1".into());
-        p.occurrences = r.occurrences.clone();
-        r.history = vec![
-            p.clone(),
-            PointResult::absent("2025-04-01".parse().unwrap()),
-        ];
-        let json = serde_json::to_string(&r).unwrap();
-        let (head, points) = split_points(&json).unwrap();
-        let head: RepoResult = serde_json::from_str(&head).unwrap();
-        assert!(head.history.is_empty());
-        assert_eq!(
-            RepoResult {
-                history: r.history.clone(),
-                ..head
-            },
-            r
-        );
-        assert_eq!(points.len(), 2);
-        assert_eq!(
-            serde_json::from_str::<PointResult>(points[0].get()).unwrap(),
-            p
-        );
-        assert!(split_points("{\"history\": [").is_err());
-    }
+    use super::batches;
 
     #[test]
     fn batches_hold_at_most_max_bytes_or_one_result() {

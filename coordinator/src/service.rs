@@ -108,10 +108,13 @@ impl CoordinatorService {
             .await
             .map_err(|_| Status::unavailable("the coordinator is shutting down"))?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
+        // The scan's history points, which are stored apart from the results.
+        let points = rec.spec.as_ref().map_or(0, |s| s.points.len());
         let mut reader = Reader::new(
             tokio::runtime::Handle::current(),
             self.store.clone(),
             &rec.id,
+            points,
         );
         tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -313,6 +313,7 @@ impl Store {
             let _: () = redis::pipe()
                 .atomic()
                 .del(format!("{base}:results"))
+                .del(format!("{base}:points"))
                 .del(events_key(&id))
                 .del(&base)
                 .zrem(SCANS, &id)
@@ -409,6 +410,50 @@ impl Store {
         .await?)
     }
 
+    /// The sizes in bytes of point `i` of `repos`' stored results (0 where there is none).
+    pub async fn point_sizes(
+        &self,
+        id: &str,
+        i: usize,
+        repos: &[String],
+    ) -> Result<Vec<u64>, QueueError> {
+        let key = format!("{}:points", scan_key(id));
+        let mut pipe = redis::pipe();
+        for r in repos {
+            pipe.cmd("HSTRLEN").arg(&key).arg(point_field(i, r));
+        }
+        Ok(retrying(|| {
+            let (mut conn, pipe) = (self.conn.clone(), &pipe);
+            async move { pipe.query_async(&mut conn).await }
+        })
+        .await?)
+    }
+
+    /// Point `i` of `repos`' stored results (JSON, undecoded), in that order; None for a
+    /// repository without one (not scanned, or a scan of the heads only).
+    pub async fn points(
+        &self,
+        id: &str,
+        i: usize,
+        repos: &[String],
+    ) -> Result<Vec<Option<String>>, QueueError> {
+        if repos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields: Vec<String> = repos.iter().map(|r| point_field(i, r)).collect();
+        Ok(retrying(|| {
+            let (mut conn, fields) = (self.conn.clone(), &fields);
+            async move {
+                redis::cmd("HMGET")
+                    .arg(format!("{}:points", scan_key(id)))
+                    .arg(fields)
+                    .query_async(&mut conn)
+                    .await
+            }
+        })
+        .await?)
+    }
+
     /// The stored results (JSON, undecoded) of `repos`, in that order. A repository without
     /// a result is data loss.
     pub async fn results(
@@ -441,6 +486,11 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The field of a scan's `:points` hash holding point `i` of `repo` (`lua/commit.lua`).
+fn point_field(i: usize, repo: &str) -> String {
+    format!("{i}:{repo}")
 }
 
 /// Decodes one stored result of scan `id`; CPU work, for a blocking thread.

@@ -139,6 +139,10 @@ fn refused(why: String) -> v1::Outcome {
     }
 }
 
+fn to_json(v: &impl serde::Serialize) -> Result<String, Status> {
+    serde_json::to_string(v).map_err(|e| Status::internal(e.to_string()))
+}
+
 fn bad(m: String) -> Status {
     Status::invalid_argument(m)
 }
@@ -397,17 +401,18 @@ impl Workers for WorkersService {
         // Converting and encoding up to --max-result-bytes of occurrences is CPU work: on a
         // blocking thread, off the runtime that serves the other calls.
         let (url, attempts) = (job.url.clone(), job.attempts);
-        let (result, json) = crate::service::blocking(move || {
-            let mut result = convert::result(repo, url, outcome, occurrences, attempts)
-                .ok_or_else(|| {
+        let (result, json, points) = crate::service::blocking(move || {
+            let result =
+                convert::result(repo, url, outcome, occurrences, attempts).ok_or_else(|| {
                     bad("the outcome has no status, or its code facts do not parse".into())
                 })?;
-            if result.status == RepoStatus::Scanned {
-                result.history = points;
-            }
-            let json =
-                serde_json::to_string(&result).map_err(|e| Status::internal(e.to_string()))?;
-            Ok((result, json))
+            let json = to_json(&result)?;
+            // The points apart from the result (`Outcome::points`).
+            let points = match result.status {
+                RepoStatus::Scanned => points.iter().map(to_json).collect::<Result<_, _>>()?,
+                _ => Vec::new(),
+            };
+            Ok((result, json, points))
         })
         .await?;
         let status = Ending(result.status);
@@ -423,6 +428,7 @@ impl Workers for WorkersService {
                 retryable,
                 error: result.reason.as_deref().unwrap_or(""),
                 result: &json,
+                points: &points,
                 occurrences: n,
                 retry_delay,
             })

@@ -1,5 +1,7 @@
 -- ARGV: job, token, status (J.scanned, J.skipped or FAILED), retryable (1|0), error, result
--- JSON, occurrence count, retry delay ms (for a retryable failure). Stores the result (replacing any earlier one of the same repository) and
+-- JSON, occurrence count, retry delay ms (for a retryable failure), then each history point's
+-- JSON, in order. Stores the result and its points (replacing any earlier ones of the same
+-- repository; point i of repository r is field `i:r` of the scan's `:points`) and
 -- ends the job in one step, so a job is acknowledged exactly when its results are stored.
 -- Returns stored | retry | stale | cancelled.
 local job, token, status = ARGV[1], ARGV[2], ARGV[3]
@@ -31,6 +33,9 @@ if status == FAILED then
   return 'stored'
 end
 redis.call('HSET', sk .. ':results', v[4], ARGV[6])
+for k = 9, #ARGV do
+  redis.call('HSET', sk .. ':points', (k - 9) .. ':' .. v[4], ARGV[k])
+end
 redis.call('HSET', jk, 'state', status, 'error', '')
 redis.call('HINCRBY', sk, status, 1)
 if ARGV[7] ~= '0' then
