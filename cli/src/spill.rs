@@ -108,7 +108,7 @@ impl Spill {
         };
         let stored = self.at[i].as_ref().and_then(|s| s.points.get(p).copied());
         let point: Option<PointResult> = stored.map(|s| self.read(s)).transpose()?;
-        Ok(at_point(&r, point.as_ref(), at))
+        Ok(at_point(&r, point, at))
     }
 
     /// The outline fleet of every stored result, added in job order, as the coordinator adds

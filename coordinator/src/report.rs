@@ -180,7 +180,7 @@ impl Results<Status> for Reader {
                     .map(|p| self.decode_point(&s.repo, &p))
                     .transpose()?,
             };
-            match at_point(&head, point.as_ref(), at) {
+            match at_point(&head, point, at) {
                 Some(r) => f(r),
                 None => Ok(()),
             }

@@ -198,18 +198,17 @@ impl PointResult {
 
     /// The repository `head` (its name, URL and branch) as it was at this point, as an
     /// ordinary result; None when it was absent.
-    pub fn as_result(&self, head: &RepoResult) -> Option<RepoResult> {
-        let commit = self.commit.clone()?;
+    pub fn into_result(self, head: &RepoResult) -> Option<RepoResult> {
         let mut r = RepoResult::new(head.repo.clone(), head.url.clone());
         r.status = RepoStatus::Scanned;
         r.branch = head.branch.clone();
-        r.commit = Some(commit);
+        r.commit = Some(self.commit?);
         r.commit_time = self.commit_time;
-        r.occurrences = self.occurrences.clone();
-        r.stats = self.stats.clone();
-        r.facts = self.facts.clone();
-        r.code = self.code.clone();
-        r.truncated = self.truncated.clone();
+        r.occurrences = self.occurrences;
+        r.stats = self.stats;
+        r.facts = self.facts;
+        r.code = self.code;
+        r.truncated = self.truncated;
         Some(r)
     }
 }

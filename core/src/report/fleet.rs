@@ -318,13 +318,13 @@ impl<'g> FleetBuilder<'g> {
 
     /// Adds one repository's result.
     pub fn add(&mut self, mut result: RepoResult) {
-        let history = std::mem::take(&mut result.history);
-        for (i, (at, b)) in self.points.iter_mut().enumerate() {
-            if let Some(r) = super::history::at_point(&result, history.get(i), *at) {
+        // Each point moves to its fleet: point i is the result's i-th.
+        let mut history = std::mem::take(&mut result.history).into_iter();
+        for (at, b) in &mut self.points {
+            if let Some(r) = super::history::at_point(&result, history.next(), *at) {
                 b.add(r);
             }
         }
-        drop(history);
         normalize(&mut result);
         let owner = self.governance.owner(&result.repo);
         let (team, kind) = match owner {

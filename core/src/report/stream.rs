@@ -41,13 +41,13 @@ pub trait Results<E> {
         at: Day,
         f: &mut dyn FnMut(RepoResult) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.each(
-            repos,
-            &mut |r| match super::history::at_point(&r, r.history.get(i), at) {
+        self.each(repos, &mut |mut r| {
+            let point = std::mem::take(&mut r.history).into_iter().nth(i);
+            match super::history::at_point(&r, point, at) {
                 Some(p) => f(p),
                 None => Ok(()),
-            },
-        )
+            }
+        })
     }
 }
 

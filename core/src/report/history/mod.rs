@@ -35,7 +35,7 @@ pub struct Moment {
 /// Repository `r` at the point `at`, from its result for the point; None when it did not
 /// exist yet. A scanned repository without a result for the point (from a worker that did
 /// not scan points) is failed there rather than guessed.
-pub fn at_point(r: &RepoResult, point: Option<&PointResult>, at: Day) -> Option<RepoResult> {
+pub fn at_point(r: &RepoResult, point: Option<PointResult>, at: Day) -> Option<RepoResult> {
     if r.status != RepoStatus::Scanned {
         let mut same = RepoResult::new(r.repo.clone(), r.url.clone());
         same.status = r.status;
@@ -44,7 +44,7 @@ pub fn at_point(r: &RepoResult, point: Option<&PointResult>, at: Day) -> Option<
         return Some(same);
     }
     match point {
-        Some(p) if p.at == at => p.as_result(r),
+        Some(p) if p.at == at => p.into_result(r),
         _ => Some(
             RepoResult::new(r.repo.clone(), r.url.clone())
                 .failed(format!("no result for the point {at}")),
